@@ -1,0 +1,230 @@
+/*
+ * Argument lists.  In memory: an array of tagged values.  Across an exec:
+ * encoded into the bootstrap record as [u32 count] then per value
+ * [u8 type][payload] (i64/f64 as 8 bytes, str/bytes length-prefixed), so
+ * every start method and platform shares one format.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { ARG_I64 = 1, ARG_F64, ARG_STR, ARG_BYTES };
+
+#define ARGS_MAX_COUNT 65536u
+#define ARGS_MAX_BYTES ((size_t)1 << 30)
+
+typedef struct {
+    int type;
+    union {
+        int64_t i64;
+        double f64;
+        struct {
+            void *ptr;
+            size_t len;
+        } blob;
+    } u;
+} arg;
+
+struct mproc_args {
+    arg *v;
+    size_t n, cap;
+    size_t bytes; /* encoded size of the blobs, bounded by ARGS_MAX_BYTES */
+};
+
+mproc_args *mproc_args_new(void)
+{
+    mproc_args *a = calloc(1, sizeof *a);
+    return a ? a : mproc__null(MPROC_ENOMEM);
+}
+
+static arg *push(mproc_args *a, int type, size_t blob_len)
+{
+    if (a->n >= ARGS_MAX_COUNT || blob_len > ARGS_MAX_BYTES - a->bytes) {
+        mproc__error(MPROC_ETOOBIG);
+        return NULL;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 4;
+        arg *v = realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            mproc__error(MPROC_ENOMEM);
+            return NULL;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->bytes += blob_len;
+    a->v[a->n].type = type;
+    return &a->v[a->n++];
+}
+
+int mproc_args_add_i64(mproc_args *a, int64_t v)
+{
+    arg *x;
+    if (!a)
+        return mproc__error(MPROC_EINVAL);
+    if (!(x = push(a, ARG_I64, 0)))
+        return mproc_last_error();
+    x->u.i64 = v;
+    return 0;
+}
+
+int mproc_args_add_f64(mproc_args *a, double v)
+{
+    arg *x;
+    if (!a)
+        return mproc__error(MPROC_EINVAL);
+    if (!(x = push(a, ARG_F64, 0)))
+        return mproc_last_error();
+    x->u.f64 = v;
+    return 0;
+}
+
+static int add_blob(mproc_args *a, int type, const void *data, size_t len)
+{
+    void *copy;
+    arg *x;
+
+    /* One extra byte keeps strings NUL-terminated and makes len 0 valid. */
+    if (len >= ARGS_MAX_BYTES)
+        return mproc__error(MPROC_ETOOBIG);
+    if (!(copy = malloc(len + 1)))
+        return mproc__error(MPROC_ENOMEM);
+    if (len)
+        memcpy(copy, data, len);
+    ((char *)copy)[len] = '\0';
+    if (!(x = push(a, type, len))) {
+        free(copy);
+        return mproc_last_error();
+    }
+    x->u.blob.ptr = copy;
+    x->u.blob.len = len;
+    return 0;
+}
+
+int mproc_args_add_str(mproc_args *a, const char *str)
+{
+    if (!a || !str)
+        return mproc__error(MPROC_EINVAL);
+    return add_blob(a, ARG_STR, str, strlen(str));
+}
+
+int mproc_args_add_bytes(mproc_args *a, const void *data, size_t len)
+{
+    if (!a || (!data && len > 0))
+        return mproc__error(MPROC_EINVAL);
+    return add_blob(a, ARG_BYTES, data, len);
+}
+
+size_t mproc_args_count(const mproc_args *a) { return a ? a->n : 0; }
+
+static const arg *get(const mproc_args *a, size_t i, int type)
+{
+    if (!a || i >= a->n || a->v[i].type != type) {
+        mproc__error(MPROC_EINVAL);
+        return NULL;
+    }
+    return &a->v[i];
+}
+
+int64_t mproc_args_i64(const mproc_args *a, size_t i)
+{
+    const arg *x = get(a, i, ARG_I64);
+    return x ? x->u.i64 : 0;
+}
+
+double mproc_args_f64(const mproc_args *a, size_t i)
+{
+    const arg *x = get(a, i, ARG_F64);
+    return x ? x->u.f64 : 0.0;
+}
+
+const char *mproc_args_str(const mproc_args *a, size_t i)
+{
+    const arg *x = get(a, i, ARG_STR);
+    return x ? x->u.blob.ptr : NULL;
+}
+
+const void *mproc_args_bytes(const mproc_args *a, size_t i, size_t *len)
+{
+    const arg *x = get(a, i, ARG_BYTES);
+    if (len)
+        *len = x ? x->u.blob.len : 0;
+    return x ? x->u.blob.ptr : NULL;
+}
+
+void mproc_args_free(mproc_args *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].type == ARG_STR || a->v[i].type == ARG_BYTES)
+            free(a->v[i].u.blob.ptr);
+    free(a->v);
+    free(a);
+}
+
+void mproc__args_encode(const mproc_args *a, mproc__buf *b)
+{
+    size_t n = mproc_args_count(a);
+    mproc__buf_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const arg *x = &a->v[i];
+        mproc__buf_u8(b, (uint8_t)x->type);
+        switch (x->type) {
+        case ARG_I64: mproc__buf_u64(b, (uint64_t)x->u.i64); break;
+        case ARG_F64: {
+            uint64_t bits;
+            memcpy(&bits, &x->u.f64, sizeof bits);
+            mproc__buf_u64(b, bits);
+            break;
+        }
+        default:
+            mproc__buf_u32(b, (uint32_t)x->u.blob.len);
+            mproc__buf_bytes(b, x->u.blob.ptr, x->u.blob.len);
+            break;
+        }
+    }
+}
+
+mproc_args *mproc__args_decode(mproc__reader *r)
+{
+    uint32_t n = mproc__rd_u32(r);
+    mproc_args *a;
+    int rc = 0;
+
+    if (r->bad || n > ARGS_MAX_COUNT) {
+        r->bad = 1;
+        return NULL;
+    }
+    if (!(a = mproc_args_new()))
+        return NULL;
+    for (uint32_t i = 0; i < n && rc == 0 && !r->bad; i++) {
+        uint8_t type = mproc__rd_u8(r);
+        if (type == ARG_I64) {
+            rc = mproc_args_add_i64(a, (int64_t)mproc__rd_u64(r));
+        } else if (type == ARG_F64) {
+            uint64_t bits = mproc__rd_u64(r);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            rc = mproc_args_add_f64(a, v);
+        } else if (type == ARG_STR || type == ARG_BYTES) {
+            uint32_t len = mproc__rd_u32(r);
+            const void *p = mproc__rd_bytes(r, len);
+            if (!p)
+                break;
+            if (type == ARG_STR && memchr(p, '\0', len))
+                r->bad = 1;
+            else
+                rc = add_blob(a, type, p, len);
+        } else {
+            r->bad = 1;
+        }
+    }
+    if (r->bad || rc != 0) {
+        mproc_args_free(a);
+        return NULL;
+    }
+    return a;
+}

@@ -1,0 +1,131 @@
+/*
+ * Declarations shared by the files of core/ (and called back by platforms).
+ * Not part of the public API.
+ */
+#ifndef MPROC_INTERNAL_H
+#define MPROC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mproc.h"
+#include "platform.h"
+
+/* ---- errors and logging (core/error.c, core/log.c) -------------------- */
+
+/* Sets this thread's last error to code and returns it. */
+int mproc__error(int code);
+/* Same, and sends the formatted detail to the log hook at ERROR level. */
+int mproc__errorf(int code, const char *fmt, ...);
+/* Keeps os_error for mproc_last_os_error() and returns MPROC_ESYS. */
+int mproc__sys_error(long os_error);
+/* Sets the last error and returns NULL, for pointer-returning calls. */
+void *mproc__null(int code);
+void mproc__log(int level, const char *fmt, ...);
+
+/* ---- growable byte buffer and bounds-checked reader (core/buf.c) ------- */
+
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+    int failed; /* an allocation failed: contents are incomplete */
+} mproc__buf;
+
+void mproc__buf_u8(mproc__buf *b, uint8_t v);
+void mproc__buf_u32(mproc__buf *b, uint32_t v);
+void mproc__buf_u64(mproc__buf *b, uint64_t v);
+void mproc__buf_bytes(mproc__buf *b, const void *p, size_t n);
+/* u32 length then the bytes; NULL is written as an empty string. */
+void mproc__buf_str(mproc__buf *b, const char *s);
+void mproc__buf_free(mproc__buf *b);
+
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    int bad; /* a read went past the end or a field was malformed */
+} mproc__reader;
+
+uint8_t mproc__rd_u8(mproc__reader *r);
+uint32_t mproc__rd_u32(mproc__reader *r);
+uint64_t mproc__rd_u64(mproc__reader *r);
+/* A pointer into the record, n bytes long, or NULL (and r->bad). */
+const void *mproc__rd_bytes(mproc__reader *r, size_t n);
+/* A string written by mproc__buf_str, copied and NUL-terminated; NULL when
+ * bad or out of memory.  Strings containing NUL are malformed. */
+char *mproc__rd_str(mproc__reader *r, size_t max);
+
+/* ---- framing on byte channels (core/frame.c) -------------------------- */
+
+/* A frame: u32 little-endian length, then the payload. */
+int mproc__frame_write(mproc__handle h, const void *data, size_t len);
+/* Reads one frame into a new buffer (free with free()).  MPROC_ECLOSED at a
+ * clean EOF, MPROC_ETOOBIG when the header announces more than max. */
+int mproc__frame_read(mproc__handle h, void **data, size_t *len, size_t max);
+
+/* ---- targets (core/registry.c) ---------------------------------------- */
+
+/* The registered name of fn, or NULL when fn is not registered or its name
+ * is ambiguous. */
+const char *mproc__target_name(mproc_target_fn fn);
+mproc_target_fn mproc__target_find(const char *name);
+#define MPROC__NAME_MAX 256
+
+/* ---- arguments (core/args.c) ------------------------------------------ */
+
+void mproc__args_encode(const mproc_args *a, mproc__buf *b);
+/* Decodes what mproc__args_encode wrote; NULL when malformed (r->bad). */
+mproc_args *mproc__args_decode(mproc__reader *r);
+
+/* ---- contexts (core/context.c) ---------------------------------------- */
+
+/* The method ctx stands for; NULL resolves (and fixes) the default. 0 with
+ * the last error set when the default cannot be resolved. */
+mproc_method mproc__ctx_resolve(mproc_ctx *ctx);
+/* 0, or the error MPROC_START_METHOD causes (invalid, or unavailable here). */
+int mproc__check_start_method_env(void);
+/* Tests only: forget the fixed default method. */
+void mproc__reset_start_method_for_tests(void);
+
+/* ---- the bootstrap record (core/bootstrap.c) -------------------------- */
+
+enum { MPROC__BOOT_RUN = 1, MPROC__BOOT_FORKSERVER = 2 };
+#define MPROC__RECORD_MAX ((size_t)1 << 30)
+
+typedef struct {
+    int kind;
+    char *target;      /* RUN: registered target name */
+    char *name;        /* process name */
+    int daemon;
+    long parent_pid;
+    mproc_args *args;
+} mproc__record;
+
+/* Encodes a record; returns 0 or MPROC_ENOMEM (buffer freed then). */
+int mproc__record_encode(mproc__buf *b, const mproc__record *rec);
+/* Decodes; MPROC_EBROKEN for a malformed record, MPROC_ENOMEM. */
+int mproc__record_decode(const void *data, size_t len, mproc__record *rec);
+void mproc__record_clear(mproc__record *rec);
+/* Runs a RUN record in this (child) process and exits with the target's
+ * code.  Used by the forkserver's children.  Never returns. */
+void mproc__run_record(const void *data, size_t len);
+/* Spawns the program with the encoded record rec and waits for the child to
+ * take it.  MPROC_ENOINIT when the child exited before its mproc_init() took
+ * it, MPROC_ENOTREG when it does not know the target. */
+int mproc__spawn_record(mproc__child **out, const mproc__buf *rec);
+/* In a forked child: drop the spawned-child state inherited from the parent. */
+void mproc__bootstrap_after_fork(void);
+
+/* ---- this process (core/process.c) ------------------------------------ */
+
+/* Called in a new child (fork, forkserver, spawn) before its target: marks
+ * this process as a child (daemon flag, name) and forgets the parent's
+ * children, which are not this process's to join. */
+void mproc__become_child(const char *name, int daemon);
+/* Runs the exit rule (terminate daemon children, join the others), then
+ * leaves the process with code.  Never returns. */
+void mproc__child_exit(int code);
+/* Called by the platform's atfork child handler, in the child, after the
+ * global lock was re-initialised. */
+void mproc__after_fork_child(void);
+
+#endif /* MPROC_INTERNAL_H */

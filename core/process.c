@@ -1,0 +1,499 @@
+/*
+ * Process objects, as CPython's multiprocessing/process.py: a target, its
+ * arguments, a name and a daemon flag, started once by the context's method,
+ * then joined, polled, terminated.
+ *
+ * Every started child is also tracked in a list owned by this file, apart
+ * from the user's object, so that a child whose object was freed early is
+ * still reaped (no zombies) and the exit rule (terminate daemon children,
+ * join the others) covers all of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PROCESS_MAGIC 0x70726f63u
+
+enum { CREATED, STARTING, STARTED, ENDED };
+
+typedef struct tracked {
+    struct tracked *next, *prev;
+    mproc__child *child;
+    int daemon;
+    int detached;           /* the user's object is gone: we reap it */
+    mproc_method method;
+    mproc_target_fn fn;     /* thread method: the thread runs these */
+    mproc_args *args;
+} tracked;
+
+struct mproc_process {
+    uint32_t magic;
+    mproc__mutex *mu;
+    mproc_method method;
+    mproc_target_fn fn;
+    mproc_args *args;
+    char *name;
+    int daemon;
+    int state;
+    int exitcode;
+    long owner_pid; /* only the creator may start, join or signal */
+    long pid;
+    tracked *t;
+};
+
+/* Global lock guards these. */
+static tracked *children;
+static int exiting;      /* the exit rule runs: nothing may free a child */
+static int atexit_done;
+static unsigned long process_counter;
+/* This process, when it is a child mproc started. */
+static int self_daemon;
+
+static void list_add(tracked *t)
+{
+    t->prev = NULL;
+    t->next = children;
+    if (children)
+        children->prev = t;
+    children = t;
+}
+
+static void list_remove(tracked *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        children = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+}
+
+static void tracked_free(tracked *t)
+{
+    mproc__plat_child_free(t->child);
+    mproc_args_free(t->args);
+    free(t);
+}
+
+/* Reaps children whose objects were freed while they ran (CPython's
+ * _cleanup()), so long-running parents collect no zombies. */
+static void reap_detached(void)
+{
+    tracked *done = NULL;
+    int code;
+
+    mproc__plat_global_lock();
+    for (tracked *t = children, *next; t; t = next) {
+        next = t->next;
+        if (t->detached && !exiting && mproc__plat_child_wait(t->child, 0, &code) == 0) {
+            list_remove(t);
+            t->next = done;
+            done = t;
+        }
+    }
+    mproc__plat_global_unlock();
+    while (done) {
+        tracked *t = done;
+        done = t->next;
+        tracked_free(t);
+    }
+}
+
+/* CPython's _exit_function: terminate daemonic children, then join all
+ * (daemon threads cannot be stopped and are not waited for). */
+static void exit_rule(void)
+{
+    tracked **all = NULL;
+    size_t n = 0, i = 0;
+    int code;
+
+    mproc__plat_global_lock();
+    exiting = 1;
+    for (tracked *t = children; t; t = t->next)
+        n++;
+    if (n && (all = malloc(n * sizeof *all)) != NULL)
+        for (tracked *t = children; t; t = t->next)
+            all[i++] = t;
+    mproc__plat_global_unlock();
+    if (!all)
+        return;
+    for (i = 0; i < n; i++)
+        if (all[i]->daemon && all[i]->method != MPROC_THREAD)
+            (void)mproc__plat_child_signal(all[i]->child, 0);
+    for (i = 0; i < n; i++)
+        if (!(all[i]->daemon && all[i]->method == MPROC_THREAD))
+            (void)mproc__plat_child_wait(all[i]->child, -1, &code);
+    free(all);
+}
+
+void mproc__become_child(const char *name, int daemon)
+{
+    (void)name;
+    mproc__plat_global_lock();
+    self_daemon = daemon;
+    mproc__plat_global_unlock();
+}
+
+void mproc__child_exit(int code)
+{
+    exit_rule();
+    mproc__plat_exit_now(code);
+}
+
+void mproc__after_fork_child(void)
+{
+    /* The parent's children are not ours: forget them (their memory stays
+     * with the parent's objects) and let this process start its own. */
+    children = NULL;
+    exiting = 0;
+    mproc__bootstrap_after_fork();
+}
+
+mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args)
+{
+    mproc_method m = mproc__ctx_resolve(ctx);
+    mproc_process *p;
+    char name[32];
+    unsigned long id;
+
+    if (!m || !fn) {
+        mproc_args_free(args);
+        return mproc__null(m ? MPROC_EINVAL : mproc_last_error());
+    }
+    p = calloc(1, sizeof *p);
+    if (p && !(p->mu = mproc__plat_mutex_new())) {
+        free(p);
+        p = NULL;
+    }
+    if (!p) {
+        mproc_args_free(args);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    mproc__plat_global_lock();
+    id = ++process_counter;
+    mproc__plat_global_unlock();
+    snprintf(name, sizeof name, "Process-%lu", id);
+    if (!(p->name = malloc(strlen(name) + 1))) {
+        mproc__plat_mutex_free(p->mu);
+        free(p);
+        mproc_args_free(args);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    strcpy(p->name, name);
+    p->magic = PROCESS_MAGIC;
+    p->method = m;
+    p->fn = fn;
+    p->args = args;
+    p->state = CREATED;
+    p->owner_pid = mproc__plat_getpid();
+    return p;
+}
+
+int mproc_process_set_name(mproc_process *p, const char *name)
+{
+    char *copy;
+    int rc = 0;
+
+    if (!p || !name || strlen(name) >= MPROC__NAME_MAX)
+        return mproc__error(MPROC_EINVAL);
+    if (!(copy = malloc(strlen(name) + 1)))
+        return mproc__error(MPROC_ENOMEM);
+    strcpy(copy, name);
+    mproc__plat_mutex_lock(p->mu);
+    if (p->state != CREATED) {
+        rc = MPROC_ESTATE;
+    } else {
+        free(p->name);
+        p->name = copy;
+        copy = NULL;
+    }
+    mproc__plat_mutex_unlock(p->mu);
+    free(copy);
+    return rc ? mproc__error(rc) : 0;
+}
+
+const char *mproc_process_name(const mproc_process *p) { return p ? p->name : NULL; }
+
+int mproc_process_set_daemon(mproc_process *p, int daemon)
+{
+    int rc = 0;
+    if (!p)
+        return mproc__error(MPROC_EINVAL);
+    mproc__plat_mutex_lock(p->mu);
+    if (p->state != CREATED)
+        rc = MPROC_ESTATE;
+    else
+        p->daemon = daemon != 0;
+    mproc__plat_mutex_unlock(p->mu);
+    return rc ? mproc__error(rc) : 0;
+}
+
+static void fork_child_main(void *ud)
+{
+    mproc_process *p = ud;
+    mproc__become_child(p->name, p->daemon);
+    mproc__child_exit(p->fn(p->args));
+}
+
+static int thread_main(void *ud)
+{
+    tracked *t = ud;
+    return t->fn(t->args);
+}
+
+static int start_by_record(mproc_process *p, mproc__child **child)
+{
+    mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args};
+    const char *target = mproc__target_name(p->fn);
+    mproc__buf buf;
+    int rc;
+
+    if (!mproc__plat_initialized())
+        return mproc__errorf(MPROC_ENOINIT, "the %s start method needs mproc_init(argc, argv) as the first statement of main",
+                             mproc_method_name(p->method));
+    if (!target)
+        return mproc__errorf(MPROC_ENOTREG, "the target of %s is not registered with MPROC_TARGET (or its name is ambiguous)",
+                             p->name);
+    rec.target = (char *)target;
+    rec.parent_pid = mproc__plat_getpid();
+    if ((rc = mproc__record_encode(&buf, &rec)) != 0)
+        return rc;
+    if (p->method == MPROC_SPAWN)
+        rc = mproc__spawn_record(child, &buf);
+    else
+        rc = mproc__plat_forkserver_start(child, buf.data, buf.len);
+    mproc__buf_free(&buf);
+    return rc;
+}
+
+static int check_may_start(mproc_process *p)
+{
+    int daemon;
+
+    /* A spawned child that has not run mproc_init would start another copy
+     * of itself, which would do the same: refuse instead of a fork bomb. */
+    if (mproc__plat_is_spawned_child())
+        return mproc__errorf(MPROC_ENOINIT, "this process was spawned by mproc but has not called mproc_init(argc, argv); "
+                                            "call it first in main");
+    if (p->owner_pid != mproc__plat_getpid())
+        return mproc__errorf(MPROC_ESTATE, "can only start a process object created by this process");
+    mproc__plat_global_lock();
+    daemon = self_daemon;
+    mproc__plat_global_unlock();
+    if (daemon)
+        return mproc__errorf(MPROC_ESTATE, "daemonic processes are not allowed to have children");
+    return 0;
+}
+
+static void ensure_exit_rule(void)
+{
+    int first;
+    mproc__plat_global_lock();
+    first = !atexit_done;
+    atexit_done = 1;
+    mproc__plat_global_unlock();
+    if (first)
+        atexit(exit_rule);
+}
+
+int mproc_process_start(mproc_process *p)
+{
+    mproc__child *child = NULL;
+    tracked *t;
+    int rc;
+
+    if (!p)
+        return mproc__error(MPROC_EINVAL);
+    mproc__plat_mutex_lock(p->mu);
+    rc = p->state == CREATED ? 0 : MPROC_ESTATE;
+    if (rc == 0)
+        p->state = STARTING;
+    mproc__plat_mutex_unlock(p->mu);
+    if (rc)
+        return mproc__errorf(rc, "a process can be started only once");
+    if ((rc = check_may_start(p)) != 0)
+        goto failed;
+    reap_detached();
+    ensure_exit_rule();
+    if (!(t = calloc(1, sizeof *t))) {
+        rc = mproc__error(MPROC_ENOMEM);
+        goto failed;
+    }
+    t->daemon = p->daemon;
+    t->method = p->method;
+    switch (p->method) {
+    case MPROC_FORK: rc = mproc__plat_fork(&child, fork_child_main, p); break;
+    case MPROC_THREAD:
+        /* The thread may outlive the object: it owns its target and args. */
+        t->fn = p->fn;
+        t->args = p->args;
+        p->args = NULL;
+        rc = mproc__plat_thread_start(&child, thread_main, t);
+        break;
+    default: rc = start_by_record(p, &child); break;
+    }
+    if (rc != 0) {
+        if (p->method == MPROC_THREAD) {
+            p->args = t->args;
+            t->args = NULL;
+        }
+        free(t);
+        goto failed;
+    }
+    t->child = child;
+    mproc__plat_global_lock();
+    list_add(t);
+    mproc__plat_global_unlock();
+    mproc__plat_mutex_lock(p->mu);
+    p->t = t;
+    p->pid = mproc__plat_child_pid(child);
+    p->state = STARTED;
+    mproc__plat_mutex_unlock(p->mu);
+    return 0;
+
+failed:
+    mproc__plat_mutex_lock(p->mu);
+    p->state = CREATED;
+    mproc__plat_mutex_unlock(p->mu);
+    return mproc__error(rc);
+}
+
+/* The child handle of a started process owned by this process, or an error. */
+static int started_child(mproc_process *p, mproc__child **c)
+{
+    int state;
+    if (!p)
+        return mproc__error(MPROC_EINVAL);
+    if (p->owner_pid != mproc__plat_getpid())
+        return mproc__errorf(MPROC_ESTATE, "can only use a process object in the process that created it");
+    mproc__plat_mutex_lock(p->mu);
+    state = p->state;
+    *c = p->t ? p->t->child : NULL;
+    mproc__plat_mutex_unlock(p->mu);
+    return state == STARTED || state == ENDED ? 0 : mproc__error(MPROC_ESTATE);
+}
+
+/* Waits up to timeout; records the exit code once the child ended. */
+static int wait_child(mproc_process *p, mproc__child *c, double timeout)
+{
+    int code, rc = mproc__plat_child_wait(c, timeout, &code);
+    if (rc != 0)
+        return rc;
+    mproc__plat_mutex_lock(p->mu);
+    p->exitcode = code;
+    p->state = ENDED;
+    mproc__plat_mutex_unlock(p->mu);
+    return 0;
+}
+
+int mproc_process_join(mproc_process *p, double timeout)
+{
+    mproc__child *c;
+    int rc = started_child(p, &c);
+    if (rc)
+        return rc;
+    rc = wait_child(p, c, timeout);
+    return rc ? mproc__error(rc) : 0;
+}
+
+int mproc_process_is_alive(mproc_process *p)
+{
+    mproc__child *c;
+    if (started_child(p, &c) != 0)
+        return 0;
+    return wait_child(p, c, 0) == MPROC_ETIMEDOUT;
+}
+
+int mproc_process_exitcode(mproc_process *p, int *code)
+{
+    mproc__child *c;
+    int rc = started_child(p, &c);
+    if (rc == 0 && !code)
+        rc = MPROC_EINVAL;
+    if (rc == 0 && wait_child(p, c, 0) != 0)
+        rc = MPROC_ESTATE; /* still running */
+    if (rc)
+        return mproc__error(rc);
+    mproc__plat_mutex_lock(p->mu);
+    *code = p->exitcode;
+    mproc__plat_mutex_unlock(p->mu);
+    return 0;
+}
+
+static int signal_process(mproc_process *p, int kill)
+{
+    mproc__child *c;
+    int rc = started_child(p, &c);
+    if (rc)
+        return rc;
+    if (p->method == MPROC_THREAD)
+        return mproc__errorf(MPROC_ENOTSUP, "a thread cannot be terminated or killed");
+    rc = mproc__plat_child_signal(c, kill);
+    return rc ? mproc__error(rc) : 0;
+}
+
+int mproc_process_terminate(mproc_process *p) { return signal_process(p, 0); }
+
+int mproc_process_kill(mproc_process *p) { return signal_process(p, 1); }
+
+long mproc_process_pid(const mproc_process *p) { return p ? p->pid : 0; }
+
+void mproc_process_free(mproc_process *p)
+{
+    tracked *t;
+    int code, ours;
+
+    if (!p)
+        return;
+    t = p->t;
+    /* In a forked child the tracking entry is the parent's: leave it. */
+    ours = p->owner_pid == mproc__plat_getpid();
+    if (t && ours) {
+        mproc__plat_global_lock();
+        if (exiting || mproc__plat_child_wait(t->child, 0, &code) != 0) {
+            t->detached = 1;
+            t = NULL;
+        } else {
+            list_remove(t);
+        }
+        mproc__plat_global_unlock();
+        if (t)
+            tracked_free(t);
+    }
+    p->magic = 0;
+    mproc_args_free(p->args);
+    mproc__plat_mutex_free(p->mu);
+    free(p->name);
+    free(p);
+}
+
+int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
+{
+    mproc__handle hs[64];
+    int r[64];
+    int rc;
+
+    if (!objects || n == 0 || n > 64)
+        return mproc__error(MPROC_EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        mproc_process *p = objects[i];
+        mproc__child *c;
+        if (!p || p->magic != PROCESS_MAGIC)
+            return mproc__error(MPROC_EINVAL);
+        if ((rc = started_child(p, &c)) != 0)
+            return rc;
+        hs[i] = mproc__plat_child_sentinel(c);
+    }
+    rc = mproc__plat_wait_handles(hs, n, timeout, r);
+    if (rc < 0)
+        return mproc__error(rc);
+    for (size_t i = 0; ready && i < n; i++)
+        ready[i] = r[i];
+    return rc;
+}
+
+long mproc_parent_pid(void) { return mproc__plat_getppid(); }
+
+int mproc_cpu_count(void) { return mproc__plat_cpu_count(); }

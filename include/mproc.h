@@ -1,0 +1,252 @@
+/*
+ * mproc — Python's multiprocessing for C.
+ *
+ * Run a C function in another process (fork, spawn, forkserver) or a thread,
+ * with one API on Linux, macOS and Windows.  This header is the whole public
+ * API; every function is documented where it is declared.
+ *
+ * Conventions
+ *  - Calls returning int give 0 on success or a negative MPROC_E* code.
+ *  - Calls returning a pointer give NULL on failure; mproc_last_error() then
+ *    holds the code (per thread).
+ *  - Timeouts are double seconds: < 0 waits forever, 0 does not wait.
+ *  - Objects are thread-safe unless a function says otherwise.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MPROC_SHARED_BUILD)
+#define MPROC_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(MPROC_SHARED)
+#define MPROC_API __declspec(dllimport)
+#elif defined(__GNUC__) && defined(MPROC_SHARED_BUILD)
+#define MPROC_API __attribute__((visibility("default")))
+#else
+#define MPROC_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+enum {
+    MPROC_OK = 0,
+    MPROC_EINVAL = -1,    /* bad argument */
+    MPROC_ENOMEM = -2,    /* out of memory */
+    MPROC_EEMPTY = -3,    /* nothing to get */
+    MPROC_EFULL = -4,     /* no room to put */
+    MPROC_ETIMEDOUT = -5, /* the timeout passed first */
+    MPROC_ECLOSED = -6,   /* the object or its peer is closed */
+    MPROC_ENOTSUP = -7,   /* not available on this OS or start method */
+    MPROC_ENOTREG = -8,   /* target not registered with MPROC_TARGET */
+    MPROC_ENOINIT = -9,   /* mproc_init() has not run where it must have */
+    MPROC_ESTATE = -10,   /* call not valid in the object's current state */
+    MPROC_EEXIST = -11,   /* already set */
+    MPROC_EBROKEN = -12,  /* peer died or data is corrupt; object unusable */
+    MPROC_ETOOBIG = -13,  /* message larger than the configured limit */
+    MPROC_ESYS = -14      /* OS error; see mproc_last_os_error() */
+};
+
+/* The code behind the last failing call of this thread. */
+MPROC_API int mproc_last_error(void);
+/* The OS error (errno, or GetLastError() on Windows) behind the last
+ * MPROC_ESYS of this thread. */
+MPROC_API long mproc_last_os_error(void);
+/* A sentence describing code; never NULL, also for unknown codes. */
+MPROC_API const char *mproc_strerror(int code);
+/* Frees a buffer the library allocated for the caller (received messages). */
+MPROC_API void mproc_free(void *buf);
+
+/* ------------------------------------------------------------------ */
+/* Start-up and logging                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Must be the first statement of main() in any program that uses the spawn
+ * or forkserver start methods.  In the parent it records argv and the path of
+ * the program and checks MPROC_START_METHOD.  In a process started by spawn
+ * it receives the bootstrap record, runs the target and exits: it never
+ * returns there.  In the forkserver it becomes the server loop.
+ * Errors: MPROC_EINVAL when MPROC_START_METHOD names no start method
+ * (a message goes to the log hook), MPROC_ESYS.  Calling it twice is allowed.
+ */
+MPROC_API int mproc_init(int argc, char **argv);
+
+enum { MPROC_LOG_DEBUG = 10, MPROC_LOG_INFO = 20, MPROC_LOG_WARNING = 30, MPROC_LOG_ERROR = 40 };
+typedef void (*mproc_log_fn)(int level, const char *msg, void *ud);
+/* Installs the log hook (NULL removes it).  The library never prints: all
+ * warnings (e.g. fork from a multi-threaded process) and error details go
+ * here.  fn may be called from any thread, never with a library lock held. */
+MPROC_API void mproc_set_log_handler(mproc_log_fn fn, void *ud);
+
+/* ------------------------------------------------------------------ */
+/* Start methods and contexts                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum { MPROC_FORK = 1, MPROC_SPAWN, MPROC_FORKSERVER, MPROC_THREAD } mproc_method;
+typedef enum { MPROC_OS_LINUX = 1, MPROC_OS_MACOS, MPROC_OS_WINDOWS, MPROC_OS_BSD } mproc_os;
+typedef struct mproc_ctx mproc_ctx;
+
+/* CPython's current default for this OS: forkserver on Linux/BSD, spawn on
+ * macOS and Windows.  MPROC_START_METHOD does not change this value. */
+MPROC_API mproc_method mproc_default_start_method(void);
+/* CPython 3.<python_minor>'s default on os: Windows always spawn; macOS fork
+ * before 3.8, spawn from 3.8; Linux/BSD fork before 3.14, forkserver from
+ * 3.14.  Returns 0 (and MPROC_EINVAL) for an unknown os or a negative minor. */
+MPROC_API mproc_method mproc_default_start_method_for(mproc_os os, int python_minor);
+/* Fixes the start method used by the default context (NULL).  Fails with
+ * MPROC_EEXIST once a method is fixed (by an earlier call or by first use of
+ * the default context) unless force is nonzero; MPROC_ENOTSUP if m is not
+ * available on this OS; MPROC_EINVAL for an unknown m. */
+MPROC_API int mproc_set_start_method(mproc_method m, int force);
+/* The method of the default context, fixing it if not yet fixed: the one set
+ * with mproc_set_start_method, else MPROC_START_METHOD, else the OS default.
+ * Returns 0 (and MPROC_EINVAL) if MPROC_START_METHOD is invalid. */
+MPROC_API mproc_method mproc_get_start_method(void);
+/* Writes up to cap available methods to out, the OS default first; returns
+ * how many are available (may exceed cap), or MPROC_EINVAL. */
+MPROC_API int mproc_get_all_start_methods(mproc_method *out, int cap);
+/* "fork", "spawn", "forkserver", "thread"; "unknown" otherwise. */
+MPROC_API const char *mproc_method_name(mproc_method m);
+/* Parses a method name (exact, lower case).  MPROC_EINVAL if unknown. */
+MPROC_API int mproc_method_parse(const char *name, mproc_method *out);
+/* The context for m (static, never freed); m == 0 means the default context
+ * (see mproc_get_start_method).  NULL with MPROC_ENOTSUP where m is not
+ * available (fork/forkserver on Windows), MPROC_EINVAL for an unknown m. */
+MPROC_API mproc_ctx *mproc_get_context(mproc_method m);
+/* The start method a context uses. */
+MPROC_API mproc_method mproc_ctx_method(const mproc_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Targets                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct mproc_args mproc_args;
+/* A target runs in the child; its return value is the exit code (POSIX keeps
+ * the low 8 bits; a thread target's value is kept whole).  args belongs to
+ * the library: do not free it. */
+typedef int (*mproc_target_fn)(mproc_args *args);
+
+/* Registers fn under name so spawn and forkserver children (which exec the
+ * program again) can find it.  MPROC_TARGET does this for you; call this
+ * directly, before mproc_init, only with a compiler the macro does not know.
+ * Errors: MPROC_EINVAL (NULL, empty or over-long name), MPROC_EEXIST (the
+ * name is taken by another function: spawn then refuses both). */
+MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
+
+/* MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
+ * its own name before main runs. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MPROC__CONSTRUCTOR(f) static void f(void) __attribute__((constructor)); static void f(void)
+#elif defined(_MSC_VER)
+#pragma section(".CRT$XCU", read)
+#define MPROC__CONSTRUCTOR(f)                                                       \
+    static void f(void);                                                            \
+    __declspec(allocate(".CRT$XCU")) void (*f##_ptr)(void) = f;                     \
+    __pragma(comment(linker, "/include:" #f "_ptr")) static void f(void)
+#else
+#error "MPROC_TARGET needs constructor support; call mproc_register_target() instead"
+#endif
+#define MPROC_TARGET(fn)                                                            \
+    MPROC__CONSTRUCTOR(mproc__register_##fn) { (void)mproc_register_target(#fn, fn); } \
+    extern int mproc__target_registry_anchor
+
+/* ------------------------------------------------------------------ */
+/* Arguments                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A list of typed values copied into the child (by memory for fork and
+ * thread, by an encoded record for spawn and forkserver).  NULL + ENOMEM. */
+MPROC_API mproc_args *mproc_args_new(void);
+/* Appends a value; the library copies strings and bytes.  Errors:
+ * MPROC_EINVAL (NULL args, NULL str, NULL data with len > 0), MPROC_ENOMEM,
+ * MPROC_ETOOBIG (the list would exceed 1 GiB encoded). */
+MPROC_API int mproc_args_add_i64(mproc_args *args, int64_t v);
+MPROC_API int mproc_args_add_f64(mproc_args *args, double v);
+MPROC_API int mproc_args_add_str(mproc_args *args, const char *str);
+MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t len);
+/* Number of values (0 for NULL). */
+MPROC_API size_t mproc_args_count(const mproc_args *args);
+/* Typed getters.  A wrong type or index gives 0 / NULL and sets
+ * mproc_last_error() to MPROC_EINVAL.  Returned pointers stay owned by args.
+ * _bytes stores the length in *len (when len is not NULL). */
+MPROC_API int64_t mproc_args_i64(const mproc_args *args, size_t i);
+MPROC_API double mproc_args_f64(const mproc_args *args, size_t i);
+MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
+MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
+/* Frees args (NULL is allowed).  Never free args that were given to
+ * mproc_process_new, which takes them. */
+MPROC_API void mproc_args_free(mproc_args *args);
+
+/* ------------------------------------------------------------------ */
+/* Processes                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct mproc_process mproc_process;
+
+/* A process that will run fn(args) under ctx's start method (NULL: the
+ * default context).  Takes args (may be NULL) even on failure.  Errors:
+ * MPROC_EINVAL (NULL fn, or MPROC_START_METHOD invalid), MPROC_ENOMEM. */
+MPROC_API mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args);
+/* Name (copied) shown by mproc_process_name; default "Process-N".  Only
+ * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL. */
+MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
+MPROC_API const char *mproc_process_name(const mproc_process *p);
+/* Daemon processes are terminated, not waited for, when the parent exits
+ * normally, and may not start children of their own.  Only before start. */
+MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
+/*
+ * Starts the process.  Errors: MPROC_ESTATE (already started, or called
+ * from a daemon process or a process that is not p's creator),
+ * MPROC_ENOTREG (spawn/forkserver and fn not registered: nothing starts),
+ * MPROC_ENOINIT (spawn/forkserver and mproc_init() has not run in this
+ * program, or this is a spawned child whose mproc_init() has not run, or the
+ * child exited before its mproc_init() took the bootstrap record),
+ * MPROC_ESYS.
+ */
+MPROC_API int mproc_process_start(mproc_process *p);
+/* Waits for the process to end.  0 when it has ended (it is then reaped),
+ * MPROC_ETIMEDOUT, MPROC_ESTATE before start or outside p's creator. */
+MPROC_API int mproc_process_join(mproc_process *p, double timeout);
+/* 1 while started and not ended, else 0 (reaps an ended process). */
+MPROC_API int mproc_process_is_alive(mproc_process *p);
+/* Stores the exit code: the target's return value, -N if killed by signal
+ * N (on Windows terminate gives -15 and kill -9).  MPROC_ESTATE before start
+ * or while running. */
+MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
+/* SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
+ * process.  MPROC_ENOTSUP for the thread method, MPROC_ESTATE before start. */
+MPROC_API int mproc_process_terminate(mproc_process *p);
+MPROC_API int mproc_process_kill(mproc_process *p);
+/* The OS process id once started (for the thread method: this process's);
+ * 0 before start. */
+MPROC_API long mproc_process_pid(const mproc_process *p);
+/* Releases p.  A process still running is not stopped: the library keeps
+ * track of it, reaps it when it ends and applies the exit rule to it. */
+MPROC_API void mproc_process_free(mproc_process *p);
+
+/*
+ * multiprocessing.connection.wait: waits until at least one of the n objects
+ * is ready or the timeout passes.  Objects are mproc_process pointers (ready:
+ * ended).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the
+ * number ready (0 on timeout), MPROC_EINVAL (unknown object, n == 0 or too
+ * many), MPROC_ESTATE (a process not started).
+ */
+MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
+
+/* The pid of this process's parent. */
+MPROC_API long mproc_parent_pid(void);
+/* Number of CPUs (at least 1). */
+MPROC_API int mproc_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPROC_H */

@@ -1,0 +1,176 @@
+/* Reading, writing and waiting on descriptors. */
+#include "posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <string.h>
+#include <unistd.h>
+
+/* write() to a pipe whose reader is gone raises SIGPIPE, which would kill a
+ * program that never asked for it.  Sockets take MSG_NOSIGNAL; for pipes the
+ * signal is blocked in this thread and a pending one consumed (the libcurl
+ * and OpenSSL technique), leaving the process's disposition untouched. */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_set, old;
+    ssize_t n;
+    int saved;
+    struct timespec zero = {0, 0};
+
+    n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0 || errno != ENOTSOCK)
+        return n;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    n = write(fd, buf, len);
+    saved = errno;
+    if (n < 0 && saved == EPIPE && !sigismember(&old, SIGPIPE))
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return n;
+}
+
+int mproc__plat_write_all(mproc__handle h, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write_nosigpipe((int)h, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EPIPE || errno == ECONNRESET)
+                return mproc__error(MPROC_ECLOSED);
+            return mproc__sys_error(errno);
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int mproc__plat_read_all(mproc__handle h, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = read((int)h, p, len);
+        if (n == 0)
+            return mproc__error(MPROC_ECLOSED);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ECONNRESET)
+                return mproc__error(MPROC_ECLOSED);
+            return mproc__sys_error(errno);
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void mproc__plat_close(mproc__handle h)
+{
+    if (h >= 0)
+        close((int)h);
+}
+
+/* Milliseconds for poll(), rounded up so a wait never ends early. */
+static int timeout_ms(double seconds)
+{
+    double ms = seconds * 1000.0;
+    int whole;
+    if (seconds < 0)
+        return -1;
+    if (ms >= INT_MAX)
+        return INT_MAX;
+    whole = (int)ms;
+    return whole < ms ? whole + 1 : whole;
+}
+
+int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready)
+{
+    struct pollfd fds[64];
+    double deadline = mproc__plat_now() + timeout;
+    int rc;
+
+    if (n == 0 || n > 64)
+        return mproc__error(MPROC_EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        fds[i].fd = (int)hs[i];
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    for (;;) {
+        rc = poll(fds, (nfds_t)n, timeout_ms(timeout));
+        if (rc >= 0)
+            break;
+        if (errno != EINTR)
+            return mproc__sys_error(errno);
+        if (timeout >= 0 && (timeout = deadline - mproc__plat_now()) < 0)
+            timeout = 0;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        ready[i] = (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+        rc += ready[i];
+    }
+    return rc;
+}
+
+int mproc__posix_wait_readable(int fd, double timeout)
+{
+    mproc__handle h = fd;
+    int ready;
+    int rc = mproc__plat_wait_handles(&h, 1, timeout, &ready);
+    return rc < 0 ? rc : ready;
+}
+
+int mproc__posix_cloexec(int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+int mproc__posix_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * 64)];
+    } control;
+    struct iovec iov;
+    struct msghdr msg = {0};
+    ssize_t n;
+
+    if (nfds > 64 || len == 0)
+        return mproc__error(MPROC_EINVAL);
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *cm;
+        msg.msg_control = control.space;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        for (size_t i = 0; i < nfds; i++)
+            memcpy(CMSG_DATA(cm) + i * sizeof(int), &fds[i], sizeof(int));
+    }
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EPIPE || errno == ECONNRESET ? mproc__error(MPROC_ECLOSED) : mproc__sys_error(errno);
+    /* The descriptors went with the first byte; the rest is plain data. */
+    return (size_t)n < len ? mproc__plat_write_all(sock, (const char *)buf + n, len - (size_t)n) : 0;
+}

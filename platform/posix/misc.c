@@ -1,0 +1,104 @@
+/* Identity, clocks, environment, the global lock and its fork handling. */
+#include "posix.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+mproc_os mproc__plat_os(void)
+{
+#if defined(__APPLE__)
+    return MPROC_OS_MACOS;
+#elif defined(__linux__)
+    return MPROC_OS_LINUX;
+#else
+    return MPROC_OS_BSD;
+#endif
+}
+
+int mproc__plat_method_available(mproc_method m) { return m >= MPROC_FORK && m <= MPROC_THREAD; }
+
+double mproc__plat_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+long mproc__plat_getpid(void) { return (long)getpid(); }
+
+long mproc__plat_getppid(void) { return (long)getppid(); }
+
+int mproc__plat_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+const char *mproc__plat_getenv(const char *name) { return getenv(name); }
+
+void mproc__plat_unsetenv(const char *name) { unsetenv(name); }
+
+void mproc__plat_exit_now(int code)
+{
+    fflush(NULL);
+    _exit(code);
+}
+
+/* ---- the global lock ---------------------------------------------------- */
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Taking the lock before fork() and releasing it on both sides means no
+ * child is born with the lock held by a thread that does not exist there. */
+static void atfork_prepare(void) { pthread_mutex_lock(&global_lock); }
+
+static void atfork_parent(void) { pthread_mutex_unlock(&global_lock); }
+
+static void atfork_child(void)
+{
+    pthread_mutex_unlock(&global_lock);
+    mproc__posix_forkserver_after_fork();
+    mproc__after_fork_child();
+}
+
+static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+void mproc__plat_global_lock(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&global_lock);
+}
+
+void mproc__plat_global_unlock(void) { pthread_mutex_unlock(&global_lock); }
+
+/* ---- per-object mutexes --------------------------------------------------- */
+
+struct mproc__mutex {
+    pthread_mutex_t m;
+};
+
+mproc__mutex *mproc__plat_mutex_new(void)
+{
+    mproc__mutex *m = malloc(sizeof *m);
+    if (m && pthread_mutex_init(&m->m, NULL) != 0) {
+        free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+void mproc__plat_mutex_lock(mproc__mutex *m) { pthread_mutex_lock(&m->m); }
+
+void mproc__plat_mutex_unlock(mproc__mutex *m) { pthread_mutex_unlock(&m->m); }
+
+void mproc__plat_mutex_free(mproc__mutex *m)
+{
+    if (m) {
+        pthread_mutex_destroy(&m->m);
+        free(m);
+    }
+}

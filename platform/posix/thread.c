@@ -1,0 +1,87 @@
+/*
+ * The thread start method (multiprocessing.dummy): the target runs in a
+ * thread of this process.  The thread closes the write end of a pipe when
+ * it finishes, so the read end serves as a sentinel like any process's.
+ */
+#include "posix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Shared by the thread and its child handle: the handle may be freed while
+ * the thread still runs (the thread is then detached). */
+struct thread_box {
+    atomic_int refs;
+    mproc__thread_fn fn;
+    void *ud;
+    int result;
+    int done_fd; /* write end, closed when fn returned */
+};
+
+static void box_release(thread_box *b)
+{
+    if (atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
+
+static void *thread_main(void *arg)
+{
+    thread_box *b = arg;
+    b->result = b->fn(b->ud);
+    close(b->done_fd);
+    box_release(b);
+    return NULL;
+}
+
+int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
+{
+    mproc__child *c = mproc__posix_child_new(CHILD_THREAD);
+    thread_box *b = calloc(1, sizeof *b);
+    int p[2], err;
+
+    if (!c || !b) {
+        free(b);
+        mproc__plat_child_free(c);
+        return MPROC_ENOMEM;
+    }
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        err = errno;
+        free(b);
+        mproc__plat_child_free(c);
+        return mproc__sys_error(err);
+    }
+    atomic_init(&b->refs, 2);
+    b->fn = fn;
+    b->ud = ud;
+    b->done_fd = p[1];
+    c->sentinel = p[0];
+    c->box = b;
+    if ((err = pthread_create(&c->thread, NULL, thread_main, b)) != 0) {
+        close(p[1]);
+        free(b);
+        c->box = NULL;
+        mproc__plat_child_free(c);
+        return mproc__sys_error(err);
+    }
+    *out = c;
+    return 0;
+}
+
+int mproc__posix_thread_reap(mproc__child *c)
+{
+    pthread_join(c->thread, NULL);
+    return c->box->result;
+}
+
+void mproc__posix_thread_release(mproc__child *c)
+{
+    if (!c->box)
+        return;
+    if (!c->done)
+        pthread_detach(c->thread);
+    box_release(c->box);
+    c->box = NULL;
+}

@@ -1,0 +1,381 @@
+/*
+ * The spawn start method on Windows: CreateProcessW of this program with
+ * this process's own command line, and the bootstrap channel it inherits.
+ *
+ * The channel is a named pipe (anonymous pipes are one-way) whose client end
+ * is the only handle the child inherits besides its std streams: the handle
+ * list of PROC_THREAD_ATTRIBUTE_HANDLE_LIST limits inheritance, where plain
+ * bInheritHandles would hand the child every inheritable handle of the
+ * process, including other children's channels being set up concurrently.
+ * The child learns the handle's value from MPROC_BOOTSTRAP in the
+ * environment block it is created with.
+ */
+#define _CRT_RAND_S /* rand_s, for pipe names others cannot guess */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "win.h"
+
+#define BOOTSTRAP_VAR_W L"" MPROC__WIN_BOOTSTRAP_VAR
+#define PIPE_BUFFER 65536
+#define PIPE_NAME_ATTEMPTS 10
+
+/* Set once by mproc__plat_init, under state_lock.  A private lock, not the
+ * global one: the core may ask whether we are initialized while it holds
+ * the global lock, and SRW locks are not recursive. */
+static SRWLOCK state_lock = SRWLOCK_INIT;
+static int initialized;
+static wchar_t *exe_path;     /* GetModuleFileNameW(NULL) */
+static wchar_t *command_line; /* GetCommandLineW(), copied */
+static int bootstrap_taken;
+
+static wchar_t *wcs_copy(const wchar_t *s) {
+    size_t size = (wcslen(s) + 1) * sizeof *s;
+    wchar_t *copy = malloc(size);
+    if (copy != NULL)
+        memcpy(copy, s, size);
+    return copy;
+}
+
+/* GetModuleFileNameW truncates silently (returning the buffer size) when
+ * the path does not fit; paths may exceed MAX_PATH up to 32767 characters. */
+static int module_path(wchar_t **out) {
+    for (DWORD cap = MAX_PATH; cap <= 32768; cap *= 2) {
+        wchar_t *buf = malloc(cap * sizeof *buf);
+        DWORD n;
+        if (buf == NULL)
+            return mproc__error(MPROC_ENOMEM);
+        n = GetModuleFileNameW(NULL, buf, cap);
+        if (n == 0) {
+            DWORD err = GetLastError();
+            free(buf);
+            return mproc__sys_error((long)err);
+        }
+        if (n < cap) {
+            *out = buf;
+            return 0;
+        }
+        free(buf);
+    }
+    return mproc__sys_error(ERROR_INSUFFICIENT_BUFFER);
+}
+
+/* argv is not used: the child gets this process's command line verbatim
+ * (GetCommandLineW), so it parses to the same argv without re-quoting by
+ * Windows' rules, and without the round trip through the ANSI code page
+ * that argv went through. */
+int mproc__plat_init(int argc, char **argv) {
+    wchar_t *path = NULL, *cmd = NULL;
+    int rc;
+    (void)argc;
+    (void)argv;
+    if (mproc__plat_initialized())
+        return 0;
+    rc = module_path(&path);
+    if (rc != 0)
+        return rc;
+    cmd = wcs_copy(GetCommandLineW());
+    if (cmd == NULL) {
+        free(path);
+        return mproc__error(MPROC_ENOMEM);
+    }
+    AcquireSRWLockExclusive(&state_lock);
+    if (!initialized) {
+        exe_path = path;
+        command_line = cmd;
+        initialized = 1;
+        path = cmd = NULL;
+    }
+    ReleaseSRWLockExclusive(&state_lock);
+    free(path);
+    free(cmd);
+    return 0;
+}
+
+int mproc__plat_initialized(void) {
+    int r;
+    AcquireSRWLockShared(&state_lock);
+    r = initialized;
+    ReleaseSRWLockShared(&state_lock);
+    return r;
+}
+
+/* The handle value as written by environment_with_bootstrap, or
+ * MPROC__NO_HANDLE when the variable was tampered with. */
+static mproc__handle bootstrap_parse(const char *value) {
+    char *end;
+    unsigned long long v;
+    if (value[0] < '0' || value[0] > '9')
+        return MPROC__NO_HANDLE;
+    v = strtoull(value, &end, 10);
+    if (*end != '\0' || v == 0 || v > (unsigned long long)INTPTR_MAX)
+        return MPROC__NO_HANDLE;
+    return (mproc__handle)v;
+}
+
+mproc__handle mproc__plat_take_bootstrap(void) {
+    mproc__handle h = MPROC__NO_HANDLE;
+    AcquireSRWLockExclusive(&state_lock);
+    if (!bootstrap_taken) {
+        const char *value = getenv(MPROC__WIN_BOOTSTRAP_VAR);
+        bootstrap_taken = 1;
+        if (value != NULL) {
+            h = bootstrap_parse(value); /* before unsetenv frees value */
+            /* Children of this child must not believe they are spawned
+             * with our channel. */
+            mproc__plat_unsetenv(MPROC__WIN_BOOTSTRAP_VAR);
+        }
+    }
+    ReleaseSRWLockExclusive(&state_lock);
+    /* The handle came to us inheritable; our own children must not get it.
+     * Should the value be bogus, this fails and so will the first read,
+     * with the OS error the core reports. */
+    if (h != MPROC__NO_HANDLE)
+        (void)SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
+    return h;
+}
+
+int mproc__plat_is_spawned_child(void) {
+    int r;
+    AcquireSRWLockShared(&state_lock);
+    r = !bootstrap_taken && getenv(MPROC__WIN_BOOTSTRAP_VAR) != NULL;
+    ReleaseSRWLockShared(&state_lock);
+    return r;
+}
+
+/* A connected pipe: server is the parent's end (not inheritable), client
+ * the child's (inheritable).  The name is unique (pid, counter) and
+ * unguessable (random), the pipe has one instance and refuses remote
+ * clients, and FILE_FLAG_FIRST_PIPE_INSTANCE makes the creation fail if
+ * another process already owns the name.  Once our CreateFileW succeeded
+ * the single instance is ours, so no one else can be connected to it. */
+static int channel_create(HANDLE *server, HANDLE *client) {
+    static volatile LONG counter;
+    SECURITY_ATTRIBUTES inheritable = {sizeof inheritable, NULL, TRUE};
+    wchar_t name[96];
+    DWORD err;
+    for (int attempt = 1;; attempt++) {
+        unsigned r1 = 0, r2 = 0;
+        (void)rand_s(&r1);
+        (void)rand_s(&r2);
+        swprintf(name, sizeof name / sizeof name[0], L"\\\\.\\pipe\\mproc-%lu-%ld-%08x%08x", GetCurrentProcessId(),
+                 InterlockedIncrement(&counter), r1, r2);
+        *server = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                                   PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
+                                   PIPE_BUFFER, PIPE_BUFFER, 0, NULL);
+        if (*server != INVALID_HANDLE_VALUE)
+            break;
+        err = GetLastError();
+        /* ERROR_ACCESS_DENIED: the name exists already; try another. */
+        if (err != ERROR_ACCESS_DENIED || attempt == PIPE_NAME_ATTEMPTS) {
+            *server = NULL;
+            return mproc__sys_error((long)err);
+        }
+    }
+    *client = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, &inheritable, OPEN_EXISTING, 0, NULL);
+    if (*client == INVALID_HANDLE_VALUE) {
+        err = GetLastError();
+        *client = NULL;
+        CloseHandle(*server);
+        *server = NULL;
+        return mproc__sys_error((long)err);
+    }
+    /* The client is connected already: this returns at once, with
+     * ERROR_PIPE_CONNECTED. */
+    if (!ConnectNamedPipe(*server, NULL) && (err = GetLastError()) != ERROR_PIPE_CONNECTED) {
+        CloseHandle(*client);
+        CloseHandle(*server);
+        *client = *server = NULL;
+        return mproc__sys_error((long)err);
+    }
+    return 0;
+}
+
+/* Compares an environment entry's name (up to its '=', skipping a leading
+ * '=' as in "=C:=C:\dir") with name, as Windows orders environment blocks:
+ * ordinal, case-insensitive. */
+static int env_name_compare(const wchar_t *entry, const wchar_t *name) {
+    const wchar_t *eq = wcschr(entry + 1, L'=');
+    int len = eq != NULL ? (int)(eq - entry) : (int)wcslen(entry);
+    return CompareStringOrdinal(entry, len, name, -1, TRUE) - CSTR_EQUAL;
+}
+
+/* A copy of this process's environment block with MPROC_BOOTSTRAP=<client>
+ * added at its sorted place (CreateProcess documents the block as sorted).
+ * The variable is never set in our own environment: other threads could
+ * spawn (or read it) at the same time. */
+static int environment_with_bootstrap(HANDLE client, wchar_t **out) {
+    wchar_t var[64];
+    int var_len = swprintf(var, sizeof var / sizeof var[0], BOOTSTRAP_VAR_W L"=%llu",
+                           (unsigned long long)(uintptr_t)client);
+    wchar_t *parent = GetEnvironmentStringsW(), *block, *dst;
+    const wchar_t *entry;
+    size_t parent_len = 0;
+    int inserted = 0;
+    if (parent == NULL)
+        return mproc__sys_error((long)GetLastError());
+    for (entry = parent; *entry != L'\0'; entry += wcslen(entry) + 1)
+        ;
+    parent_len = (size_t)(entry - parent);
+    /* entries, our variable and its NUL, and the block's closing NUL */
+    block = malloc((parent_len + (size_t)var_len + 2) * sizeof *block);
+    if (block == NULL) {
+        FreeEnvironmentStringsW(parent);
+        return mproc__error(MPROC_ENOMEM);
+    }
+    dst = block;
+    for (entry = parent; *entry != L'\0'; entry += wcslen(entry) + 1) {
+        size_t len = wcslen(entry) + 1;
+        int order = env_name_compare(entry, BOOTSTRAP_VAR_W);
+        if (order == 0)
+            continue; /* a stale value must not shadow ours */
+        if (order > 0 && !inserted) {
+            memcpy(dst, var, ((size_t)var_len + 1) * sizeof *dst);
+            dst += var_len + 1;
+            inserted = 1;
+        }
+        memcpy(dst, entry, len * sizeof *dst);
+        dst += len;
+    }
+    if (!inserted) {
+        memcpy(dst, var, ((size_t)var_len + 1) * sizeof *dst);
+        dst += var_len + 1;
+    }
+    *dst = L'\0';
+    FreeEnvironmentStringsW(parent);
+    *out = block;
+    return 0;
+}
+
+/* What the child inherits: the bootstrap client end and the std streams. */
+typedef struct {
+    HANDLE std[3];   /* the child's stdin, stdout, stderr */
+    HANDLE owned[3]; /* inheritable duplicates made for it, closed after */
+    HANDLE list[4];  /* PROC_THREAD_ATTRIBUTE_HANDLE_LIST: no duplicates */
+    DWORD count;
+} inherit_set;
+
+static void inherit_add(inherit_set *s, HANDLE h) {
+    for (DWORD i = 0; i < s->count; i++)
+        if (s->list[i] == h)
+            return; /* CreateProcess rejects a handle listed twice */
+    s->list[s->count++] = h;
+}
+
+/* Every handle in the handle list must be inheritable or CreateProcess
+ * fails with ERROR_INVALID_PARAMETER; a std stream that is not (e.g. a
+ * console or file the program opened itself) is given as an inheritable
+ * duplicate, as CPython's subprocess does. */
+static int inherit_set_build(inherit_set *s, HANDLE client) {
+    static const DWORD which[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
+    memset(s, 0, sizeof *s);
+    inherit_add(s, client);
+    for (int i = 0; i < 3; i++) {
+        HANDLE h = GetStdHandle(which[i]);
+        DWORD flags;
+        s->std[i] = NULL;
+        if (h == NULL || h == INVALID_HANDLE_VALUE)
+            continue;
+        /* Windows 7 console pseudo-handles (low bits 11) are passed on by
+         * the console itself and make CreateProcess fail when listed. */
+        if (((uintptr_t)h & 3) == 3 && GetFileType(h) == FILE_TYPE_CHAR) {
+            s->std[i] = h;
+            continue;
+        }
+        if (!GetHandleInformation(h, &flags))
+            continue; /* not a handle (closed stream): the child gets none */
+        if (!(flags & HANDLE_FLAG_INHERIT)) {
+            if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &s->owned[i], 0, TRUE,
+                                 DUPLICATE_SAME_ACCESS))
+                return mproc__sys_error((long)GetLastError());
+            h = s->owned[i];
+        }
+        s->std[i] = h;
+        inherit_add(s, h);
+    }
+    return 0;
+}
+
+static void inherit_set_release(inherit_set *s) {
+    for (int i = 0; i < 3; i++)
+        if (s->owned[i] != NULL)
+            CloseHandle(s->owned[i]);
+}
+
+static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROCESS_INFORMATION *pi) {
+    STARTUPINFOEXW si;
+    SIZE_T size = 0;
+    int rc = 0;
+    memset(&si, 0, sizeof si);
+    si.StartupInfo.cb = sizeof si;
+    /* Always given explicitly: without STARTF_USESTDHANDLES a console child
+     * would take the parent's handle values, which mean nothing in it when
+     * they were not inherited. */
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = inherit->std[0];
+    si.StartupInfo.hStdOutput = inherit->std[1];
+    si.StartupInfo.hStdError = inherit->std[2];
+    /* The sizing call fails by design (ERROR_INSUFFICIENT_BUFFER). */
+    (void)InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+    si.lpAttributeList = malloc(size);
+    if (si.lpAttributeList == NULL)
+        return mproc__error(MPROC_ENOMEM);
+    if (!InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &size)) {
+        rc = mproc__sys_error((long)GetLastError());
+        free(si.lpAttributeList);
+        return rc;
+    }
+    if (!UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit->list,
+                                   inherit->count * sizeof(HANDLE), NULL, NULL) ||
+        !CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
+                        env, NULL, &si.StartupInfo, pi))
+        rc = mproc__sys_error((long)GetLastError());
+    DeleteProcThreadAttributeList(si.lpAttributeList);
+    free(si.lpAttributeList);
+    return rc;
+}
+
+int mproc__plat_spawn(mproc__child **out) {
+    HANDLE server = NULL, client = NULL;
+    wchar_t *env = NULL, *cmd = NULL;
+    inherit_set inherit;
+    PROCESS_INFORMATION pi;
+    mproc__child *c;
+    int rc;
+
+    *out = NULL;
+    memset(&inherit, 0, sizeof inherit);
+    if (!mproc__plat_initialized())
+        return mproc__error(MPROC_ENOINIT);
+    /* Allocated first, so nothing can fail once the child runs. */
+    c = mproc__win_child_new(NULL, 0, NULL, 0);
+    /* CreateProcessW may write into the command line it is given. */
+    cmd = wcs_copy(command_line);
+    if (c == NULL || cmd == NULL)
+        rc = mproc__error(MPROC_ENOMEM);
+    else if ((rc = channel_create(&server, &client)) == 0 && (rc = environment_with_bootstrap(client, &env)) == 0 &&
+             (rc = inherit_set_build(&inherit, client)) == 0 && (rc = create_process(cmd, env, &inherit, &pi)) == 0) {
+        CloseHandle(pi.hThread);
+        c->handle = pi.hProcess;
+        c->pid = pi.dwProcessId;
+        c->channel = server;
+        server = NULL;
+        *out = c;
+        c = NULL;
+    }
+    /* The child has its own copy of the client end now.  Ours must go, or
+     * the pipe would never break when the child dies and the parent's reads
+     * would wait for ever instead of failing with ERROR_BROKEN_PIPE. */
+    if (client != NULL)
+        CloseHandle(client);
+    if (server != NULL)
+        CloseHandle(server);
+    inherit_set_release(&inherit);
+    free(env);
+    free(cmd);
+    free(c);
+    return rc;
+}
