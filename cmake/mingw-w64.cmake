@@ -20,6 +20,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# A cross-built CUnit (ci/windows.sh passes -DCUNIT_ROOT) is a root of its
+# own: the ONLY modes above would otherwise re-root its path under the
+# sysroot, where tests/CMakeLists.txt would not find it.
+if(CUNIT_ROOT)
+  list(APPEND CMAKE_FIND_ROOT_PATH ${CUNIT_ROOT})
+endif()
 
 # Link the GCC and MinGW runtimes statically: the .exe files then need no
 # MinGW DLL next to them, so Wine (or a bare Windows) runs them as built.

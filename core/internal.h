@@ -107,7 +107,7 @@ int mproc__record_decode(const void *data, size_t len, mproc__record *rec);
 void mproc__record_clear(mproc__record *rec);
 /* Runs a RUN record in this (child) process and exits with the target's
  * code.  Used by the forkserver's children.  Never returns. */
-void mproc__run_record(const void *data, size_t len);
+_Noreturn void mproc__run_record(const void *data, size_t len);
 /* Spawns the program with the encoded record rec and waits for the child to
  * take it.  MPROC_ENOINIT when the child exited before its mproc_init() took
  * it, MPROC_ENOTREG when it does not know the target. */
@@ -123,7 +123,7 @@ void mproc__bootstrap_after_fork(void);
 void mproc__become_child(const char *name, int daemon);
 /* Runs the exit rule (terminate daemon children, join the others), then
  * leaves the process with code.  Never returns. */
-void mproc__child_exit(int code);
+_Noreturn void mproc__child_exit(int code);
 /* Called by the platform's atfork child handler, in the child, after the
  * global lock was re-initialised. */
 void mproc__after_fork_child(void);

@@ -109,7 +109,7 @@ void mproc__plat_child_free(mproc__child *c);
 
 /* Becomes the forkserver on the control channel h; never returns.  Each
  * request's child runs mproc__run_record (core/bootstrap.c). */
-void mproc__plat_forkserver_serve(mproc__handle h);
+_Noreturn void mproc__plat_forkserver_serve(mproc__handle h);
 
 /* ---- locks and fork safety -------------------------------------------- */
 
@@ -127,6 +127,6 @@ void mproc__plat_mutex_unlock(mproc__mutex *m);
 void mproc__plat_mutex_free(mproc__mutex *m);
 
 /* Process exit after the target ran: flush stdio, skip atexit (fork child). */
-void mproc__plat_exit_now(int code);
+_Noreturn void mproc__plat_exit_now(int code);
 
 #endif /* MPROC_PLATFORM_H */

@@ -390,7 +390,7 @@ static int wait_child(mproc_process *p, mproc__child *c, double timeout)
 
 int mproc_process_join(mproc_process *p, double timeout)
 {
-    mproc__child *c;
+    mproc__child *c = NULL;
     int rc = started_child(p, &c);
     if (rc)
         return rc;
@@ -400,7 +400,7 @@ int mproc_process_join(mproc_process *p, double timeout)
 
 int mproc_process_is_alive(mproc_process *p)
 {
-    mproc__child *c;
+    mproc__child *c = NULL;
     if (started_child(p, &c) != 0)
         return 0;
     return wait_child(p, c, 0) == MPROC_ETIMEDOUT;
@@ -408,7 +408,7 @@ int mproc_process_is_alive(mproc_process *p)
 
 int mproc_process_exitcode(mproc_process *p, int *code)
 {
-    mproc__child *c;
+    mproc__child *c = NULL;
     int rc = started_child(p, &c);
     if (rc == 0 && !code)
         rc = MPROC_EINVAL;
@@ -424,7 +424,7 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 
 static int signal_process(mproc_process *p, int kill)
 {
-    mproc__child *c;
+    mproc__child *c = NULL;
     int rc = started_child(p, &c);
     if (rc)
         return rc;
@@ -479,7 +479,7 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
         return mproc__error(MPROC_EINVAL);
     for (size_t i = 0; i < n; i++) {
         mproc_process *p = objects[i];
-        mproc__child *c;
+        mproc__child *c = NULL;
         if (!p || p->magic != PROCESS_MAGIC)
             return mproc__error(MPROC_EINVAL);
         if ((rc = started_child(p, &c)) != 0)

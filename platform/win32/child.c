@@ -14,7 +14,8 @@
 #define SIGNAL_TERM 15
 #define SIGNAL_KILL 9
 
-mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int is_thread) {
+mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int is_thread)
+{
     mproc__child *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
@@ -26,7 +27,8 @@ mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int
     return c;
 }
 
-mproc__handle mproc__plat_child_channel(mproc__child *c) {
+mproc__handle mproc__plat_child_channel(mproc__child *c)
+{
     return c->channel != NULL ? (mproc__handle)c->channel : MPROC__NO_HANDLE;
 }
 
@@ -35,7 +37,8 @@ mproc__handle mproc__plat_child_sentinel(mproc__child *c) { return (mproc__handl
 /* A thread child runs in this process, whose pid it reports. */
 long mproc__plat_child_pid(mproc__child *c) { return (long)c->pid; }
 
-static int process_code(DWORD raw) {
+static int process_code(DWORD raw)
+{
     if (raw == TERMINATED_BASE + SIGNAL_TERM || raw == TERMINATED_BASE + SIGNAL_KILL)
         return -(int)(raw - TERMINATED_BASE);
     return (int)raw;
@@ -43,7 +46,8 @@ static int process_code(DWORD raw) {
 
 /* Reads the exit code of an ended child once, under the child's lock, so
  * concurrent waiters all report the same value. */
-static int child_reap(mproc__child *c, int *code) {
+static int child_reap(mproc__child *c, int *code)
+{
     int rc = 0;
     AcquireSRWLockExclusive(&c->lock);
     if (!c->done) {
@@ -63,7 +67,8 @@ static int child_reap(mproc__child *c, int *code) {
     return rc;
 }
 
-int mproc__plat_child_wait(mproc__child *c, double timeout, int *code) {
+int mproc__plat_child_wait(mproc__child *c, double timeout, int *code)
+{
     /* Several threads may wait on one handle at once: the handle stays
      * signalled, so every waiter wakes. */
     DWORD r = mproc__win_wait(&c->handle, 1, timeout);
@@ -76,7 +81,8 @@ int mproc__plat_child_wait(mproc__child *c, double timeout, int *code) {
 
 static int child_ended(const mproc__child *c) { return WaitForSingleObject(c->handle, 0) == WAIT_OBJECT_0; }
 
-int mproc__plat_child_signal(mproc__child *c, int kill) {
+int mproc__plat_child_signal(mproc__child *c, int kill)
+{
     if (c->is_thread)
         return mproc__error(MPROC_ENOTSUP);
     /* An ended child keeps the code it exited with. */
@@ -95,7 +101,8 @@ int mproc__plat_child_signal(mproc__child *c, int kill) {
 
 /* Closing a running thread's handle detaches it: it runs on and releases
  * its start record itself (thread.c). */
-void mproc__plat_child_free(mproc__child *c) {
+void mproc__plat_child_free(mproc__child *c)
+{
     if (c == NULL)
         return;
     CloseHandle(c->handle);

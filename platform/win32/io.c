@@ -11,13 +11,15 @@
 /* The ways a pipe reports a peer that has gone: the other end was closed
  * (ERROR_BROKEN_PIPE; also what a dead child's end gives), is being closed
  * (ERROR_NO_DATA, on write) or was never connected / disconnected. */
-static int io_error(DWORD err) {
+static int io_error(DWORD err)
+{
     if (err == ERROR_BROKEN_PIPE || err == ERROR_NO_DATA || err == ERROR_PIPE_NOT_CONNECTED)
         return mproc__error(MPROC_ECLOSED);
     return mproc__sys_error((long)err);
 }
 
-int mproc__plat_write_all(mproc__handle h, const void *buf, size_t len) {
+int mproc__plat_write_all(mproc__handle h, const void *buf, size_t len)
+{
     const char *p = buf;
     while (len > 0) {
         DWORD want = len > IO_CHUNK ? IO_CHUNK : (DWORD)len, done = 0;
@@ -29,7 +31,8 @@ int mproc__plat_write_all(mproc__handle h, const void *buf, size_t len) {
     return 0;
 }
 
-int mproc__plat_read_all(mproc__handle h, void *buf, size_t len) {
+int mproc__plat_read_all(mproc__handle h, void *buf, size_t len)
+{
     char *p = buf;
     while (len > 0) {
         DWORD want = len > IO_CHUNK ? IO_CHUNK : (DWORD)len, done = 0;
@@ -46,19 +49,22 @@ int mproc__plat_read_all(mproc__handle h, void *buf, size_t len) {
     return 0;
 }
 
-void mproc__plat_close(mproc__handle h) {
+void mproc__plat_close(mproc__handle h)
+{
     if (h != MPROC__NO_HANDLE && h != 0)
         CloseHandle((HANDLE)h);
 }
 
 /* Milliseconds for a wait of seconds (> 0), rounded up so the wait is never
  * shorter than asked; capped below INFINITE, which would mean forever. */
-static DWORD timeout_ms(double seconds) {
+static DWORD timeout_ms(double seconds)
+{
     double ms = ceil(seconds * 1000.0);
     return ms >= (double)(INFINITE - 1) ? INFINITE - 1 : (DWORD)ms;
 }
 
-DWORD mproc__win_wait(const HANDLE *hs, DWORD n, double timeout) {
+DWORD mproc__win_wait(const HANDLE *hs, DWORD n, double timeout)
+{
     double deadline = mproc__plat_now() + timeout, left = timeout;
     for (;;) {
         DWORD ms = timeout < 0 ? INFINITE : left <= 0 ? 0 : timeout_ms(left);
@@ -73,7 +79,8 @@ DWORD mproc__win_wait(const HANDLE *hs, DWORD n, double timeout) {
     }
 }
 
-int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready) {
+int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready)
+{
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
     int count = 0;
     if (n == 0 || n > MAXIMUM_WAIT_OBJECTS)

@@ -20,7 +20,8 @@ struct mproc__mutex {
     SRWLOCK lock;
 };
 
-mproc__mutex *mproc__plat_mutex_new(void) {
+mproc__mutex *mproc__plat_mutex_new(void)
+{
     mproc__mutex *m = malloc(sizeof *m);
     if (m != NULL)
         InitializeSRWLock(&m->lock);

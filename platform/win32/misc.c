@@ -16,14 +16,16 @@ mproc_os mproc__plat_os(void) { return MPROC_OS_WINDOWS; }
  * (CPython's multiprocessing offers only spawn on Windows). */
 int mproc__plat_method_available(mproc_method m) { return m == MPROC_SPAWN || m == MPROC_THREAD; }
 
-int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud) {
+int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
+{
     (void)fn;
     (void)ud;
     *out = NULL;
     return mproc__error(MPROC_ENOTSUP);
 }
 
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len) {
+int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len)
+{
     (void)rec;
     (void)len;
     *out = NULL;
@@ -32,12 +34,14 @@ int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len
 
 /* Unreachable: a spawned Windows child is never asked to be a forkserver,
  * because no parent can start one (forkserver_start refuses above). */
-void mproc__plat_forkserver_serve(mproc__handle h) {
+void mproc__plat_forkserver_serve(mproc__handle h)
+{
     (void)h;
     abort();
 }
 
-double mproc__plat_now(void) {
+double mproc__plat_now(void)
+{
     LARGE_INTEGER count, freq;
     /* Both calls always succeed on Windows XP and later. */
     QueryPerformanceCounter(&count);
@@ -52,7 +56,8 @@ long mproc__plat_getpid(void) { return (long)GetCurrentProcessId(); }
  * snapshot records each process's creator.  The parent may have exited and
  * its pid been reused: Windows, unlike POSIX, never re-parents, so the value
  * is only the pid the creator had.  0 when not found. */
-long mproc__plat_getppid(void) {
+long mproc__plat_getppid(void)
+{
     DWORD self = GetCurrentProcessId(), parent = 0;
     HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
     PROCESSENTRY32W entry;
@@ -69,7 +74,8 @@ long mproc__plat_getppid(void) {
     return (long)parent;
 }
 
-int mproc__plat_cpu_count(void) {
+int mproc__plat_cpu_count(void)
+{
     /* GetSystemInfo counts only the calling thread's processor group (at
      * most 64 CPUs); this counts all groups. */
     DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
@@ -81,7 +87,8 @@ const char *mproc__plat_getenv(const char *name) { return getenv(name); }
 /* The C runtime keeps its own copy of the environment (read by getenv) next
  * to the process environment block (read by CreateProcess and
  * GetEnvironmentStrings): clear the variable in both. */
-void mproc__plat_unsetenv(const char *name) {
+void mproc__plat_unsetenv(const char *name)
+{
     size_t len = strlen(name);
     char *assignment = malloc(len + 2);
     if (assignment != NULL) {
@@ -96,7 +103,8 @@ void mproc__plat_unsetenv(const char *name) {
 /* ExitProcess, not exit(): the target has run and the core has applied the
  * exit rule, so the program's atexit handlers are not this child's to run.
  * stdio buffers are not flushed by ExitProcess, hence fflush first. */
-void mproc__plat_exit_now(int code) {
+void mproc__plat_exit_now(int code)
+{
     fflush(NULL);
     ExitProcess((UINT)code);
 }

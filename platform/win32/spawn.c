@@ -32,7 +32,8 @@ static wchar_t *exe_path;     /* GetModuleFileNameW(NULL) */
 static wchar_t *command_line; /* GetCommandLineW(), copied */
 static int bootstrap_taken;
 
-static wchar_t *wcs_copy(const wchar_t *s) {
+static wchar_t *wcs_copy(const wchar_t *s)
+{
     size_t size = (wcslen(s) + 1) * sizeof *s;
     wchar_t *copy = malloc(size);
     if (copy != NULL)
@@ -42,7 +43,8 @@ static wchar_t *wcs_copy(const wchar_t *s) {
 
 /* GetModuleFileNameW truncates silently (returning the buffer size) when
  * the path does not fit; paths may exceed MAX_PATH up to 32767 characters. */
-static int module_path(wchar_t **out) {
+static int module_path(wchar_t **out)
+{
     for (DWORD cap = MAX_PATH; cap <= 32768; cap *= 2) {
         wchar_t *buf = malloc(cap * sizeof *buf);
         DWORD n;
@@ -67,7 +69,8 @@ static int module_path(wchar_t **out) {
  * (GetCommandLineW), so it parses to the same argv without re-quoting by
  * Windows' rules, and without the round trip through the ANSI code page
  * that argv went through. */
-int mproc__plat_init(int argc, char **argv) {
+int mproc__plat_init(int argc, char **argv)
+{
     wchar_t *path = NULL, *cmd = NULL;
     int rc;
     (void)argc;
@@ -95,7 +98,8 @@ int mproc__plat_init(int argc, char **argv) {
     return 0;
 }
 
-int mproc__plat_initialized(void) {
+int mproc__plat_initialized(void)
+{
     int r;
     AcquireSRWLockShared(&state_lock);
     r = initialized;
@@ -104,8 +108,9 @@ int mproc__plat_initialized(void) {
 }
 
 /* The handle value as written by environment_with_bootstrap, or
- * MPROC__NO_HANDLE when the variable was tampered with. */
-static mproc__handle bootstrap_parse(const char *value) {
+ * MPROC__NO_HANDLE when the variable is malformed. */
+static mproc__handle bootstrap_parse(const char *value)
+{
     char *end;
     unsigned long long v;
     if (value[0] < '0' || value[0] > '9')
@@ -116,7 +121,18 @@ static mproc__handle bootstrap_parse(const char *value) {
     return (mproc__handle)v;
 }
 
-mproc__handle mproc__plat_take_bootstrap(void) {
+/* A stale variable (one that reached us through an unrelated program's
+ * environment) must not make us read some other handle: it has to be the
+ * client end of a pipe, as spawn made it. */
+static int is_pipe_client(HANDLE h)
+{
+    DWORD flags;
+    return GetFileType(h) == FILE_TYPE_PIPE && GetNamedPipeInfo(h, &flags, NULL, NULL, NULL) &&
+           !(flags & PIPE_SERVER_END);
+}
+
+mproc__handle mproc__plat_take_bootstrap(void)
+{
     mproc__handle h = MPROC__NO_HANDLE;
     AcquireSRWLockExclusive(&state_lock);
     if (!bootstrap_taken) {
@@ -130,15 +146,15 @@ mproc__handle mproc__plat_take_bootstrap(void) {
         }
     }
     ReleaseSRWLockExclusive(&state_lock);
-    /* The handle came to us inheritable; our own children must not get it.
-     * Should the value be bogus, this fails and so will the first read,
-     * with the OS error the core reports. */
-    if (h != MPROC__NO_HANDLE)
-        (void)SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
+    if (h == MPROC__NO_HANDLE || !is_pipe_client((HANDLE)h))
+        return MPROC__NO_HANDLE;
+    /* The handle came to us inheritable; our own children must not get it. */
+    (void)SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
     return h;
 }
 
-int mproc__plat_is_spawned_child(void) {
+int mproc__plat_is_spawned_child(void)
+{
     int r;
     AcquireSRWLockShared(&state_lock);
     r = !bootstrap_taken && getenv(MPROC__WIN_BOOTSTRAP_VAR) != NULL;
@@ -152,7 +168,8 @@ int mproc__plat_is_spawned_child(void) {
  * clients, and FILE_FLAG_FIRST_PIPE_INSTANCE makes the creation fail if
  * another process already owns the name.  Once our CreateFileW succeeded
  * the single instance is ours, so no one else can be connected to it. */
-static int channel_create(HANDLE *server, HANDLE *client) {
+static int channel_create(HANDLE *server, HANDLE *client)
+{
     static volatile LONG counter;
     SECURITY_ATTRIBUTES inheritable = {sizeof inheritable, NULL, TRUE};
     wchar_t name[96];
@@ -194,10 +211,12 @@ static int channel_create(HANDLE *server, HANDLE *client) {
     return 0;
 }
 
-/* Compares an environment entry's name (up to its '=', skipping a leading
- * '=' as in "=C:=C:\dir") with name, as Windows orders environment blocks:
- * ordinal, case-insensitive. */
-static int env_name_compare(const wchar_t *entry, const wchar_t *name) {
+/* Compares an environment entry's name with name, as Windows orders
+ * environment blocks: ordinal, case-insensitive.  The name ends at the
+ * first '=' after its first character: the per-drive directories Windows
+ * keeps in the block have names that begin with one ("=C:=C:\dir"). */
+static int env_name_compare(const wchar_t *entry, const wchar_t *name)
+{
     const wchar_t *eq = wcschr(entry + 1, L'=');
     int len = eq != NULL ? (int)(eq - entry) : (int)wcslen(entry);
     return CompareStringOrdinal(entry, len, name, -1, TRUE) - CSTR_EQUAL;
@@ -207,10 +226,11 @@ static int env_name_compare(const wchar_t *entry, const wchar_t *name) {
  * added at its sorted place (CreateProcess documents the block as sorted).
  * The variable is never set in our own environment: other threads could
  * spawn (or read it) at the same time. */
-static int environment_with_bootstrap(HANDLE client, wchar_t **out) {
+static int environment_with_bootstrap(HANDLE client, wchar_t **out)
+{
     wchar_t var[64];
-    int var_len = swprintf(var, sizeof var / sizeof var[0], BOOTSTRAP_VAR_W L"=%llu",
-                           (unsigned long long)(uintptr_t)client);
+    int var_len =
+        swprintf(var, sizeof var / sizeof var[0], BOOTSTRAP_VAR_W L"=%llu", (unsigned long long)(uintptr_t)client);
     wchar_t *parent = GetEnvironmentStringsW(), *block, *dst;
     const wchar_t *entry;
     size_t parent_len = 0;
@@ -258,7 +278,8 @@ typedef struct {
     DWORD count;
 } inherit_set;
 
-static void inherit_add(inherit_set *s, HANDLE h) {
+static void inherit_add(inherit_set *s, HANDLE h)
+{
     for (DWORD i = 0; i < s->count; i++)
         if (s->list[i] == h)
             return; /* CreateProcess rejects a handle listed twice */
@@ -269,7 +290,8 @@ static void inherit_add(inherit_set *s, HANDLE h) {
  * fails with ERROR_INVALID_PARAMETER; a std stream that is not (e.g. a
  * console or file the program opened itself) is given as an inheritable
  * duplicate, as CPython's subprocess does. */
-static int inherit_set_build(inherit_set *s, HANDLE client) {
+static int inherit_set_build(inherit_set *s, HANDLE client)
+{
     static const DWORD which[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
     memset(s, 0, sizeof *s);
     inherit_add(s, client);
@@ -299,13 +321,15 @@ static int inherit_set_build(inherit_set *s, HANDLE client) {
     return 0;
 }
 
-static void inherit_set_release(inherit_set *s) {
+static void inherit_set_release(inherit_set *s)
+{
     for (int i = 0; i < 3; i++)
         if (s->owned[i] != NULL)
             CloseHandle(s->owned[i]);
 }
 
-static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROCESS_INFORMATION *pi) {
+static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROCESS_INFORMATION *pi)
+{
     STARTUPINFOEXW si;
     SIZE_T size = 0;
     int rc = 0;
@@ -330,15 +354,16 @@ static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROC
     }
     if (!UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit->list,
                                    inherit->count * sizeof(HANDLE), NULL, NULL) ||
-        !CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
-                        env, NULL, &si.StartupInfo, pi))
+        !CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT, env,
+                        NULL, &si.StartupInfo, pi))
         rc = mproc__sys_error((long)GetLastError());
     DeleteProcThreadAttributeList(si.lpAttributeList);
     free(si.lpAttributeList);
     return rc;
 }
 
-int mproc__plat_spawn(mproc__child **out) {
+int mproc__plat_spawn(mproc__child **out)
+{
     HANDLE server = NULL, client = NULL;
     wchar_t *env = NULL, *cmd = NULL;
     inherit_set inherit;
@@ -349,7 +374,7 @@ int mproc__plat_spawn(mproc__child **out) {
     *out = NULL;
     memset(&inherit, 0, sizeof inherit);
     if (!mproc__plat_initialized())
-        return mproc__error(MPROC_ENOINIT);
+        return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) first in main");
     /* Allocated first, so nothing can fail once the child runs. */
     c = mproc__win_child_new(NULL, 0, NULL, 0);
     /* CreateProcessW may write into the command line it is given. */

@@ -13,13 +13,15 @@ typedef struct {
 
 /* The int the target returns becomes the thread's exit code, which
  * GetExitCodeThread hands back as the same 32 bits. */
-static unsigned __stdcall thread_main(void *arg) {
+static unsigned __stdcall thread_main(void *arg)
+{
     thread_start start = *(thread_start *)arg;
     free(arg);
     return (unsigned)start.fn(start.ud);
 }
 
-int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud) {
+int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
+{
     thread_start *start = malloc(sizeof *start);
     /* Allocated before the thread starts, so that once the target runs
      * nothing can fail any more. */

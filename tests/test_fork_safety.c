@@ -1,0 +1,130 @@
+/* Fork safety: the library's locks are consistent in a forked child even
+ * when another thread holds them at the moment of fork, and forking a
+ * multi-threaded process is reported through the log hook. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static atomic_int stop;
+
+/* Takes and releases the library's global lock as fast as it can. */
+static void *hammer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        mproc__plat_global_lock();
+        mproc__plat_global_unlock();
+    }
+    return NULL;
+}
+
+/* Uses the global lock in the child: hangs if the child was born with it held. */
+static int use_library(mproc_args *a)
+{
+    (void)a;
+    return mproc_get_start_method() != 0 && mproc_register_target("late", use_library) == 0 ? 0 : 1;
+}
+
+static void quiet(int level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)msg;
+    (void)ud;
+}
+
+static void test_fork_while_another_thread_holds_the_lock(void)
+{
+    pthread_t t;
+    int failures = 0;
+    mproc_set_log_handler(quiet, NULL);
+    atomic_store(&stop, 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, hammer, NULL), 0);
+    for (int i = 0; i < 200 && failures == 0; i++) {
+        mproc_process *p = mproc_process_new(mproc_get_context(MPROC_FORK), use_library, NULL);
+        int code = -1;
+        if (!p || mproc_process_start(p) != 0) {
+            failures++;
+        } else if (mproc_process_join(p, 10) != 0) {
+            /* Deadlocked child: kill it so the test ends. */
+            mproc_process_kill(p);
+            mproc_process_join(p, -1);
+            failures++;
+        } else if (mproc_process_exitcode(p, &code) != 0 || code != 0) {
+            failures++;
+        }
+        mproc_process_free(p);
+    }
+    atomic_store(&stop, 1);
+    pthread_join(t, NULL);
+    mproc_set_log_handler(NULL, NULL);
+    CU_ASSERT_EQUAL(failures, 0);
+}
+
+static int warnings;
+static char last_warning[512];
+
+static void record(int level, const char *msg, void *ud)
+{
+    (void)ud;
+    if (level == MPROC_LOG_WARNING) {
+        warnings++;
+        strncpy(last_warning, msg, sizeof last_warning - 1);
+    }
+}
+
+static void *park(void *arg)
+{
+    /* Blocks until the test lets it go: a second thread exists meanwhile. */
+    char *gate = arg;
+    tu_gate_wait(gate, 60);
+    return NULL;
+}
+
+static int return_zero(mproc_args *a)
+{
+    (void)a;
+    return 0;
+}
+
+static void run_fork_child(void)
+{
+    mproc_process *p = mproc_process_new(mproc_get_context(MPROC_FORK), return_zero, NULL);
+    CU_ASSERT_EQUAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    mproc_process_free(p);
+}
+
+static void test_fork_with_threads_warns_through_the_log_hook(void)
+{
+    char gate[64];
+    pthread_t t;
+
+    warnings = 0;
+    mproc_set_log_handler(record, NULL);
+    run_fork_child();
+    CU_ASSERT_EQUAL(warnings, 0); /* single-threaded: no warning */
+
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, park, gate), 0);
+    run_fork_child();
+    CU_ASSERT_EQUAL(warnings, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_warning, "multi-threaded"));
+    tu_gate_release(gate);
+    pthread_join(t, NULL);
+    tu_gate_destroy(gate);
+    mproc_set_log_handler(NULL, NULL);
+}
+
+static CU_TestInfo tests[] = {
+    TU_TEST(test_fork_while_another_thread_holds_the_lock),
+    TU_TEST(test_fork_with_threads_warns_through_the_log_hook),
+    CU_TEST_INFO_NULL,
+};
+
+static void reg(void) { tu_add_suite("fork_safety", tests); }
+
+int main(int argc, char **argv) { return tu_main(argc, argv, reg); }

@@ -1,0 +1,122 @@
+/* Nothing leaks: descriptors/handles and zombies across many start/join
+ * cycles, and a spawned child inherits only what it was given. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+static int return_zero(mproc_args *a)
+{
+    (void)a;
+    return 0;
+}
+MPROC_TARGET(return_zero);
+
+static int run_one(void)
+{
+    mproc_process *p = mproc_process_new(NULL, return_zero, NULL);
+    int code = -1;
+    if (!p || mproc_process_start(p) != 0 || mproc_process_join(p, 60) != 0 || mproc_process_exitcode(p, &code) != 0)
+        code = -1000;
+    mproc_process_free(p);
+    return code;
+}
+
+static void test_1000_start_join_cycles_leak_nothing(void)
+{
+    int before, failures = 0;
+    /* The first start may create lasting state (the forkserver). */
+    CU_ASSERT_EQUAL_FATAL(run_one(), 0);
+    before = tu_open_handle_count();
+    for (int i = 0; i < 1000; i++)
+        failures += run_one() != 0;
+    CU_ASSERT_EQUAL(failures, 0);
+    CU_ASSERT_EQUAL(tu_open_handle_count(), before);
+    CU_ASSERT_EQUAL(tu_zombie_count(), 0);
+}
+
+#ifdef _WIN32
+/* Returns 0 when the handle value the parent made inheritable is not valid here. */
+static int check_not_inherited(mproc_args *a)
+{
+    DWORD flags;
+    HANDLE h = (HANDLE)(intptr_t)mproc_args_i64(a, 0);
+    return GetHandleInformation(h, &flags) ? 1 : 0;
+}
+MPROC_TARGET(check_not_inherited);
+
+static void test_spawned_child_inherits_only_its_bootstrap(void)
+{
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+    HANDLE stray = CreateEventA(&sa, TRUE, FALSE, NULL);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int code = -1;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stray);
+    mproc_args_add_i64(a, (int64_t)(intptr_t)stray);
+    p = mproc_process_new(NULL, check_not_inherited, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
+    CU_ASSERT_EQUAL(code, 0);
+    mproc_process_free(p);
+    CloseHandle(stray);
+}
+#else
+/* Returns how many descriptors above the std streams this process holds. */
+static int count_extra_fds(mproc_args *a)
+{
+    int n = 0;
+    (void)a;
+    for (int fd = 3; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+}
+MPROC_TARGET(count_extra_fds);
+
+static void test_spawned_child_inherits_only_its_bootstrap(void)
+{
+    /* An inheritable descriptor the application forgot about. */
+    int stray = open("/dev/null", O_RDONLY);
+    mproc_process *p = mproc_process_new(NULL, count_extra_fds, NULL);
+    int code = -1;
+    CU_ASSERT_FATAL(stray >= 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
+    /* spawn: only the bootstrap channel; forkserver: nothing at all. */
+    CU_ASSERT_EQUAL(code, tu_method() == MPROC_SPAWN ? 1 : 0);
+    mproc_process_free(p);
+    close(stray);
+}
+#endif
+
+static CU_TestInfo tests[] = {
+    TU_TEST(test_1000_start_join_cycles_leak_nothing),
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo exec_tests[] = {
+    TU_TEST(test_spawned_child_inherits_only_its_bootstrap),
+    CU_TEST_INFO_NULL,
+};
+
+static void reg(void)
+{
+    tu_add_suite("handles", tests);
+    /* Only children that exec (or come from the clean forkserver) promise a
+     * clean descriptor table; fork and thread share or copy the parent's. */
+    if (tu_method() == MPROC_SPAWN || tu_method() == MPROC_FORKSERVER)
+        tu_add_suite("handles_exec", exec_tests);
+}
+
+int main(int argc, char **argv) { return tu_main(argc, argv, reg); }

@@ -1,0 +1,240 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+int tu_argc;
+char **tu_argv;
+static unsigned counter;
+
+int tu_main(int argc, char **argv, tu_register_fn reg)
+{
+    int rc;
+    unsigned failures;
+
+    tu_argc = argc;
+    tu_argv = argv;
+    rc = mproc_init(argc, argv);
+    if (rc != 0) {
+        fprintf(stderr, "mproc_init failed: %s\n", mproc_strerror(rc));
+        return 2;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    reg();
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    printf("start method under test: %s\n", mproc_method_name(tu_method()));
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    if (CU_get_number_of_suites_failed() > 0)
+        failures++;
+    CU_cleanup_registry();
+    return failures ? 1 : 0;
+}
+
+void tu_add_suite(const char *name, CU_TestInfo *tests)
+{
+    CU_pSuite s = CU_add_suite(name, NULL, NULL);
+    for (CU_TestInfo *t = tests; s && t->pName; t++)
+        CU_add_test(s, t->pName, t->pTestFunc);
+}
+
+mproc_method tu_method(void) { return mproc_get_start_method(); }
+
+mproc_method tu_process_method(void) { return tu_method() == MPROC_THREAD ? MPROC_SPAWN : tu_method(); }
+
+double tu_now(void) { return mproc__plat_now(); }
+
+void tu_gate_name(char name[64])
+{
+#ifdef _WIN32
+    snprintf(name, 64, "Local\\mproc-test-%lu-%u", (unsigned long)GetCurrentProcessId(), ++counter);
+#else
+    snprintf(name, 64, "/mproc-test-%ld-%u", (long)getpid(), ++counter);
+#endif
+}
+
+void tu_temp_path(char path[256], const char *tag)
+{
+#ifdef _WIN32
+    char dir[MAX_PATH];
+    GetTempPathA(sizeof dir, dir);
+    snprintf(path, 256, "%smproc-%s-%lu-%u", dir, tag, (unsigned long)GetCurrentProcessId(), ++counter);
+#else
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, 256, "%s/mproc-%s-%ld-%u", dir && *dir ? dir : "/tmp", tag, (long)getpid(), ++counter);
+#endif
+}
+
+#ifdef _WIN32
+
+int tu_gate_create(const char *name)
+{
+    /* Named kernel semaphores live while a handle is open: keep this one
+     * until the test destroys the gate. */
+    HANDLE h = CreateSemaphoreA(NULL, 0, 1 << 20, name);
+    return h ? 0 : -1;
+}
+
+int tu_gate_wait(const char *name, double timeout)
+{
+    HANDLE h = OpenSemaphoreA(SYNCHRONIZE, FALSE, name);
+    DWORD r;
+    if (!h)
+        return -1;
+    r = WaitForSingleObject(h, timeout < 0 ? INFINITE : (DWORD)(timeout * 1000));
+    CloseHandle(h);
+    return r == WAIT_OBJECT_0 ? 0 : -1;
+}
+
+int tu_gate_release(const char *name)
+{
+    HANDLE h = OpenSemaphoreA(SEMAPHORE_MODIFY_STATE, FALSE, name);
+    BOOL ok;
+    if (!h)
+        return -1;
+    ok = ReleaseSemaphore(h, 1, NULL);
+    CloseHandle(h);
+    return ok ? 0 : -1;
+}
+
+void tu_gate_destroy(const char *name) { (void)name; /* closed with the process */ }
+
+int tu_open_handle_count(void)
+{
+    DWORD n = 0;
+    GetProcessHandleCount(GetCurrentProcess(), &n);
+    return (int)n;
+}
+
+int tu_zombie_count(void) { return 0; }
+
+int tu_pid_alive(long pid)
+{
+    HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+    int alive;
+    if (!h)
+        return 0;
+    alive = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+    CloseHandle(h);
+    return alive;
+}
+
+#else
+
+int tu_gate_create(const char *name)
+{
+    sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+    if (s == SEM_FAILED)
+        return -1;
+    sem_close(s);
+    return 0;
+}
+
+int tu_gate_wait(const char *name, double timeout)
+{
+    sem_t *s = sem_open(name, 0);
+    struct timespec ts;
+    int r;
+    if (s == SEM_FAILED)
+        return -1;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)timeout;
+    ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    do
+        r = timeout < 0 ? sem_wait(s) : sem_timedwait(s, &ts);
+    while (r != 0 && errno == EINTR);
+    sem_close(s);
+    return r == 0 ? 0 : -1;
+}
+
+int tu_gate_release(const char *name)
+{
+    sem_t *s = sem_open(name, 0);
+    int r;
+    if (s == SEM_FAILED)
+        return -1;
+    r = sem_post(s);
+    sem_close(s);
+    return r;
+}
+
+void tu_gate_destroy(const char *name) { sem_unlink(name); }
+
+int tu_open_handle_count(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+}
+
+int tu_zombie_count(void)
+{
+#ifdef __linux__
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int zombies = 0;
+    long me = (long)getpid();
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], buf[512], state;
+        long ppid;
+        FILE *f;
+        const char *rp;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 &&
+            ppid == me && state == 'Z')
+            zombies++;
+        fclose(f);
+    }
+    closedir(d);
+    return zombies;
+#else
+    return 0;
+#endif
+}
+
+int tu_pid_alive(long pid)
+{
+    char path[64], buf[512], state = '?';
+    FILE *f;
+    if (kill((pid_t)pid, 0) != 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        const char *rp;
+        if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')))
+            sscanf(rp + 1, " %c", &state);
+        fclose(f);
+    }
+    return state != 'Z';
+}
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * Helpers shared by the test programs.  Every test program is also a spawn
+ * child of itself: tu_main() calls mproc_init() first, then runs CUnit.
+ */
+#ifndef MPROC_TESTUTIL_H
+#define MPROC_TESTUTIL_H
+
+#include <CUnit/Basic.h>
+
+#include "mproc.h"
+
+/* The argv the program was started with (saved before mproc_init). */
+extern int tu_argc;
+extern char **tu_argv;
+
+typedef void (*tu_register_fn)(void);
+/* Saves argv, runs mproc_init, calls reg to add suites, runs them; returns
+ * the process exit status (0 when every assertion passed). */
+int tu_main(int argc, char **argv, tu_register_fn reg);
+/* Adds a suite of tests (an array ending with CU_TEST_INFO_NULL). */
+void tu_add_suite(const char *name, CU_TestInfo *tests);
+#define TU_TEST(fn) {#fn, fn}
+
+/* The start method under test (MPROC_START_METHOD or the default). */
+mproc_method tu_method(void);
+/* A method that starts a real process: the one under test, or spawn when
+ * the thread method is under test. */
+mproc_method tu_process_method(void);
+
+double tu_now(void);
+
+/* Gates: a named, cross-process semaphore (POSIX sem_open, Windows named
+ * semaphore) so a child can block until the test releases it, with a bound
+ * so that no test hangs.  Names fit in 64 bytes. */
+void tu_gate_name(char name[64]);
+int tu_gate_create(const char *name);           /* 0 ok */
+int tu_gate_wait(const char *name, double timeout); /* 0 released, -1 timeout/error */
+int tu_gate_release(const char *name);          /* 0 ok */
+void tu_gate_destroy(const char *name);
+
+/* Open descriptors (POSIX) or handles (Windows) of this process. */
+int tu_open_handle_count(void);
+/* Zombie children of this process (0 where the OS has no zombies). */
+int tu_zombie_count(void);
+/* Whether a process with this pid exists (and is not a zombie). */
+int tu_pid_alive(long pid);
+
+/* A path for a scratch file, unique to this call; removed by the caller. */
+void tu_temp_path(char path[256], const char *tag);
+
+#endif
