@@ -3,7 +3,8 @@
 # command; .ci/run calls exactly this):
 #   1. gcc build: every CUnit suite under each start method (CTest)
 #   2. clang ASan+UBSan build: the same tests
-#   3. MinGW build: the same suites (spawn, thread) under Wine
+#   3. clang ThreadSanitizer build: the same tests (data races)
+#   4. MinGW build: the same suites (spawn, thread) under Wine
 # Installs whatever is missing first.  Build trees go to build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ run_suite "native (gcc)" build/gcc -DCMAKE_C_COMPILER=gcc
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite "ASan+UBSan (clang)" build/asan -DCMAKE_C_COMPILER=clang -DMPROC_SANITIZE=ON
+# A race report makes the test's exit status nonzero (TSan's exitcode=66).
+TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
+  run_suite "ThreadSanitizer (clang)" build/tsan -DCMAKE_C_COMPILER=clang -DMPROC_TSAN=ON
 echo "=== MinGW under Wine"
 ci/windows.sh build/mingw
 echo "=== all test suites passed"

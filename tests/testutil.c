@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <time.h>
@@ -138,18 +139,39 @@ int tu_pid_alive(long pid)
 
 #else
 
+/* glibc guards its table of sem_open mappings with a lock ThreadSanitizer
+ * cannot see; serialising open/close here keeps gate use race-report free
+ * when thread children use gates too. */
+static pthread_mutex_t sem_table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static sem_t *gate_open(const char *name, int create)
+{
+    sem_t *s;
+    pthread_mutex_lock(&sem_table_lock);
+    s = create ? sem_open(name, O_CREAT | O_EXCL, 0600, 0) : sem_open(name, 0);
+    pthread_mutex_unlock(&sem_table_lock);
+    return s;
+}
+
+static void gate_close(sem_t *s)
+{
+    pthread_mutex_lock(&sem_table_lock);
+    sem_close(s);
+    pthread_mutex_unlock(&sem_table_lock);
+}
+
 int tu_gate_create(const char *name)
 {
-    sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+    sem_t *s = gate_open(name, 1);
     if (s == SEM_FAILED)
         return -1;
-    sem_close(s);
+    gate_close(s);
     return 0;
 }
 
 int tu_gate_wait(const char *name, double timeout)
 {
-    sem_t *s = sem_open(name, 0);
+    sem_t *s = gate_open(name, 0);
     struct timespec ts;
     int r;
     if (s == SEM_FAILED)
@@ -164,18 +186,18 @@ int tu_gate_wait(const char *name, double timeout)
     do
         r = timeout < 0 ? sem_wait(s) : sem_timedwait(s, &ts);
     while (r != 0 && errno == EINTR);
-    sem_close(s);
+    gate_close(s);
     return r == 0 ? 0 : -1;
 }
 
 int tu_gate_release(const char *name)
 {
-    sem_t *s = sem_open(name, 0);
+    sem_t *s = gate_open(name, 0);
     int r;
     if (s == SEM_FAILED)
         return -1;
     r = sem_post(s);
-    sem_close(s);
+    gate_close(s);
     return r;
 }
 
