@@ -3,13 +3,19 @@
  * encoded into the bootstrap record as [u32 count] then per value
  * [u8 type][payload] (i64/f64 as 8 bytes, str/bytes length-prefixed), so
  * every start method and platform shares one format.
+ *
+ * Shareable objects (shared memory, pipes, locks, queues, ...) travel by
+ * reference under fork (the child's copy of memory and descriptors) and
+ * thread (the same object), and by export/import under spawn and
+ * forkserver: [u8 kind][u32 first handle][u32 handle count][u32 size][bytes],
+ * the handles themselves going beside the record (core/platform.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-enum { ARG_I64 = 1, ARG_F64, ARG_STR, ARG_BYTES };
+enum { ARG_I64 = 1, ARG_F64, ARG_STR, ARG_BYTES, ARG_OBJECT };
 
 #define ARGS_MAX_COUNT 65536u
 #define ARGS_MAX_BYTES ((size_t)1 << 30)
@@ -23,6 +29,11 @@ typedef struct {
             void *ptr;
             size_t len;
         } blob;
+        struct {
+            int kind;
+            void *ptr;
+            int owned; /* imported in this child: freed with the args */
+        } obj;
     } u;
 } arg;
 
@@ -158,21 +169,69 @@ void mproc_args_free(mproc_args *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].type == ARG_STR || a->v[i].type == ARG_BYTES)
             free(a->v[i].u.blob.ptr);
+        else if (a->v[i].type == ARG_OBJECT && a->v[i].u.obj.owned)
+            mproc__objtypes[a->v[i].u.obj.kind]->release(a->v[i].u.obj.ptr);
+    }
     free(a->v);
     free(a);
 }
 
-void mproc__args_encode(const mproc_args *a, mproc__buf *b)
+int mproc__args_add_object(mproc_args *a, int kind, void *obj)
+{
+    arg *x;
+    if (!a || !obj)
+        return mproc__error(MPROC_EINVAL);
+    if (!(x = push(a, ARG_OBJECT, 0)))
+        return mproc_last_error();
+    x->u.obj.kind = kind;
+    x->u.obj.ptr = obj;
+    x->u.obj.owned = 0;
+    return 0;
+}
+
+void *mproc__args_object(const mproc_args *a, size_t i, int kind)
+{
+    const arg *x = get(a, i, ARG_OBJECT);
+    if (x && x->u.obj.kind != kind) {
+        mproc__error(MPROC_EINVAL);
+        return NULL;
+    }
+    return x ? x->u.obj.ptr : NULL;
+}
+
+/* An object's export, framed so a decoder can bound what it reads. */
+static int encode_object(const arg *x, mproc__buf *b, mproc__handle *hs, size_t *nh)
+{
+    mproc__buf body = {0};
+    size_t first = *nh;
+    int rc = mproc__objtypes[x->u.obj.kind]->export_to(x->u.obj.ptr, &body, hs, nh, MPROC__MAX_HANDLES);
+    if (rc == 0 && body.failed)
+        rc = MPROC_ENOMEM;
+    if (rc == 0) {
+        mproc__buf_u8(b, (uint8_t)x->u.obj.kind);
+        mproc__buf_u32(b, (uint32_t)first);
+        mproc__buf_u32(b, (uint32_t)(*nh - first));
+        mproc__buf_u32(b, (uint32_t)body.len);
+        mproc__buf_bytes(b, body.data, body.len);
+    }
+    mproc__buf_free(&body);
+    return rc;
+}
+
+int mproc__args_encode(const mproc_args *a, mproc__buf *b, mproc__handle *hs, size_t *nh)
 {
     size_t n = mproc_args_count(a);
+    int rc = 0;
+    *nh = 0;
     mproc__buf_u32(b, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const arg *x = &a->v[i];
         mproc__buf_u8(b, (uint8_t)x->type);
         switch (x->type) {
+        case ARG_OBJECT: rc = encode_object(x, b, hs, nh); break;
         case ARG_I64: mproc__buf_u64(b, (uint64_t)x->u.i64); break;
         case ARG_F64: {
             uint64_t bits;
@@ -186,20 +245,56 @@ void mproc__args_encode(const mproc_args *a, mproc__buf *b)
             break;
         }
     }
+    return rc;
 }
 
-mproc_args *mproc__args_decode(mproc__reader *r)
+static int decode_object(mproc__reader *r, mproc_args *a, const mproc__handle *hs, size_t nh, size_t *used)
+{
+    uint8_t kind = mproc__rd_u8(r);
+    uint32_t first = mproc__rd_u32(r), count = mproc__rd_u32(r), size = mproc__rd_u32(r);
+    const void *body = mproc__rd_bytes(r, size);
+    mproc__reader sub = {body, size, 0, 0};
+    void *obj;
+    arg *x;
+
+    /* Objects use the handles in order, each its own slice. */
+    if (r->bad || kind == 0 || kind >= MPROC__OBJ_COUNT || !mproc__objtypes[kind] || first != *used ||
+        count > nh - first) {
+        r->bad = 1;
+        return MPROC_EBROKEN;
+    }
+    obj = mproc__objtypes[kind]->import_from(&sub, hs + first, count);
+    if (!obj || sub.bad || sub.pos != sub.len) {
+        if (obj)
+            mproc__objtypes[kind]->release(obj);
+        else
+            *used = first; /* a failed import closed nothing: the caller does */
+        r->bad = 1;
+        return obj ? MPROC_EBROKEN : mproc_last_error();
+    }
+    *used = first + count;
+    if (!(x = push(a, ARG_OBJECT, 0))) {
+        mproc__objtypes[kind]->release(obj);
+        return mproc_last_error();
+    }
+    x->u.obj.kind = kind;
+    x->u.obj.ptr = obj;
+    x->u.obj.owned = 1;
+    return 0;
+}
+
+mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t nh)
 {
     uint32_t n = mproc__rd_u32(r);
-    mproc_args *a;
+    mproc_args *a = NULL;
+    size_t used = 0;
     int rc = 0;
 
-    if (r->bad || n > ARGS_MAX_COUNT) {
-        r->bad = 1;
-        return NULL;
+    if (r->bad || n > ARGS_MAX_COUNT || !(a = mproc_args_new())) {
+        if (!a)
+            r->bad = 1;
+        goto failed;
     }
-    if (!(a = mproc_args_new()))
-        return NULL;
     for (uint32_t i = 0; i < n && rc == 0 && !r->bad; i++) {
         uint8_t type = mproc__rd_u8(r);
         if (type == ARG_I64) {
@@ -218,13 +313,19 @@ mproc_args *mproc__args_decode(mproc__reader *r)
                 r->bad = 1;
             else
                 rc = add_blob(a, type, p, len);
+        } else if (type == ARG_OBJECT) {
+            rc = decode_object(r, a, hs, nh, &used);
         } else {
             r->bad = 1;
         }
     }
-    if (r->bad || rc != 0) {
-        mproc_args_free(a);
-        return NULL;
-    }
-    return a;
+    if (!r->bad && rc == 0 && used == nh)
+        return a;
+    r->bad = 1;
+failed:
+    /* Handles no object took must not leak into the child. */
+    for (size_t i = used; i < nh; i++)
+        mproc__plat_close(hs[i]);
+    mproc_args_free(a);
+    return NULL;
 }

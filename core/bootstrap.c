@@ -22,9 +22,12 @@
  * the platform has no pidfd, the parent's sentinel is that channel's EOF. */
 static mproc__handle own_channel = MPROC__NO_HANDLE;
 
-int mproc__record_encode(mproc__buf *b, const mproc__record *rec)
+int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
 {
-    memset(b, 0, sizeof *b);
+    mproc__buf *b = &e->buf;
+    int rc;
+
+    memset(e, 0, sizeof *e);
     mproc__buf_u32(b, RECORD_MAGIC);
     mproc__buf_u8(b, RECORD_VERSION);
     mproc__buf_u8(b, (uint8_t)rec->kind);
@@ -32,10 +35,12 @@ int mproc__record_encode(mproc__buf *b, const mproc__record *rec)
     mproc__buf_str(b, rec->name);
     mproc__buf_u8(b, rec->daemon ? 1 : 0);
     mproc__buf_u64(b, (uint64_t)rec->parent_pid);
-    mproc__args_encode(rec->args, b);
-    if (b->failed) {
+    rc = mproc__args_encode(rec->args, b, e->hs, &e->nh);
+    if (rc == 0 && b->failed)
+        rc = MPROC_ENOMEM;
+    if (rc != 0) {
         mproc__buf_free(b);
-        return mproc__error(MPROC_ENOMEM);
+        return mproc__error(rc);
     }
     return 0;
 }
@@ -48,20 +53,24 @@ void mproc__record_clear(mproc__record *rec)
     memset(rec, 0, sizeof *rec);
 }
 
-int mproc__record_decode(const void *data, size_t len, mproc__record *rec)
+int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec)
 {
     mproc__reader r = {data, len, 0, 0};
 
     memset(rec, 0, sizeof *rec);
     if (mproc__rd_u32(&r) != RECORD_MAGIC || mproc__rd_u8(&r) != RECORD_VERSION)
-        return mproc__error(MPROC_EBROKEN);
+        r.bad = 1;
     rec->kind = mproc__rd_u8(&r);
     rec->target = mproc__rd_str(&r, MPROC__NAME_MAX);
     rec->name = mproc__rd_str(&r, MPROC__NAME_MAX);
     rec->daemon = mproc__rd_u8(&r);
     rec->parent_pid = (long)mproc__rd_u64(&r);
-    if (!r.bad)
-        rec->args = mproc__args_decode(&r);
+    if (!r.bad) {
+        rec->args = mproc__args_decode(&r, hs, nh); /* takes the handles */
+    } else {
+        for (size_t i = 0; i < nh; i++)
+            mproc__plat_close(hs[i]);
+    }
     if (r.bad || r.pos != r.len || (rec->kind != MPROC__BOOT_RUN && rec->kind != MPROC__BOOT_FORKSERVER)) {
         mproc__record_clear(rec);
         return mproc__error(MPROC_EBROKEN);
@@ -73,19 +82,38 @@ int mproc__record_decode(const void *data, size_t len, mproc__record *rec)
     return 0;
 }
 
-int mproc__spawn_record(mproc__child **out, const mproc__buf *rec)
+/* The record as one frame (u32 length, payload) for the bootstrap channel. */
+static unsigned char *frame_of(const mproc__buf *rec, size_t *len)
+{
+    unsigned char *f = malloc(rec->len + 4);
+    if (!f)
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        f[i] = (unsigned char)((uint32_t)rec->len >> (8 * i));
+    memcpy(f + 4, rec->data, rec->len);
+    *len = rec->len + 4;
+    return f;
+}
+
+int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
 {
     mproc__child *c;
     mproc__handle ch;
     void *ack = NULL;
-    size_t ack_len = 0;
+    size_t ack_len = 0, flen = 0;
+    unsigned char *frame = frame_of(&rec->buf, &flen);
     int rc, code = 0;
 
     *out = NULL;
-    if ((rc = mproc__plat_spawn(&c)) != 0)
+    if (!frame)
+        return mproc__error(MPROC_ENOMEM);
+    if ((rc = mproc__plat_spawn(&c)) != 0) {
+        free(frame);
         return rc;
+    }
     ch = mproc__plat_child_channel(c);
-    rc = mproc__frame_write(ch, rec->data, rec->len);
+    rc = mproc__plat_send_bootstrap(c, frame, flen, rec->hs, rec->nh);
+    free(frame);
     if (rc == 0)
         rc = mproc__frame_read(ch, &ack, &ack_len, 16);
     if (rc == 0 && ack_len == 4) {
@@ -120,14 +148,15 @@ static void acknowledge(mproc__handle h, int32_t code) { (void)mproc__frame_writ
 static void spawned_child_main(mproc__handle h)
 {
     void *data;
-    size_t len;
+    size_t len, nh = 0;
+    mproc__handle hs[MPROC__MAX_HANDLES];
     mproc__record rec;
     mproc_target_fn fn;
     int rc;
 
-    if (mproc__frame_read(h, &data, &len, MPROC__RECORD_MAX) != 0)
+    if (mproc__plat_recv_bootstrap(h, &data, &len, MPROC__RECORD_MAX, hs, &nh) != 0)
         exit(255); /* the parent went away: there is nobody to run for */
-    rc = mproc__record_decode(data, len, &rec);
+    rc = mproc__record_decode(data, len, hs, nh, &rec);
     free(data);
     if (rc != 0) {
         acknowledge(h, rc);
@@ -154,14 +183,18 @@ static void spawned_child_main(mproc__handle h)
     exit(rc);
 }
 
-void mproc__run_record(const void *data, size_t len)
+void mproc__run_record(const void *data, size_t len, const mproc__handle *hs, size_t nh)
 {
     mproc__record rec;
     mproc_target_fn fn;
     int rc;
 
-    if (mproc__record_decode(data, len, &rec) != 0 || !(fn = mproc__target_find(rec.target)))
+    if (mproc__record_decode(data, len, hs, nh, &rec) != 0)
         mproc__plat_exit_now(255);
+    if (!(fn = mproc__target_find(rec.target))) {
+        mproc__record_clear(&rec);
+        mproc__plat_exit_now(255);
+    }
     mproc__become_child(rec.name, rec.daemon);
     rc = fn(rec.args);
     mproc__record_clear(&rec);

@@ -72,9 +72,38 @@ mproc_target_fn mproc__target_find(const char *name);
 
 /* ---- arguments (core/args.c) ------------------------------------------ */
 
-void mproc__args_encode(const mproc_args *a, mproc__buf *b);
-/* Decodes what mproc__args_encode wrote; NULL when malformed (r->bad). */
-mproc_args *mproc__args_decode(mproc__reader *r);
+/* Encodes a into b; the handles of its objects go to hs (*nh of them, at
+ * most MPROC__MAX_HANDLES).  0, MPROC_ENOMEM, MPROC_ETOOBIG. */
+int mproc__args_encode(const mproc_args *a, mproc__buf *b, mproc__handle *hs, size_t *nh);
+/* Decodes what mproc__args_encode wrote, with the nh handles received
+ * beside it (all taken: owned by the objects, or closed on failure).  NULL
+ * when malformed (r->bad) or out of memory. */
+mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t nh);
+/* Adds a shareable object (a reference: the caller keeps owning it). */
+int mproc__args_add_object(mproc_args *a, int kind, void *obj);
+/* The object at i if it is of kind, else NULL + MPROC_EINVAL. */
+void *mproc__args_object(const mproc_args *a, size_t i, int kind);
+
+/* ---- shareable objects --------------------------------------------------- */
+
+enum { MPROC__OBJ_SHM = 1, MPROC__OBJ_CONN, MPROC__OBJ_LOCK, MPROC__OBJ_SEM, MPROC__OBJ_EVENT,
+       MPROC__OBJ_COND, MPROC__OBJ_BARRIER, MPROC__OBJ_QUEUE, MPROC__OBJ_COUNT };
+
+/* How a kind of object crosses into a spawned or forkserver child. */
+typedef struct {
+    /* Appends what a child needs to rebuild obj: bytes to b, handles to
+     * hs[*n...] (*n grows, never beyond cap: MPROC_ETOOBIG). */
+    int (*export_to)(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap);
+    /* Rebuilds it in the child from those bytes and the n received handles,
+     * which the new object owns.  NULL (+ last error) on failure, in which
+     * case the handles are left to the caller. */
+    void *(*import_from)(mproc__reader *r, const mproc__handle *hs, size_t n);
+    /* Frees an imported object when the target has returned. */
+    void (*release)(void *obj);
+} mproc__objtype;
+
+/* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
+extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];
 
 /* ---- contexts (core/context.c) ---------------------------------------- */
 
@@ -100,18 +129,26 @@ typedef struct {
     mproc_args *args;
 } mproc__record;
 
-/* Encodes a record; returns 0 or MPROC_ENOMEM (buffer freed then). */
-int mproc__record_encode(mproc__buf *b, const mproc__record *rec);
-/* Decodes; MPROC_EBROKEN for a malformed record, MPROC_ENOMEM. */
-int mproc__record_decode(const void *data, size_t len, mproc__record *rec);
+/* An encoded record with the handles that must travel beside it. */
+typedef struct {
+    mproc__buf buf;
+    mproc__handle hs[MPROC__MAX_HANDLES];
+    size_t nh;
+} mproc__encoded;
+
+/* Encodes a record: 0, MPROC_ENOMEM, MPROC_ETOOBIG (nothing to free then). */
+int mproc__record_encode(mproc__encoded *e, const mproc__record *rec);
+/* Decodes with the handles received beside the record (all taken).
+ * MPROC_EBROKEN for a malformed record, MPROC_ENOMEM. */
+int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec);
 void mproc__record_clear(mproc__record *rec);
-/* Runs a RUN record in this (child) process and exits with the target's
- * code.  Used by the forkserver's children.  Never returns. */
-_Noreturn void mproc__run_record(const void *data, size_t len);
+/* Runs a RUN record (with its handles) in this child process and exits with
+ * the target's code.  Used by the forkserver's children.  Never returns. */
+_Noreturn void mproc__run_record(const void *data, size_t len, const mproc__handle *hs, size_t nh);
 /* Spawns the program with the encoded record rec and waits for the child to
  * take it.  MPROC_ENOINIT when the child exited before its mproc_init() took
  * it, MPROC_ENOTREG when it does not know the target. */
-int mproc__spawn_record(mproc__child **out, const mproc__buf *rec);
+int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec);
 /* In a forked child: drop the spawned-child state inherited from the parent. */
 void mproc__bootstrap_after_fork(void);
 

@@ -84,8 +84,9 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
  * talks to the child over mproc__plat_child_channel. */
 int mproc__plat_spawn(mproc__child **out);
 /* Asks the forkserver (started on first use) to fork a child that runs the
- * bootstrap record rec.  MPROC_ENOTSUP on Windows. */
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len);
+ * bootstrap record rec with the n handles hs (the server passes them on).
+ * MPROC_ENOTSUP on Windows. */
+int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len, const mproc__handle *hs, size_t n);
 /* Runs fn(ud) in a new thread. */
 int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud);
 
@@ -111,6 +112,74 @@ void mproc__plat_child_free(mproc__child *c);
  * request's child runs mproc__run_record (core/bootstrap.c). */
 _Noreturn void mproc__plat_forkserver_serve(mproc__handle h);
 
+/* ---- the bootstrap message -------------------------------------------- */
+
+/* Sends the bootstrap frame (built by the core) to spawned child c over its
+ * channel together with n handles that the child must receive: POSIX
+ * attaches them with SCM_RIGHTS; Windows duplicates them into the child and
+ * sends their values ahead of the frame.  At most MPROC__MAX_HANDLES. */
+#define MPROC__MAX_HANDLES 64
+int mproc__plat_send_bootstrap(mproc__child *c, const void *frame, size_t len, const mproc__handle *hs, size_t n);
+/* The child's side: reads the handles sent with the frame (into hs, *n set)
+ * then the frame itself (u32 length + payload, payload returned in *data,
+ * free with free()).  MPROC_ECLOSED when the parent closed first,
+ * MPROC_ETOOBIG / MPROC_EBROKEN for a frame over max or malformed. */
+int mproc__plat_recv_bootstrap(mproc__handle ch, void **data, size_t *len, size_t max, mproc__handle *hs, size_t *n);
+
+/* ---- pipes and timed I/O (connections and queues) --------------------- */
+
+/* A pipe: h[0] reads and h[1] writes; duplex: both ends read and write.
+ * Never inherited by spawned children; suited to the timed calls below. */
+int mproc__plat_pipe(int duplex, mproc__handle h[2]);
+/* Reads 1..len bytes, waiting up to timeout for the first one.  Returns the
+ * count, 0 when the timeout passed, MPROC_ECLOSED at end of file. */
+long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout);
+/* Writes 1..len bytes, waiting up to timeout for room.  Returns the count,
+ * 0 when the timeout passed, MPROC_ECLOSED when no reader is left. */
+long mproc__plat_write_timed(mproc__handle h, const void *buf, size_t len, double timeout);
+/* 1 when h has data to read (or the writer closed), 0 after timeout. */
+int mproc__plat_readable(mproc__handle h, double timeout);
+
+/* ---- shared memory ----------------------------------------------------- */
+
+/* An anonymous, zero-filled shared mapping that disappears with the last
+ * process holding it, even a killed one (memfd; shm_open + immediate
+ * unlink; a pagefile-backed mapping).  *h is what a child needs to map it. */
+int mproc__plat_shm_create(size_t size, mproc__handle *h, void **ptr);
+/* Maps in this process a segment received from a parent. */
+int mproc__plat_shm_map(mproc__handle h, size_t size, void **ptr);
+void mproc__plat_shm_unmap(void *ptr, size_t size);
+
+/* ---- process-shared semaphores and robust mutexes --------------------- */
+
+/* Each lives in MPROC__SYNC_MEM bytes of shared memory the core provides
+ * (POSIX: a process-shared mutex, condition and count) and/or in a kernel
+ * object (Windows: its handle, to be duplicated into children). */
+#define MPROC__SYNC_MEM 128
+typedef struct {
+    void *mem;
+    mproc__handle h;
+} mproc__psync;
+
+/* A counting semaphore starting at value that may never exceed max. */
+int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max);
+/* 0, or MPROC_ETIMEDOUT. */
+int mproc__plat_psem_acquire(mproc__psync *s, double timeout);
+/* Adds one; MPROC_ESTATE (and no change) when already at max. */
+int mproc__plat_psem_release(mproc__psync *s);
+/* A robust mutex: only the holder releases it.  acquire returns 0,
+ * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
+ * it (the caller then holds it).  macOS has no robust mutexes: no EBROKEN. */
+int mproc__plat_pmutex_init(mproc__psync *m, void *mem);
+int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout);
+int mproc__plat_pmutex_release(mproc__psync *m);
+/* Either kind: the handle to send to a child (MPROC__NO_HANDLE when the
+ * shared memory is all there is), re-attaching in a child (mem inside the
+ * child's mapping of the same segment, h the received handle), closing. */
+mproc__handle mproc__plat_psync_handle(const mproc__psync *s);
+int mproc__plat_psync_attach(mproc__psync *s, void *mem, mproc__handle h);
+void mproc__plat_psync_close(mproc__psync *s);
+
 /* ---- locks and fork safety -------------------------------------------- */
 
 /* One library-wide lock for the core's small shared state (registry,
@@ -125,6 +194,15 @@ mproc__mutex *mproc__plat_mutex_new(void);
 void mproc__plat_mutex_lock(mproc__mutex *m);
 void mproc__plat_mutex_unlock(mproc__mutex *m);
 void mproc__plat_mutex_free(mproc__mutex *m);
+
+/* A condition variable for threads of one process (feeder threads). */
+typedef struct mproc__cond mproc__cond;
+mproc__cond *mproc__plat_cond_new(void);
+/* m held by the caller; 0 when signalled (or spuriously), MPROC_ETIMEDOUT. */
+int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout);
+void mproc__plat_cond_signal(mproc__cond *c);
+void mproc__plat_cond_broadcast(mproc__cond *c);
+void mproc__plat_cond_free(mproc__cond *c);
 
 /* Process exit after the target ran: flush stdio, skip atexit (fork child). */
 _Noreturn void mproc__plat_exit_now(int code);

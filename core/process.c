@@ -247,7 +247,7 @@ static int start_by_record(mproc_process *p, mproc__child **child)
 {
     mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args};
     const char *target = mproc__target_name(p->fn);
-    mproc__buf buf;
+    mproc__encoded enc;
     int rc;
 
     if (!mproc__plat_initialized())
@@ -258,13 +258,13 @@ static int start_by_record(mproc_process *p, mproc__child **child)
                              p->name);
     rec.target = (char *)target;
     rec.parent_pid = mproc__plat_getpid();
-    if ((rc = mproc__record_encode(&buf, &rec)) != 0)
+    if ((rc = mproc__record_encode(&enc, &rec)) != 0)
         return rc;
     if (p->method == MPROC_SPAWN)
-        rc = mproc__spawn_record(child, &buf);
+        rc = mproc__spawn_record(child, &enc);
     else
-        rc = mproc__plat_forkserver_start(child, buf.data, buf.len);
-    mproc__buf_free(&buf);
+        rc = mproc__plat_forkserver_start(child, enc.buf.data, enc.buf.len, enc.hs, enc.nh);
+    mproc__buf_free(&enc.buf);
     return rc;
 }
 

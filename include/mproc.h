@@ -172,6 +172,12 @@ MPROC_API int mproc_args_add_i64(mproc_args *args, int64_t v);
 MPROC_API int mproc_args_add_f64(mproc_args *args, double v);
 MPROC_API int mproc_args_add_str(mproc_args *args, const char *str);
 MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t len);
+/* Adds a reference to a shareable object (the caller keeps owning it and
+ * must keep it alive until the child has started; a thread child uses it
+ * directly, so keep it until that thread is joined).  The child gets its own
+ * handle on the same object, freed when the target returns. */
+typedef struct mproc_shm mproc_shm;
+MPROC_API int mproc_args_add_shm(mproc_args *args, mproc_shm *shm);
 /* Number of values (0 for NULL). */
 MPROC_API size_t mproc_args_count(const mproc_args *args);
 /* Typed getters.  A wrong type or index gives 0 / NULL and sets
@@ -181,6 +187,7 @@ MPROC_API int64_t mproc_args_i64(const mproc_args *args, size_t i);
 MPROC_API double mproc_args_f64(const mproc_args *args, size_t i);
 MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
 MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
+MPROC_API mproc_shm *mproc_args_shm(const mproc_args *args, size_t i);
 /* Frees args (NULL is allowed).  Never free args that were given to
  * mproc_process_new, which takes them. */
 MPROC_API void mproc_args_free(mproc_args *args);
@@ -240,6 +247,21 @@ MPROC_API void mproc_process_free(mproc_process *p);
  * many), MPROC_ESTATE (a process not started).
  */
 MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
+
+/* ------------------------------------------------------------------ */
+/* Shared memory (multiprocessing.shared_memory, Value, Array)         */
+/* ------------------------------------------------------------------ */
+
+/* A zero-filled block of size bytes shared with every process it is given
+ * to (mapped at a possibly different address in each).  Anonymous: nothing
+ * is left in /dev/shm or elsewhere once the last holder exits, even when
+ * killed.  NULL + MPROC_EINVAL (size 0 or over 1 TiB), MPROC_ESYS. */
+MPROC_API mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size);
+/* This process's address of the block, and its size. */
+MPROC_API void *mproc_shm_ptr(mproc_shm *shm);
+MPROC_API size_t mproc_shm_size(const mproc_shm *shm);
+/* Unmaps and releases this process's handle (others keep theirs). */
+MPROC_API void mproc_shm_free(mproc_shm *shm);
 
 /* The pid of this process's parent. */
 MPROC_API long mproc_parent_pid(void);

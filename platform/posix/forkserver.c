@@ -46,7 +46,7 @@ void mproc__posix_forkserver_after_fork(void)
 static int ensure_server(void)
 {
     mproc__record rec = {MPROC__BOOT_FORKSERVER, "", "forkserver", 0, 0, NULL};
-    mproc__buf buf;
+    mproc__encoded enc;
     int rc, code;
 
     if (server) {
@@ -57,21 +57,21 @@ static int ensure_server(void)
         server = NULL;
     }
     rec.parent_pid = getpid();
-    if ((rc = mproc__record_encode(&buf, &rec)) != 0)
+    if ((rc = mproc__record_encode(&enc, &rec)) != 0)
         return rc;
-    rc = mproc__spawn_record(&server, &buf);
-    mproc__buf_free(&buf);
+    rc = mproc__spawn_record(&server, &enc);
+    mproc__buf_free(&enc.buf);
     return rc;
 }
 
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len)
+int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len, const mproc__handle *hs, size_t n)
 {
     mproc__child *c;
     unsigned char *msg;
-    int status[2], rc, err;
+    int status[2], fds[MPROC__MAX_HANDLES + 1], rc, err;
     int64_t pid;
 
-    if (len > MPROC__RECORD_MAX)
+    if (len > MPROC__RECORD_MAX || n > MPROC__MAX_HANDLES)
         return mproc__error(MPROC_ETOOBIG);
     if (!(c = mproc__posix_child_new(CHILD_FORKSERVER)))
         return MPROC_ENOMEM;
@@ -90,10 +90,14 @@ int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len
         msg[i] = (unsigned char)((uint32_t)len >> (8 * i));
     memcpy(msg + 4, rec, len);
 
+    /* The status socket first, then the target's handles. */
+    fds[0] = status[1];
+    for (size_t i = 0; i < n; i++)
+        fds[i + 1] = (int)hs[i];
     pthread_mutex_lock(&client_lock);
     rc = ensure_server();
     if (rc == 0)
-        rc = mproc__posix_send_fds(server->channel, msg, len + 4, &status[1], 1);
+        rc = mproc__posix_send_fds(server->channel, msg, len + 4, fds, n + 1);
     pthread_mutex_unlock(&client_lock);
     free(msg);
     close(status[1]);
@@ -128,58 +132,6 @@ static void on_sigchld(int sig)
     (void)sig;
     (void)!write(sigchld_pipe[1], &b, 1);
     errno = saved;
-}
-
-/* Reads one request: its record and the status descriptor sent with it.
- * Returns 1 on success, 0 at EOF, -1 on a malformed request. */
-static int read_request(int ctl, void **rec, size_t *len, int *status_fd)
-{
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int) * 64)];
-    } control;
-    unsigned char hdr[4];
-    struct iovec iov = {hdr, sizeof hdr};
-    struct msghdr msg = {0};
-    struct cmsghdr *cm;
-    uint32_t n = 0;
-    ssize_t got;
-
-    *status_fd = -1;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.space;
-    msg.msg_controllen = sizeof control.space;
-    do
-        got = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-    while (got < 0 && errno == EINTR);
-    if (got <= 0)
-        return 0;
-    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < count; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-                if (*status_fd < 0)
-                    *status_fd = fd;
-                else
-                    close(fd);
-            }
-        }
-    }
-    if ((size_t)got < sizeof hdr && mproc__plat_read_all(ctl, hdr + got, sizeof hdr - (size_t)got) != 0)
-        return 0;
-    for (int i = 0; i < 4; i++)
-        n |= (uint32_t)hdr[i] << (8 * i);
-    if (*status_fd < 0 || n > MPROC__RECORD_MAX || !(*rec = malloc(n ? n : 1)))
-        return -1;
-    if (n && mproc__plat_read_all(ctl, *rec, n) != 0) {
-        free(*rec);
-        return 0;
-    }
-    *len = n;
-    return 1;
 }
 
 static void report_ended(running *table, size_t *count)
@@ -222,34 +174,40 @@ void mproc__plat_forkserver_serve(mproc__handle h)
     sigaction(SIGCHLD, &sa, NULL);
 
     for (;;) {
-        struct pollfd fds[2] = {{ctl, POLLIN, 0}, {sigchld_pipe[0], POLLIN, 0}};
+        struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {sigchld_pipe[0], POLLIN, 0}};
         void *rec = NULL;
-        size_t len = 0;
-        int status_fd, r;
+        size_t len = 0, nfds = 0;
+        int fds[MPROC__MAX_HANDLES + 1], status_fd, r;
         pid_t pid;
 
-        if (poll(fds, 2, -1) < 0) {
+        if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(1);
         }
-        if (fds[1].revents)
+        if (pfd[1].revents)
             report_ended(table, &count);
-        if (!fds[0].revents)
+        if (!pfd[0].revents)
             continue;
-        r = read_request(ctl, &rec, &len, &status_fd);
-        if (r == 0)
+        r = mproc__posix_recv_frame_fds(ctl, &rec, &len, MPROC__RECORD_MAX, fds, &nfds, MPROC__MAX_HANDLES + 1);
+        if (r == MPROC_ECLOSED)
             _exit(0); /* the parent is gone */
-        if (r < 0) {
-            if (status_fd >= 0)
-                close(status_fd);
+        if (r != 0 || nfds == 0) {
+            for (size_t i = 0; i < nfds; i++)
+                close(fds[i]);
+            if (r == 0)
+                free(rec);
+            if (r == MPROC_EBROKEN || r == MPROC_ESYS)
+                _exit(1); /* the stream lost its framing: nothing safe to do */
             continue;
         }
+        status_fd = fds[0];
         if (count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             running *t = realloc(table, ncap * sizeof *t);
             if (!t) {
-                close(status_fd);
+                for (size_t i = 0; i < nfds; i++)
+                    close(fds[i]);
                 free(rec);
                 continue;
             }
@@ -260,13 +218,18 @@ void mproc__plat_forkserver_serve(mproc__handle h)
         if (pid == 0) {
             /* The child holds nothing of the server's: not the control
              * socket, not other children's status sockets. */
+            mproc__handle hs[MPROC__MAX_HANDLES];
             signal(SIGINT, SIG_DFL);
             sa.sa_handler = SIG_DFL;
             sigaction(SIGCHLD, &sa, NULL);
-            mproc__posix_close_from(3);
-            mproc__run_record(rec, len);
+            nfds = mproc__posix_keep_only(fds + 1, nfds - 1);
+            for (size_t i = 0; i < nfds; i++)
+                hs[i] = fds[i + 1];
+            mproc__run_record(rec, len, hs, nfds);
         }
         free(rec);
+        for (size_t i = 1; i < nfds; i++)
+            close(fds[i]); /* the child has them now */
         if (pid < 0) {
             close(status_fd);
             continue;
@@ -279,6 +242,25 @@ void mproc__plat_forkserver_serve(mproc__handle h)
         table[count].status_fd = status_fd;
         count++;
     }
+}
+
+size_t mproc__posix_keep_only(int *fds, size_t n)
+{
+    int moved[MPROC__MAX_HANDLES];
+    /* Move the keepers above every number they will take, then down to
+     * 3, 4, ... so no dup2 overwrites a keeper not yet moved. */
+    for (size_t i = 0; i < n; i++) {
+        moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + (int)n);
+        close(fds[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = 3 + (int)i;
+        dup2(moved[i], fds[i]);
+        mproc__posix_cloexec(fds[i]);
+        close(moved[i]);
+    }
+    mproc__posix_close_from(3 + (int)n);
+    return n;
 }
 
 void mproc__posix_close_from(int lowfd)

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <string.h>
@@ -173,4 +174,160 @@ int mproc__posix_send_fds(int sock, const void *buf, size_t len, const int *fds,
         return errno == EPIPE || errno == ECONNRESET ? mproc__error(MPROC_ECLOSED) : mproc__sys_error(errno);
     /* The descriptors went with the first byte; the rest is plain data. */
     return (size_t)n < len ? mproc__plat_write_all(sock, (const char *)buf + n, len - (size_t)n) : 0;
+}
+
+int mproc__posix_recv_frame_fds(int sock, void **data, size_t *len, size_t max, int *fds, size_t *nfds, size_t cap)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * (MPROC__MAX_HANDLES + 1))];
+    } control;
+    unsigned char hdr[4];
+    struct iovec iov = {hdr, sizeof hdr};
+    struct msghdr msg = {0};
+    uint32_t n = 0;
+    ssize_t got;
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    *nfds = 0;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.space;
+    msg.msg_controllen = sizeof control.space;
+    do
+        got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (got < 0 && errno == EINTR);
+    if (got == 0)
+        return mproc__error(MPROC_ECLOSED);
+    if (got < 0)
+        return errno == ECONNRESET ? mproc__error(MPROC_ECLOSED) : mproc__sys_error(errno);
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (*nfds < cap)
+                fds[(*nfds)++] = fd;
+            else
+                close(fd);
+        }
+    }
+    rc = (size_t)got < sizeof hdr ? mproc__plat_read_all(sock, hdr + got, sizeof hdr - (size_t)got) : 0;
+    for (int i = 0; rc == 0 && i < 4; i++)
+        n |= (uint32_t)hdr[i] << (8 * i);
+    if (rc == 0 && n > max)
+        rc = mproc__error(MPROC_ETOOBIG);
+    if (rc == 0 && !(*data = malloc(n ? n : 1)))
+        rc = mproc__error(MPROC_ENOMEM);
+    if (rc == 0 && n && (rc = mproc__plat_read_all(sock, *data, n)) != 0) {
+        free(*data);
+        *data = NULL;
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+        return rc == MPROC_ECLOSED ? mproc__error(MPROC_EBROKEN) : rc;
+    }
+    *len = n;
+    return 0;
+}
+
+int mproc__plat_send_bootstrap(mproc__child *c, const void *frame, size_t len, const mproc__handle *hs, size_t n)
+{
+    int fds[MPROC__MAX_HANDLES];
+    if (n > MPROC__MAX_HANDLES)
+        return mproc__error(MPROC_ETOOBIG);
+    for (size_t i = 0; i < n; i++)
+        fds[i] = (int)hs[i];
+    return mproc__posix_send_fds(c->channel, frame, len, fds, n);
+}
+
+int mproc__plat_recv_bootstrap(mproc__handle ch, void **data, size_t *len, size_t max, mproc__handle *hs, size_t *n)
+{
+    int fds[MPROC__MAX_HANDLES];
+    int rc = mproc__posix_recv_frame_fds((int)ch, data, len, max, fds, n, MPROC__MAX_HANDLES);
+    for (size_t i = 0; rc == 0 && i < *n; i++)
+        hs[i] = fds[i];
+    return rc;
+}
+
+/* ---- pipes with timed I/O ------------------------------------------------ */
+
+int mproc__plat_pipe(int duplex, mproc__handle h[2])
+{
+    int fds[2];
+    /* Non-blocking: a timed write must never block on a full pipe beyond
+     * its timeout.  Every user of these descriptors goes through the timed
+     * calls below, so sharing the mode across processes is harmless. */
+    if (duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0
+               : pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return mproc__sys_error(errno);
+    h[0] = fds[0];
+    h[1] = fds[1];
+    return 0;
+}
+
+int mproc__plat_readable(mproc__handle h, double timeout) { return mproc__posix_wait_readable((int)h, timeout); }
+
+static int wait_io(int fd, short events, double timeout)
+{
+    struct pollfd p = {fd, events, 0};
+    double deadline = mproc__plat_now() + timeout;
+    for (;;) {
+        int rc = poll(&p, 1, timeout_ms(timeout));
+        if (rc >= 0)
+            return rc > 0;
+        if (errno != EINTR)
+            return mproc__sys_error(errno);
+        if (timeout >= 0 && (timeout = deadline - mproc__plat_now()) < 0)
+            timeout = 0;
+    }
+}
+
+long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    for (;;) {
+        ssize_t n = read((int)h, buf, len);
+        int rc;
+        if (n > 0)
+            return (long)n;
+        if (n == 0)
+            return mproc__error(MPROC_ECLOSED);
+        if (errno == ECONNRESET)
+            return mproc__error(MPROC_ECLOSED);
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return mproc__sys_error(errno);
+        if (timeout == 0)
+            return 0;
+        if ((rc = wait_io((int)h, POLLIN, timeout)) <= 0)
+            return rc;
+        if (timeout > 0 && (timeout = deadline - mproc__plat_now()) < 0)
+            timeout = 0;
+    }
+}
+
+long mproc__plat_write_timed(mproc__handle h, const void *buf, size_t len, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    for (;;) {
+        ssize_t n = write_nosigpipe((int)h, buf, len);
+        int rc;
+        if (n >= 0)
+            return (long)n;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return mproc__error(MPROC_ECLOSED);
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return mproc__sys_error(errno);
+        if (timeout == 0)
+            return 0;
+        if ((rc = wait_io((int)h, POLLOUT, timeout)) <= 0)
+            return rc;
+        if (timeout > 0 && (timeout = deadline - mproc__plat_now()) < 0)
+            timeout = 0;
+    }
 }

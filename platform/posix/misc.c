@@ -102,3 +102,58 @@ void mproc__plat_mutex_free(mproc__mutex *m)
         free(m);
     }
 }
+
+/* ---- condition variables for threads of this process --------------------- */
+
+struct mproc__cond {
+    pthread_cond_t c;
+};
+
+mproc__cond *mproc__plat_cond_new(void)
+{
+    mproc__cond *c = malloc(sizeof *c);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+#if !defined(__APPLE__)
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+#endif
+    if (c && pthread_cond_init(&c->c, &a) != 0) {
+        free(c);
+        c = NULL;
+    }
+    pthread_condattr_destroy(&a);
+    return c;
+}
+
+int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout)
+{
+    struct timespec ts;
+    int rc;
+    if (timeout < 0)
+        return pthread_cond_wait(&c->c, &m->m) == 0 ? 0 : MPROC_ESYS;
+#if defined(__APPLE__)
+    clock_gettime(CLOCK_REALTIME, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    ts.tv_sec += (time_t)timeout;
+    ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_cond_timedwait(&c->c, &m->m, &ts);
+    return rc == ETIMEDOUT ? MPROC_ETIMEDOUT : 0;
+}
+
+void mproc__plat_cond_signal(mproc__cond *c) { pthread_cond_signal(&c->c); }
+
+void mproc__plat_cond_broadcast(mproc__cond *c) { pthread_cond_broadcast(&c->c); }
+
+void mproc__plat_cond_free(mproc__cond *c)
+{
+    if (c) {
+        pthread_cond_destroy(&c->c);
+        free(c);
+    }
+}

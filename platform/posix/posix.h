@@ -54,5 +54,12 @@ const char *mproc__posix_exe(void);
 void mproc__posix_forkserver_after_fork(void);
 /* Sends buf with descriptors attached to its first byte (SCM_RIGHTS). */
 int mproc__posix_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+/* Receives one frame (u32 length + payload) and the descriptors sent with
+ * it (at most cap, close-on-exec; extras are closed).  0, MPROC_ECLOSED at
+ * EOF before the frame, MPROC_ETOOBIG, MPROC_EBROKEN (torn frame). */
+int mproc__posix_recv_frame_fds(int sock, void **data, size_t *len, size_t max, int *fds, size_t *nfds, size_t cap);
+/* In a new child: renumbers fds[0..n) to 3..3+n and closes all others above
+ * the std streams.  Returns n. */
+size_t mproc__posix_keep_only(int *fds, size_t n);
 
 #endif /* MPROC_POSIX_H */

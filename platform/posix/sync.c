@@ -1,0 +1,227 @@
+/*
+ * Process-shared semaphores and robust mutexes, kept entirely in shared
+ * memory the core provides: a process-shared pthread mutex + condition +
+ * count.  (macOS has no unnamed semaphores and sem_open names outlive a
+ * killed process; this works everywhere and needs no name.)
+ *
+ * The mutex inside is robust where the OS has robust mutexes: a process
+ * killed while holding it leaves EOWNERDEAD for the next locker rather than
+ * a lock held forever.
+ */
+#include "posix.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned value, max;
+    int broken; /* a holder of mu died mid-update: counts untrustworthy */
+} psem;
+
+typedef struct {
+    pthread_mutex_t mu;
+} pmutex;
+
+_Static_assert(sizeof(psem) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for a semaphore");
+_Static_assert(sizeof(pmutex) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for a mutex");
+
+#if defined(__APPLE__)
+#define CLOCK_FOR_WAITS CLOCK_REALTIME /* no pthread_condattr_setclock */
+#else
+#define CLOCK_FOR_WAITS CLOCK_MONOTONIC
+#endif
+
+static int init_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+#endif
+    rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return rc;
+}
+
+static struct timespec deadline_after(double timeout)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_FOR_WAITS, &ts);
+    ts.tv_sec += (time_t)timeout;
+    ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Locks m with an optional deadline: 0, ETIMEDOUT, or EOWNERDEAD (then held
+ * and marked consistent: the caller decides what the death means). */
+static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
+{
+    int rc;
+#if defined(__linux__)
+    rc = deadline ? pthread_mutex_clocklock(m, CLOCK_FOR_WAITS, deadline) : pthread_mutex_lock(m);
+#else
+    /* pthread_mutex_timedlock only takes CLOCK_REALTIME deadlines. */
+    (void)deadline;
+    rc = pthread_mutex_lock(m);
+#endif
+#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+    if (rc == EOWNERDEAD)
+        pthread_mutex_consistent(m);
+#endif
+    return rc;
+}
+
+int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max)
+{
+    psem *p = mem;
+    pthread_condattr_t ca;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    if ((rc = init_mutex(&p->mu)) != 0)
+        return mproc__sys_error(rc);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+#if !defined(__APPLE__)
+    pthread_condattr_setclock(&ca, CLOCK_FOR_WAITS);
+#endif
+    rc = pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return mproc__sys_error(rc);
+    }
+    p->value = value;
+    p->max = max;
+    s->mem = mem;
+    s->h = MPROC__NO_HANDLE;
+    return 0;
+}
+
+int mproc__plat_psem_acquire(mproc__psync *s, double timeout)
+{
+    psem *p = s->mem;
+    struct timespec deadline = deadline_after(timeout > 0 ? timeout : 0);
+    int rc = lock_until(&p->mu, NULL);
+
+    if (rc == EOWNERDEAD)
+        p->broken = 1; /* only counts were at stake: carry on */
+    else if (rc != 0)
+        return mproc__sys_error(rc);
+    while (p->value == 0) {
+        if (timeout == 0) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        rc = timeout < 0 ? pthread_cond_wait(&p->cv, &p->mu) : pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
+        if (rc == EOWNERDEAD) {
+#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+            pthread_mutex_consistent(&p->mu);
+#endif
+            p->broken = 1;
+            rc = 0;
+        }
+        if (rc == ETIMEDOUT && p->value == 0)
+            break;
+        rc = 0;
+    }
+    if (p->value > 0) {
+        p->value--;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc == ETIMEDOUT ? MPROC_ETIMEDOUT : 0;
+}
+
+int mproc__plat_psem_release(mproc__psync *s)
+{
+    psem *p = s->mem;
+    int rc = lock_until(&p->mu, NULL);
+    if (rc == EOWNERDEAD)
+        p->broken = 1;
+    else if (rc != 0)
+        return mproc__sys_error(rc);
+    if (p->value >= p->max) {
+        pthread_mutex_unlock(&p->mu);
+        return MPROC_ESTATE;
+    }
+    p->value++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int mproc__plat_pmutex_init(mproc__psync *m, void *mem)
+{
+    pmutex *p = mem;
+    int rc;
+    memset(p, 0, sizeof *p);
+    if ((rc = init_mutex(&p->mu)) != 0)
+        return mproc__sys_error(rc);
+    m->mem = mem;
+    m->h = MPROC__NO_HANDLE;
+    return 0;
+}
+
+int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
+{
+    pmutex *p = m->mem;
+    struct timespec deadline;
+    int rc;
+
+    if (timeout == 0) {
+        rc = pthread_mutex_trylock(&p->mu);
+        if (rc == EBUSY)
+            return MPROC_ETIMEDOUT;
+#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+        if (rc == EOWNERDEAD)
+            pthread_mutex_consistent(&p->mu);
+#endif
+    } else {
+        deadline = deadline_after(timeout);
+        rc = lock_until(&p->mu, timeout < 0 ? NULL : &deadline);
+    }
+    if (rc == 0)
+        return 0;
+    if (rc == ETIMEDOUT)
+        return MPROC_ETIMEDOUT;
+    if (rc == EOWNERDEAD)
+        return MPROC_EBROKEN;
+    return mproc__sys_error(rc);
+}
+
+int mproc__plat_pmutex_release(mproc__psync *m)
+{
+    pmutex *p = m->mem;
+    int rc = pthread_mutex_unlock(&p->mu);
+    return rc == 0 ? 0 : rc == EPERM ? MPROC_ESTATE : mproc__sys_error(rc);
+}
+
+mproc__handle mproc__plat_psync_handle(const mproc__psync *s)
+{
+    (void)s;
+    return MPROC__NO_HANDLE; /* all of it lives in the shared memory */
+}
+
+int mproc__plat_psync_attach(mproc__psync *s, void *mem, mproc__handle h)
+{
+    s->mem = mem;
+    s->h = h;
+    return 0;
+}
+
+void mproc__plat_psync_close(mproc__psync *s)
+{
+    /* Nothing to destroy: other processes may still use the memory, which
+     * goes away with its last mapping. */
+    s->mem = NULL;
+}
