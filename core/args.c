@@ -264,15 +264,13 @@ static int decode_object(mproc__reader *r, mproc_args *a, const mproc__handle *h
         return MPROC_EBROKEN;
     }
     obj = mproc__objtypes[kind]->import_from(&sub, hs + first, count);
+    *used = first + count; /* taken, by the object or closed */
     if (!obj || sub.bad || sub.pos != sub.len) {
         if (obj)
             mproc__objtypes[kind]->release(obj);
-        else
-            *used = first; /* a failed import closed nothing: the caller does */
         r->bad = 1;
         return obj ? MPROC_EBROKEN : mproc_last_error();
     }
-    *used = first + count;
     if (!(x = push(a, ARG_OBJECT, 0))) {
         mproc__objtypes[kind]->release(obj);
         return mproc_last_error();

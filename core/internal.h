@@ -94,13 +94,48 @@ typedef struct {
     /* Appends what a child needs to rebuild obj: bytes to b, handles to
      * hs[*n...] (*n grows, never beyond cap: MPROC_ETOOBIG). */
     int (*export_to)(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap);
-    /* Rebuilds it in the child from those bytes and the n received handles,
-     * which the new object owns.  NULL (+ last error) on failure, in which
-     * case the handles are left to the caller. */
+    /* Rebuilds it in the child from those bytes and the n received handles.
+     * Takes the handles either way: the new object owns them, or they are
+     * closed when it fails (NULL + last error). */
     void *(*import_from)(mproc__reader *r, const mproc__handle *hs, size_t n);
     /* Frees an imported object when the target has returned. */
     void (*release)(void *obj);
 } mproc__objtype;
+
+/* ---- the shared block behind synchronisation objects (core/sync_block.c) */
+
+enum { MPROC__PRIM_SEM = 1, MPROC__PRIM_MUTEX };
+#define MPROC__BLOCK_PRIMS 4
+typedef struct {
+    mproc_shm *shm;
+    void *state; /* 256 bytes of shared state at the start of the block */
+    mproc__psync prims[MPROC__BLOCK_PRIMS];
+    int n;
+} mproc__block;
+
+/* A block with n primitives: kinds[i] MPROC__PRIM_SEM (values[i], maxes[i])
+ * or MPROC__PRIM_MUTEX.  Its state starts zeroed. */
+int mproc__block_new(mproc__block *b, size_t state_size, const int *kinds, const unsigned *values,
+                     const unsigned *maxes, int n);
+void mproc__block_free(mproc__block *b);
+int mproc__block_export(const mproc__block *b, mproc__buf *out, mproc__handle *hs, size_t *n, size_t cap);
+/* Takes all n handles, success or not. */
+int mproc__block_import(mproc__block *b, mproc__reader *r, const mproc__handle *hs, size_t n);
+
+/* An object inside another's export: t's export of obj, framed. */
+int mproc__export_nested(const mproc__objtype *t, void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap);
+/* Imports it back from the first handles of hs; *used = how many it took
+ * (closed when it fails; 0 when the framing was already bad).  NULL when
+ * malformed. */
+void *mproc__import_nested(const mproc__objtype *t, mproc__reader *r, const mproc__handle *hs, size_t n,
+                           size_t *used);
+void mproc__close_handles(const mproc__handle *hs, size_t n);
+
+/* Lock internals Condition needs (core/sync.c). */
+uint64_t mproc__thread_id(void);
+int mproc__lock_is_mine(mproc_lock *l);
+unsigned mproc__lock_release_all(mproc_lock *l);
+void mproc__lock_restore(mproc_lock *l, unsigned count);
 
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];

@@ -80,12 +80,17 @@ static void *shm_import(mproc__reader *r, const mproc__handle *hs, size_t n)
     mproc_shm *s;
     int rc;
 
-    if (r->bad || n != 1 || size == 0 || size > SHM_MAX)
+    if (r->bad || n != 1 || size == 0 || size > SHM_MAX) {
+        mproc__close_handles(hs, n);
         return mproc__null(MPROC_EBROKEN);
-    if ((rc = mproc__plat_shm_map(hs[0], (size_t)size, &ptr)) != 0)
+    }
+    if ((rc = mproc__plat_shm_map(hs[0], (size_t)size, &ptr)) != 0) {
+        mproc__plat_close(hs[0]);
         return mproc__null(rc);
+    }
     if (!(s = shm_wrap(ptr, (size_t)size, hs[0]))) {
         mproc__plat_shm_unmap(ptr, (size_t)size);
+        mproc__plat_close(hs[0]);
         return mproc__null(MPROC_ENOMEM);
     }
     return s;

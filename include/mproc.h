@@ -177,7 +177,17 @@ MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t le
  * directly, so keep it until that thread is joined).  The child gets its own
  * handle on the same object, freed when the target returns. */
 typedef struct mproc_shm mproc_shm;
+typedef struct mproc_lock mproc_lock;
+typedef struct mproc_sem mproc_sem;
+typedef struct mproc_event mproc_event;
+typedef struct mproc_cond mproc_cond;
+typedef struct mproc_barrier mproc_barrier;
 MPROC_API int mproc_args_add_shm(mproc_args *args, mproc_shm *shm);
+MPROC_API int mproc_args_add_lock(mproc_args *args, mproc_lock *lock);
+MPROC_API int mproc_args_add_sem(mproc_args *args, mproc_sem *sem);
+MPROC_API int mproc_args_add_event(mproc_args *args, mproc_event *event);
+MPROC_API int mproc_args_add_cond(mproc_args *args, mproc_cond *cond);
+MPROC_API int mproc_args_add_barrier(mproc_args *args, mproc_barrier *barrier);
 /* Number of values (0 for NULL). */
 MPROC_API size_t mproc_args_count(const mproc_args *args);
 /* Typed getters.  A wrong type or index gives 0 / NULL and sets
@@ -188,6 +198,11 @@ MPROC_API double mproc_args_f64(const mproc_args *args, size_t i);
 MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
 MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
 MPROC_API mproc_shm *mproc_args_shm(const mproc_args *args, size_t i);
+MPROC_API mproc_lock *mproc_args_lock(const mproc_args *args, size_t i);
+MPROC_API mproc_sem *mproc_args_sem(const mproc_args *args, size_t i);
+MPROC_API mproc_event *mproc_args_event(const mproc_args *args, size_t i);
+MPROC_API mproc_cond *mproc_args_cond(const mproc_args *args, size_t i);
+MPROC_API mproc_barrier *mproc_args_barrier(const mproc_args *args, size_t i);
 /* Frees args (NULL is allowed).  Never free args that were given to
  * mproc_process_new, which takes them. */
 MPROC_API void mproc_args_free(mproc_args *args);
@@ -262,6 +277,68 @@ MPROC_API void *mproc_shm_ptr(mproc_shm *shm);
 MPROC_API size_t mproc_shm_size(const mproc_shm *shm);
 /* Unmaps and releases this process's handle (others keep theirs). */
 MPROC_API void mproc_shm_free(mproc_shm *shm);
+
+/* ------------------------------------------------------------------ */
+/* Synchronisation: Lock RLock Semaphore BoundedSemaphore Event       */
+/* Condition Barrier (multiprocessing.synchronize)                    */
+/* ------------------------------------------------------------------ */
+/* Each works across every process it is passed to and between threads.
+ * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS. */
+
+/* Lock: not recursive; any thread or process may release it (CPython). */
+MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);
+/* RLock: the holding thread may re-acquire; only it may release. */
+MPROC_API mproc_lock *mproc_rlock_new(mproc_ctx *ctx);
+/* 0 once held, MPROC_ETIMEDOUT. */
+MPROC_API int mproc_lock_acquire(mproc_lock *lock, double timeout);
+/* MPROC_ESTATE if not locked (RLock: not held by this thread). */
+MPROC_API int mproc_lock_release(mproc_lock *lock);
+MPROC_API void mproc_lock_free(mproc_lock *lock);
+
+/* Semaphore(value); BoundedSemaphore(value) refuses to go above value. */
+MPROC_API mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value);
+MPROC_API mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value);
+/* 0, MPROC_ETIMEDOUT. */
+MPROC_API int mproc_sem_acquire(mproc_sem *sem, double timeout);
+/* MPROC_ESTATE when a bounded semaphore would exceed its initial value. */
+MPROC_API int mproc_sem_release(mproc_sem *sem);
+MPROC_API void mproc_sem_free(mproc_sem *sem);
+
+/* Event: a flag processes wait for. */
+MPROC_API mproc_event *mproc_event_new(mproc_ctx *ctx);
+MPROC_API int mproc_event_set(mproc_event *event);
+MPROC_API int mproc_event_clear(mproc_event *event);
+/* 1 or 0. */
+MPROC_API int mproc_event_is_set(mproc_event *event);
+/* 0 once set, MPROC_ETIMEDOUT. */
+MPROC_API int mproc_event_wait(mproc_event *event, double timeout);
+MPROC_API void mproc_event_free(mproc_event *event);
+
+/* Condition over lock (Lock or RLock; NULL: a new RLock it owns, reachable
+ * with mproc_cond_lock).  The caller keeps owning a lock it passed, and
+ * must keep it alive as long as the condition. */
+MPROC_API mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock);
+MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *cond);
+/* With the lock held by this thread: releases it, waits for a notify or the
+ * timeout, re-acquires it.  0 when notified, MPROC_ETIMEDOUT, MPROC_ESTATE
+ * when the lock is not held. */
+MPROC_API int mproc_cond_wait(mproc_cond *cond, double timeout);
+/* With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise. */
+MPROC_API int mproc_cond_notify(mproc_cond *cond, unsigned n);
+MPROC_API int mproc_cond_notify_all(mproc_cond *cond);
+MPROC_API void mproc_cond_free(mproc_cond *cond);
+
+/* Barrier for parties (>= 1) waiters. */
+MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
+/* The arrival index 0..parties-1 once all arrived; MPROC_ETIMEDOUT for the
+ * waiter whose timeout passed (the barrier breaks), MPROC_EBROKEN for the
+ * others and for waits on a broken barrier until reset. */
+MPROC_API int mproc_barrier_wait(mproc_barrier *barrier, double timeout);
+/* Breaks the barrier: waiters get MPROC_EBROKEN. */
+MPROC_API int mproc_barrier_abort(mproc_barrier *barrier);
+/* Back to empty; current waiters get MPROC_EBROKEN. */
+MPROC_API int mproc_barrier_reset(mproc_barrier *barrier);
+MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
 
 /* The pid of this process's parent. */
 MPROC_API long mproc_parent_pid(void);

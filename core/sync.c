@@ -1,0 +1,256 @@
+/*
+ * Lock, RLock, Semaphore and BoundedSemaphore, as CPython's synchronize.py
+ * builds them on SemLock: a process-shared semaphore, plus the owner and
+ * recursion count in shared memory.  A Lock may be released by another
+ * process (as in CPython); an RLock only by its owner.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define SEM_VALUE_MAX 0x7fffffffu /* Windows semaphores count in a LONG */
+
+/* Read by any thread asking "is it mine?" while the holder writes it:
+ * atomics (lock-free, so they work in memory shared between processes).
+ * Relaxed order suffices: only the holder ever writes its own identity. */
+typedef struct {
+    atomic_llong owner_pid;
+    atomic_ullong owner_thread;
+    atomic_uint count;
+} lock_state;
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+struct mproc_lock {
+    mproc__block b;
+    int recursive;
+};
+
+struct mproc_sem {
+    mproc__block b;
+};
+
+uint64_t mproc__thread_id(void)
+{
+    static atomic_uint_fast64_t next = 1;
+    static _Thread_local uint64_t id;
+    if (!id)
+        id = atomic_fetch_add(&next, 1);
+    return id;
+}
+
+static lock_state *state_of(mproc_lock *l) { return l->b.state; }
+
+static mproc_lock *lock_create(int recursive)
+{
+    static const int kinds[] = {MPROC__PRIM_SEM};
+    static const unsigned one[] = {1};
+    mproc_lock *l = calloc(1, sizeof *l);
+    int rc;
+    if (!l)
+        return mproc__null(MPROC_ENOMEM);
+    if ((rc = mproc__block_new(&l->b, sizeof(lock_state), kinds, one, one, 1)) != 0) {
+        free(l);
+        return mproc__null(rc);
+    }
+    l->recursive = recursive;
+    return l;
+}
+
+mproc_lock *mproc_lock_new(mproc_ctx *ctx)
+{
+    (void)ctx;
+    return lock_create(0);
+}
+
+mproc_lock *mproc_rlock_new(mproc_ctx *ctx)
+{
+    (void)ctx;
+    return lock_create(1);
+}
+
+int mproc__lock_is_mine(mproc_lock *l)
+{
+    lock_state *st = state_of(l);
+    return LOAD(st->count) > 0 && LOAD(st->owner_pid) == mproc__plat_getpid() &&
+           LOAD(st->owner_thread) == mproc__thread_id();
+}
+
+int mproc_lock_acquire(mproc_lock *l, double timeout)
+{
+    lock_state *st;
+    int rc;
+    if (!l)
+        return mproc__error(MPROC_EINVAL);
+    st = state_of(l);
+    if (l->recursive && mproc__lock_is_mine(l)) {
+        STORE(st->count, LOAD(st->count) + 1);
+        return 0;
+    }
+    if ((rc = mproc__plat_psem_acquire(&l->b.prims[0], timeout)) != 0)
+        return mproc__error(rc);
+    STORE(st->owner_pid, mproc__plat_getpid());
+    STORE(st->owner_thread, mproc__thread_id());
+    STORE(st->count, 1);
+    return 0;
+}
+
+int mproc_lock_release(mproc_lock *l)
+{
+    lock_state *st;
+    int rc;
+    if (!l)
+        return mproc__error(MPROC_EINVAL);
+    st = state_of(l);
+    if (l->recursive) {
+        if (!mproc__lock_is_mine(l))
+            return mproc__errorf(MPROC_ESTATE, "cannot release an RLock this thread does not hold");
+        STORE(st->count, LOAD(st->count) - 1);
+        if (LOAD(st->count) > 0)
+            return 0;
+    }
+    STORE(st->owner_pid, 0);
+    STORE(st->owner_thread, 0);
+    STORE(st->count, 0);
+    if ((rc = mproc__plat_psem_release(&l->b.prims[0])) == MPROC_ESTATE)
+        return mproc__errorf(rc, "cannot release an unlocked Lock");
+    return rc ? mproc__error(rc) : 0;
+}
+
+/* Condition support: give the lock up entirely, and take it back. */
+unsigned mproc__lock_release_all(mproc_lock *l)
+{
+    unsigned count = LOAD(state_of(l)->count);
+    STORE(state_of(l)->count, 1);
+    mproc_lock_release(l);
+    return count;
+}
+
+void mproc__lock_restore(mproc_lock *l, unsigned count)
+{
+    mproc_lock_acquire(l, -1);
+    STORE(state_of(l)->count, count);
+}
+
+void mproc_lock_free(mproc_lock *l)
+{
+    if (!l)
+        return;
+    mproc__block_free(&l->b);
+    free(l);
+}
+
+static mproc_sem *sem_create(unsigned value, unsigned max)
+{
+    static const int kinds[] = {MPROC__PRIM_SEM};
+    mproc_sem *s;
+    int rc;
+    if (value > SEM_VALUE_MAX)
+        return mproc__null(MPROC_EINVAL);
+    if (!(s = calloc(1, sizeof *s)))
+        return mproc__null(MPROC_ENOMEM);
+    if ((rc = mproc__block_new(&s->b, 0, kinds, &value, &max, 1)) != 0) {
+        free(s);
+        return mproc__null(rc);
+    }
+    return s;
+}
+
+mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value)
+{
+    (void)ctx;
+    return sem_create(value, SEM_VALUE_MAX);
+}
+
+mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value)
+{
+    (void)ctx;
+    return sem_create(value, value);
+}
+
+int mproc_sem_acquire(mproc_sem *s, double timeout)
+{
+    int rc;
+    if (!s)
+        return mproc__error(MPROC_EINVAL);
+    rc = mproc__plat_psem_acquire(&s->b.prims[0], timeout);
+    return rc ? mproc__error(rc) : 0;
+}
+
+int mproc_sem_release(mproc_sem *s)
+{
+    int rc;
+    if (!s)
+        return mproc__error(MPROC_EINVAL);
+    rc = mproc__plat_psem_release(&s->b.prims[0]);
+    if (rc == MPROC_ESTATE)
+        return mproc__errorf(rc, "semaphore released too many times");
+    return rc ? mproc__error(rc) : 0;
+}
+
+void mproc_sem_free(mproc_sem *s)
+{
+    if (!s)
+        return;
+    mproc__block_free(&s->b);
+    free(s);
+}
+
+/* ---- passing to children ------------------------------------------------ */
+
+static int lock_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    mproc_lock *l = obj;
+    mproc__buf_u8(b, (uint8_t)l->recursive);
+    return mproc__block_export(&l->b, b, hs, n, cap);
+}
+
+static void *lock_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_lock *l = calloc(1, sizeof *l);
+    int rc;
+    if (!l) {
+        mproc__close_handles(hs, n);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    l->recursive = mproc__rd_u8(r) != 0;
+    if ((rc = mproc__block_import(&l->b, r, hs, n)) != 0) {
+        free(l);
+        return mproc__null(rc);
+    }
+    return l;
+}
+
+static void lock_release_obj(void *obj) { mproc_lock_free(obj); }
+
+static int sem_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    return mproc__block_export(&((mproc_sem *)obj)->b, b, hs, n, cap);
+}
+
+static void *sem_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_sem *s = calloc(1, sizeof *s);
+    int rc;
+    if (!s) {
+        mproc__close_handles(hs, n);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    if ((rc = mproc__block_import(&s->b, r, hs, n)) != 0) {
+        free(s);
+        return mproc__null(rc);
+    }
+    return s;
+}
+
+static void sem_release_obj(void *obj) { mproc_sem_free(obj); }
+
+const mproc__objtype mproc__lock_type = {lock_export, lock_import, lock_release_obj};
+const mproc__objtype mproc__sem_type = {sem_export, sem_import, sem_release_obj};
+
+int mproc_args_add_lock(mproc_args *a, mproc_lock *l) { return mproc__args_add_object(a, MPROC__OBJ_LOCK, l); }
+int mproc_args_add_sem(mproc_args *a, mproc_sem *s) { return mproc__args_add_object(a, MPROC__OBJ_SEM, s); }
+mproc_lock *mproc_args_lock(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_LOCK); }
+mproc_sem *mproc_args_sem(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_SEM); }
