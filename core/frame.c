@@ -51,3 +51,31 @@ int mproc__frame_read(mproc__handle h, void **data, size_t *len, size_t max)
     *len = n;
     return 0;
 }
+
+/* ---- message frames (connections and queues) ------------------------------ */
+
+void mproc__msg_header(unsigned char hdr[MPROC__MSG_HDR], size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    uint16_t check = (uint16_t)((n ^ (n >> 16) ^ MPROC__MSG_MAGIC) & 0xffffu);
+    for (int i = 0; i < 4; i++)
+        hdr[i] = (unsigned char)(n >> (8 * i));
+    hdr[4] = (unsigned char)(MPROC__MSG_MAGIC & 0xff);
+    hdr[5] = (unsigned char)(MPROC__MSG_MAGIC >> 8);
+    hdr[6] = (unsigned char)(check & 0xff);
+    hdr[7] = (unsigned char)(check >> 8);
+}
+
+int mproc__msg_parse(const unsigned char hdr[MPROC__MSG_HDR], size_t max, size_t *len)
+{
+    uint32_t n = 0;
+    uint16_t magic = (uint16_t)(hdr[4] | hdr[5] << 8), check = (uint16_t)(hdr[6] | hdr[7] << 8);
+    for (int i = 0; i < 4; i++)
+        n |= (uint32_t)hdr[i] << (8 * i);
+    if (magic != MPROC__MSG_MAGIC || check != (uint16_t)((n ^ (n >> 16) ^ MPROC__MSG_MAGIC) & 0xffffu))
+        return MPROC_EBROKEN;
+    if (n > max)
+        return MPROC_ETOOBIG;
+    *len = n;
+    return 0;
+}

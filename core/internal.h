@@ -62,6 +62,16 @@ int mproc__frame_write(mproc__handle h, const void *data, size_t len);
  * clean EOF, MPROC_ETOOBIG when the header announces more than max. */
 int mproc__frame_read(mproc__handle h, void **data, size_t *len, size_t max);
 
+/* Message frames, shared by connections and queues: an 8-byte header
+ * [u32 length][u16 magic][u16 check of length and magic], then the payload.
+ * The check makes garbage detectable before anything is allocated. */
+#define MPROC__MSG_HDR 8
+#define MPROC__MSG_MAGIC 0x464du /* "MF" */
+#define MPROC__MSG_DEFAULT_MAX ((size_t)512 << 20)
+void mproc__msg_header(unsigned char hdr[MPROC__MSG_HDR], size_t len);
+/* 0 and *len, MPROC_EBROKEN (malformed), MPROC_ETOOBIG (over max). */
+int mproc__msg_parse(const unsigned char hdr[MPROC__MSG_HDR], size_t max, size_t *len);
+
 /* ---- targets (core/registry.c) ---------------------------------------- */
 
 /* The registered name of fn, or NULL when fn is not registered or its name
@@ -130,6 +140,12 @@ int mproc__export_nested(const mproc__objtype *t, void *obj, mproc__buf *b, mpro
 void *mproc__import_nested(const mproc__objtype *t, mproc__reader *r, const mproc__handle *hs, size_t n,
                            size_t *used);
 void mproc__close_handles(const mproc__handle *hs, size_t n);
+
+/* Connections (core/conn.c): identification for mproc_wait, and the
+ * blocking write both connections and queues use. */
+int mproc__conn_is(const void *obj);
+mproc__handle mproc__conn_sentinel(mproc_conn *c);
+int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
 /* Lock internals Condition needs (core/sync.c). */
 uint64_t mproc__thread_id(void);

@@ -480,6 +480,10 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
     for (size_t i = 0; i < n; i++) {
         mproc_process *p = objects[i];
         mproc__child *c = NULL;
+        if (mproc__conn_is(objects[i])) {
+            hs[i] = mproc__conn_sentinel(objects[i]);
+            continue;
+        }
         if (!p || p->magic != PROCESS_MAGIC)
             return mproc__error(MPROC_EINVAL);
         if ((rc = started_child(p, &c)) != 0)

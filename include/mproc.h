@@ -174,14 +174,19 @@ MPROC_API int mproc_args_add_str(mproc_args *args, const char *str);
 MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t len);
 /* Adds a reference to a shareable object (the caller keeps owning it and
  * must keep it alive until the child has started; a thread child uses it
- * directly, so keep it until that thread is joined).  The child gets its own
- * handle on the same object, freed when the target returns. */
+ * directly, so keep it until that thread is joined).  A spawn or forkserver
+ * child gets its own handle on the same object, owned by the library and
+ * freed when the target returns: the target must not free it.  A fork child
+ * has a copy of everything the parent had, which it may close (CPython
+ * programs close the ends of pipes they do not use the same way). */
 typedef struct mproc_shm mproc_shm;
 typedef struct mproc_lock mproc_lock;
 typedef struct mproc_sem mproc_sem;
 typedef struct mproc_event mproc_event;
 typedef struct mproc_cond mproc_cond;
 typedef struct mproc_barrier mproc_barrier;
+typedef struct mproc_conn mproc_conn;
+MPROC_API int mproc_args_add_conn(mproc_args *args, mproc_conn *conn);
 MPROC_API int mproc_args_add_shm(mproc_args *args, mproc_shm *shm);
 MPROC_API int mproc_args_add_lock(mproc_args *args, mproc_lock *lock);
 MPROC_API int mproc_args_add_sem(mproc_args *args, mproc_sem *sem);
@@ -198,6 +203,7 @@ MPROC_API double mproc_args_f64(const mproc_args *args, size_t i);
 MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
 MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
 MPROC_API mproc_shm *mproc_args_shm(const mproc_args *args, size_t i);
+MPROC_API mproc_conn *mproc_args_conn(const mproc_args *args, size_t i);
 MPROC_API mproc_lock *mproc_args_lock(const mproc_args *args, size_t i);
 MPROC_API mproc_sem *mproc_args_sem(const mproc_args *args, size_t i);
 MPROC_API mproc_event *mproc_args_event(const mproc_args *args, size_t i);
@@ -257,11 +263,37 @@ MPROC_API void mproc_process_free(mproc_process *p);
 /*
  * multiprocessing.connection.wait: waits until at least one of the n objects
  * is ready or the timeout passes.  Objects are mproc_process pointers (ready:
- * ended).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the
+ * ended) and mproc_conn pointers (ready: something to receive, or EOF).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the
  * number ready (0 on timeout), MPROC_EINVAL (unknown object, n == 0 or too
  * many), MPROC_ESTATE (a process not started).
  */
 MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
+
+/* ------------------------------------------------------------------ */
+/* Pipes (multiprocessing.Pipe)                                        */
+/* ------------------------------------------------------------------ */
+
+/* Two connected ends.  duplex: both send and receive (a socketpair / duplex
+ * pipe); otherwise *a only receives and *b only sends (CPython's order).
+ * Messages are framed: 0 bytes up to the maximum (512 MiB by default).
+ * Errors: MPROC_EINVAL, MPROC_ENOMEM, MPROC_ESYS. */
+MPROC_API int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b);
+/* Sends one message (copied; blocks while the pipe is full).  MPROC_ETOOBIG
+ * over the maximum (nothing sent), MPROC_ECLOSED when the peer is gone,
+ * MPROC_ESTATE on a receive-only end. */
+MPROC_API int mproc_conn_send(mproc_conn *conn, const void *data, size_t len);
+/* Receives one message into a new buffer (free with mproc_free).  0,
+ * MPROC_ETIMEDOUT (a message half received is kept for the next call),
+ * MPROC_ECLOSED when the peer closed, MPROC_EBROKEN for a malformed frame
+ * (the connection stays broken), MPROC_ETOOBIG for a header announcing more
+ * than the maximum (also breaking it), MPROC_ESTATE on a send-only end. */
+MPROC_API int mproc_conn_recv(mproc_conn *conn, void **data, size_t *len, double timeout);
+/* 1 when something can be received (or the peer closed), 0 after timeout. */
+MPROC_API int mproc_conn_poll(mproc_conn *conn, double timeout);
+/* The largest message this end sends or accepts (at most 4 GiB - 1). */
+MPROC_API int mproc_conn_set_max_message(mproc_conn *conn, size_t max);
+/* Closes and releases this end. */
+MPROC_API void mproc_conn_close(mproc_conn *conn);
 
 /* ------------------------------------------------------------------ */
 /* Shared memory (multiprocessing.shared_memory, Value, Array)         */

@@ -266,6 +266,12 @@ int mproc__plat_pipe(int duplex, mproc__handle h[2])
     if (duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0
                : pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
         return mproc__sys_error(errno);
+#if defined(__linux__) && defined(F_SETPIPE_SZ)
+    /* A 1 MiB pipe lets a feeder's batch go in one write (best effort: an
+     * unprivileged process may be limited by /proc/sys/fs/pipe-max-size). */
+    if (!duplex)
+        (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+#endif
     h[0] = fds[0];
     h[1] = fds[1];
     return 0;

@@ -1,0 +1,256 @@
+/*
+ * Connections (multiprocessing.Pipe): framed messages over a pipe or a
+ * socketpair.  A receive that times out in the middle of a message keeps
+ * what it has read, so the next receive resumes the same message: no
+ * message is ever torn by a timeout.  A malformed header breaks the
+ * connection (the stream has lost its framing); nothing is over-read and
+ * nothing larger than the configured maximum is allocated.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define CONN_MAGIC 0x636f6e6eu
+#define SMALL_SEND 16384 /* header and payload in one write below this */
+
+struct mproc_conn {
+    uint32_t magic;
+    mproc__handle rd, wr; /* duplex: the same handle; simplex: one is NO_HANDLE */
+    mproc__mutex *send_mu, *recv_mu;
+    size_t max;
+    int broken;
+    /* a message being received */
+    unsigned char hdr[MPROC__MSG_HDR];
+    size_t hdr_got;
+    unsigned char *body;
+    size_t body_len, body_got;
+};
+
+static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
+{
+    mproc_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (!(c->send_mu = mproc__plat_mutex_new()) || !(c->recv_mu = mproc__plat_mutex_new())) {
+        mproc__plat_mutex_free(c->send_mu);
+        free(c);
+        return NULL;
+    }
+    c->magic = CONN_MAGIC;
+    c->rd = rd;
+    c->wr = wr;
+    c->max = MPROC__MSG_DEFAULT_MAX;
+    return c;
+}
+
+int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b)
+{
+    mproc__handle h[2];
+    int rc;
+
+    (void)ctx; /* a pipe serves processes and threads alike */
+    if (!a || !b)
+        return mproc__error(MPROC_EINVAL);
+    *a = *b = NULL;
+    if ((rc = mproc__plat_pipe(duplex, h)) != 0)
+        return rc;
+    /* CPython's order: Pipe(duplex=False) returns (reader, writer). */
+    *a = duplex ? conn_make(h[0], h[0]) : conn_make(h[0], MPROC__NO_HANDLE);
+    *b = duplex ? conn_make(h[1], h[1]) : conn_make(MPROC__NO_HANDLE, h[1]);
+    if (!*a || !*b) {
+        mproc_conn_close(*a);
+        mproc_conn_close(*b);
+        if (!*a)
+            mproc__plat_close(h[0]);
+        if (!*b)
+            mproc__plat_close(h[1]);
+        *a = *b = NULL;
+        return mproc__error(MPROC_ENOMEM);
+    }
+    return 0;
+}
+
+int mproc_conn_set_max_message(mproc_conn *c, size_t max)
+{
+    if (!c || max > UINT32_MAX)
+        return mproc__error(MPROC_EINVAL);
+    c->max = max;
+    return 0;
+}
+
+/* Writes all of buf, however long the pipe takes to drain. */
+int mproc__write_fully(mproc__handle h, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        long n = mproc__plat_write_timed(h, p, len, -1);
+        if (n < 0)
+            return (int)n;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int mproc_conn_send(mproc_conn *c, const void *data, size_t len)
+{
+    unsigned char small[MPROC__MSG_HDR + SMALL_SEND];
+    int rc;
+
+    if (!c || (!data && len > 0))
+        return mproc__error(MPROC_EINVAL);
+    if (c->wr == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ESTATE, "connection is read-only");
+    if (len > c->max)
+        return mproc__errorf(MPROC_ETOOBIG, "message of %zu bytes exceeds the limit of %zu", len, c->max);
+    mproc__msg_header(small, len);
+    mproc__plat_mutex_lock(c->send_mu);
+    if (len <= SMALL_SEND) {
+        if (len)
+            memcpy(small + MPROC__MSG_HDR, data, len);
+        rc = mproc__write_fully(c->wr, small, MPROC__MSG_HDR + len);
+    } else {
+        rc = mproc__write_fully(c->wr, small, MPROC__MSG_HDR);
+        if (rc == 0)
+            rc = mproc__write_fully(c->wr, data, len);
+    }
+    mproc__plat_mutex_unlock(c->send_mu);
+    return rc ? mproc__error(rc) : 0;
+}
+
+/* Reads into [p + *got, p + want) until complete or the deadline passes. */
+static int read_part(mproc_conn *c, unsigned char *p, size_t want, size_t *got, double deadline, int forever)
+{
+    while (*got < want) {
+        double left = forever ? -1 : deadline - mproc__plat_now();
+        long n = mproc__plat_read_timed(c->rd, p + *got, want - *got, forever ? -1 : left > 0 ? left : 0);
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return MPROC_ETIMEDOUT;
+        *got += (size_t)n;
+    }
+    return 0;
+}
+
+static int receive(mproc_conn *c, void **data, size_t *len, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    int forever = timeout < 0, rc;
+
+    if (c->broken)
+        return MPROC_EBROKEN;
+    rc = read_part(c, c->hdr, MPROC__MSG_HDR, &c->hdr_got, deadline, forever);
+    if (rc == MPROC_ECLOSED && c->hdr_got > 0)
+        rc = MPROC_EBROKEN; /* EOF inside a header */
+    if (rc != 0)
+        goto out;
+    if (!c->body) {
+        if ((rc = mproc__msg_parse(c->hdr, c->max, &c->body_len)) != 0) {
+            c->broken = 1; /* no way to find the next message boundary */
+            goto out;
+        }
+        if (!(c->body = malloc(c->body_len ? c->body_len : 1)))
+            return MPROC_ENOMEM;
+        c->body_got = 0;
+    }
+    rc = read_part(c, c->body, c->body_len, &c->body_got, deadline, forever);
+    if (rc == MPROC_ECLOSED)
+        rc = MPROC_EBROKEN; /* EOF inside a message */
+    if (rc != 0)
+        goto out;
+    *data = c->body;
+    *len = c->body_len;
+    c->body = NULL;
+    c->hdr_got = 0;
+    return 0;
+out:
+    if (rc == MPROC_EBROKEN)
+        c->broken = 1;
+    return rc;
+}
+
+int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
+{
+    int rc;
+    if (!c || !data || !len)
+        return mproc__error(MPROC_EINVAL);
+    *data = NULL;
+    *len = 0;
+    if (c->rd == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ESTATE, "connection is write-only");
+    mproc__plat_mutex_lock(c->recv_mu);
+    rc = receive(c, data, len, timeout);
+    mproc__plat_mutex_unlock(c->recv_mu);
+    return rc ? mproc__error(rc) : 0;
+}
+
+int mproc_conn_poll(mproc_conn *c, double timeout)
+{
+    int rc;
+    if (!c)
+        return mproc__error(MPROC_EINVAL);
+    if (c->rd == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ESTATE, "connection is write-only");
+    if (c->hdr_got > 0)
+        return 1; /* a message is already on its way in */
+    rc = mproc__plat_readable(c->rd, timeout);
+    return rc < 0 ? mproc__error(rc) : rc;
+}
+
+void mproc_conn_close(mproc_conn *c)
+{
+    if (!c)
+        return;
+    if (c->rd != MPROC__NO_HANDLE)
+        mproc__plat_close(c->rd);
+    if (c->wr != MPROC__NO_HANDLE && c->wr != c->rd)
+        mproc__plat_close(c->wr);
+    mproc__plat_mutex_free(c->send_mu);
+    mproc__plat_mutex_free(c->recv_mu);
+    free(c->body);
+    c->magic = 0;
+    free(c);
+}
+
+int mproc__conn_is(const void *obj) { return obj && ((const mproc_conn *)obj)->magic == CONN_MAGIC; }
+
+mproc__handle mproc__conn_sentinel(mproc_conn *c) { return c->rd; }
+
+/* ---- passing to children ------------------------------------------------ */
+
+static int conn_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    mproc_conn *c = obj;
+    int duplex = c->rd == c->wr;
+    if (*n >= cap)
+        return MPROC_ETOOBIG;
+    hs[(*n)++] = c->rd != MPROC__NO_HANDLE ? c->rd : c->wr;
+    /* 0 duplex, 1 read end, 2 write end */
+    mproc__buf_u8(b, (uint8_t)(duplex ? 0 : c->rd != MPROC__NO_HANDLE ? 1 : 2));
+    mproc__buf_u64(b, (uint64_t)c->max);
+    return 0;
+}
+
+static void *conn_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    uint8_t mode = mproc__rd_u8(r);
+    uint64_t max = mproc__rd_u64(r);
+    mproc_conn *c = NULL;
+    if (!r->bad && n == 1 && mode <= 2 && max <= UINT32_MAX)
+        c = conn_make(mode == 2 ? MPROC__NO_HANDLE : hs[0], mode == 1 ? MPROC__NO_HANDLE : hs[0]);
+    if (!c) {
+        mproc__close_handles(hs, n);
+        return mproc__null(r->bad ? MPROC_EBROKEN : MPROC_ENOMEM);
+    }
+    c->max = (size_t)max;
+    return c;
+}
+
+static void conn_release(void *obj) { mproc_conn_close(obj); }
+
+const mproc__objtype mproc__conn_type = {conn_export, conn_import, conn_release};
+
+int mproc_args_add_conn(mproc_args *a, mproc_conn *c) { return mproc__args_add_object(a, MPROC__OBJ_CONN, c); }
+mproc_conn *mproc_args_conn(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_CONN); }
