@@ -147,6 +147,14 @@ int mproc__conn_is(const void *obj);
 mproc__handle mproc__conn_sentinel(mproc_conn *c);
 int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
+/* Queues (core/queue.c): the exit rule's two halves, and fork handling. */
+void mproc__queues_close_all(void);
+void mproc__queues_flush_all(void);
+void mproc__queues_after_fork(void);
+/* Tests only (core/queue.c). */
+mproc__handle mproc__queue_write_handle(mproc_queue *q);
+int mproc__queue_hold_reader_mid_message(mproc_queue *q);
+
 /* Lock internals Condition needs (core/sync.c). */
 uint64_t mproc__thread_id(void);
 int mproc__lock_is_mine(mproc_lock *l);
@@ -212,6 +220,8 @@ void mproc__become_child(const char *name, int daemon);
 /* Runs the exit rule (terminate daemon children, join the others), then
  * leaves the process with code.  Never returns. */
 _Noreturn void mproc__child_exit(int code);
+/* Registers the exit rule with atexit() once (first child, first feeder). */
+void mproc__ensure_exit_rule(void);
 /* Called by the platform's atfork child handler, in the child, after the
  * global lock was re-initialised. */
 void mproc__after_fork_child(void);

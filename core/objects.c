@@ -7,13 +7,13 @@
 #include "internal.h"
 
 extern const mproc__objtype mproc__shm_type, mproc__lock_type, mproc__sem_type, mproc__cond_type,
-    mproc__event_type, mproc__barrier_type, mproc__conn_type;
+    mproc__event_type, mproc__barrier_type, mproc__conn_type, mproc__queue_type;
 
 const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT] = {
     [MPROC__OBJ_SHM] = &mproc__shm_type,     [MPROC__OBJ_LOCK] = &mproc__lock_type,
     [MPROC__OBJ_SEM] = &mproc__sem_type,     [MPROC__OBJ_COND] = &mproc__cond_type,
     [MPROC__OBJ_EVENT] = &mproc__event_type, [MPROC__OBJ_BARRIER] = &mproc__barrier_type,
-    [MPROC__OBJ_CONN] = &mproc__conn_type,
+    [MPROC__OBJ_CONN] = &mproc__conn_type,   [MPROC__OBJ_QUEUE] = &mproc__queue_type,
 };
 
 int mproc__export_nested(const mproc__objtype *t, void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)

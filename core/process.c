@@ -109,6 +109,7 @@ static void exit_rule(void)
     size_t n = 0, i = 0;
     int code;
 
+    mproc__queues_close_all();
     mproc__plat_global_lock();
     exiting = 1;
     for (tracked *t = children; t; t = t->next)
@@ -117,15 +118,14 @@ static void exit_rule(void)
         for (tracked *t = children; t; t = t->next)
             all[i++] = t;
     mproc__plat_global_unlock();
-    if (!all)
-        return;
-    for (i = 0; i < n; i++)
+    for (i = 0; all && i < n; i++)
         if (all[i]->daemon && all[i]->method != MPROC_THREAD)
             (void)mproc__plat_child_signal(all[i]->child, 0);
-    for (i = 0; i < n; i++)
+    for (i = 0; all && i < n; i++)
         if (!(all[i]->daemon && all[i]->method == MPROC_THREAD))
             (void)mproc__plat_child_wait(all[i]->child, -1, &code);
     free(all);
+    mproc__queues_flush_all();
 }
 
 void mproc__become_child(const char *name, int daemon)
@@ -148,6 +148,7 @@ void mproc__after_fork_child(void)
      * with the parent's objects) and let this process start its own. */
     children = NULL;
     exiting = 0;
+    mproc__queues_after_fork();
     mproc__bootstrap_after_fork();
 }
 
@@ -287,7 +288,7 @@ static int check_may_start(mproc_process *p)
     return 0;
 }
 
-static void ensure_exit_rule(void)
+void mproc__ensure_exit_rule(void)
 {
     int first;
     mproc__plat_global_lock();
@@ -316,7 +317,7 @@ int mproc_process_start(mproc_process *p)
     if ((rc = check_may_start(p)) != 0)
         goto failed;
     reap_detached();
-    ensure_exit_rule();
+    mproc__ensure_exit_rule();
     if (!(t = calloc(1, sizeof *t))) {
         rc = mproc__error(MPROC_ENOMEM);
         goto failed;

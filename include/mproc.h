@@ -186,6 +186,8 @@ typedef struct mproc_event mproc_event;
 typedef struct mproc_cond mproc_cond;
 typedef struct mproc_barrier mproc_barrier;
 typedef struct mproc_conn mproc_conn;
+typedef struct mproc_queue mproc_queue;
+MPROC_API int mproc_args_add_queue(mproc_args *args, mproc_queue *queue);
 MPROC_API int mproc_args_add_conn(mproc_args *args, mproc_conn *conn);
 MPROC_API int mproc_args_add_shm(mproc_args *args, mproc_shm *shm);
 MPROC_API int mproc_args_add_lock(mproc_args *args, mproc_lock *lock);
@@ -204,6 +206,7 @@ MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
 MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
 MPROC_API mproc_shm *mproc_args_shm(const mproc_args *args, size_t i);
 MPROC_API mproc_conn *mproc_args_conn(const mproc_args *args, size_t i);
+MPROC_API mproc_queue *mproc_args_queue(const mproc_args *args, size_t i);
 MPROC_API mproc_lock *mproc_args_lock(const mproc_args *args, size_t i);
 MPROC_API mproc_sem *mproc_args_sem(const mproc_args *args, size_t i);
 MPROC_API mproc_event *mproc_args_event(const mproc_args *args, size_t i);
@@ -268,6 +271,55 @@ MPROC_API void mproc_process_free(mproc_process *p);
  * many), MPROC_ESTATE (a process not started).
  */
 MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
+
+/* ------------------------------------------------------------------ */
+/* Queues (multiprocessing.Queue, SimpleQueue, JoinableQueue)          */
+/* ------------------------------------------------------------------ */
+
+/* A pipe-backed queue for any mix of processes and threads.  maxsize 0 is
+ * unbounded.  put() copies the item into a per-process buffer that a feeder
+ * thread (started on first put) writes to the pipe, so put on an unbounded
+ * queue never blocks.  Items are byte strings of 0 .. 512 MiB by default.
+ * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
+MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
+/* A queue whose items must each be confirmed with mproc_queue_task_done. */
+MPROC_API mproc_queue *mproc_joinable_queue_new(mproc_ctx *ctx, size_t maxsize);
+/* No feeder and no maxsize: put writes to the pipe itself (may block). */
+MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
+/* Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
+ * timeout), MPROC_ETOOBIG (over the item limit), MPROC_ESTATE (closed),
+ * MPROC_EBROKEN (a process died holding the queue's lock: the queue is
+ * unusable for everyone). */
+MPROC_API int mproc_queue_put(mproc_queue *queue, const void *data, size_t len, double timeout);
+/* Removes the oldest item into a new buffer (free with mproc_free).  0,
+ * MPROC_EEMPTY (none within timeout), MPROC_EBROKEN, MPROC_ESTATE. */
+MPROC_API int mproc_queue_get(mproc_queue *queue, void **data, size_t *len, double timeout);
+/* put/get with timeout 0: MPROC_EFULL / MPROC_EEMPTY instead of waiting. */
+MPROC_API int mproc_queue_put_nowait(mproc_queue *queue, const void *data, size_t len);
+MPROC_API int mproc_queue_get_nowait(mproc_queue *queue, void **data, size_t *len);
+/* Items put and not yet got, across all processes (approximate while
+ * others put and get); works on every OS. */
+MPROC_API int mproc_queue_qsize(mproc_queue *queue, size_t *n);
+/* 1 / 0, or a negative error. */
+MPROC_API int mproc_queue_empty(mproc_queue *queue);
+MPROC_API int mproc_queue_full(mproc_queue *queue);
+/* The largest item this process puts or accepts (at most 4 GiB - 1). */
+MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
+/* Joinable queues: one task_done per item got (MPROC_ESTATE when called
+ * more often than items were put); join waits until all are done.
+ * MPROC_EINVAL on other queues. */
+MPROC_API int mproc_queue_task_done(mproc_queue *queue);
+MPROC_API int mproc_queue_join(mproc_queue *queue);
+/* No more put or get from this process; the feeder flushes then exits. */
+MPROC_API void mproc_queue_close(mproc_queue *queue);
+/* After close: waits until the feeder wrote everything (MPROC_ESTATE
+ * before close).  A process flushes its queues this way when it exits. */
+MPROC_API int mproc_queue_join_thread(mproc_queue *queue);
+/* Exit (and free) without waiting for the feeder: buffered items may be
+ * lost, as with CPython's cancel_join_thread. */
+MPROC_API void mproc_queue_cancel_join_thread(mproc_queue *queue);
+/* Closes, flushes (unless cancelled) and releases this process's handle. */
+MPROC_API void mproc_queue_free(mproc_queue *queue);
 
 /* ------------------------------------------------------------------ */
 /* Pipes (multiprocessing.Pipe)                                        */

@@ -28,6 +28,12 @@ typedef struct {
 _Static_assert(sizeof(psem) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for a semaphore");
 _Static_assert(sizeof(pmutex) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for a mutex");
 
+/* Robust mutexes: Linux, FreeBSD (not macOS).  PTHREAD_MUTEX_ROBUST is an
+ * enumerator, not a macro, so it cannot be tested with #if. */
+#if defined(__linux__) || defined(__FreeBSD__)
+#define HAVE_ROBUST 1
+#endif
+
 #if defined(__APPLE__)
 #define CLOCK_FOR_WAITS CLOCK_REALTIME /* no pthread_condattr_setclock */
 #else
@@ -40,7 +46,7 @@ static int init_mutex(pthread_mutex_t *m)
     int rc;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+#ifdef HAVE_ROBUST
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 #endif
     rc = pthread_mutex_init(m, &a);
@@ -73,7 +79,7 @@ static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
     (void)deadline;
     rc = pthread_mutex_lock(m);
 #endif
-#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+#ifdef HAVE_ROBUST
     if (rc == EOWNERDEAD)
         pthread_mutex_consistent(m);
 #endif
@@ -124,7 +130,7 @@ int mproc__plat_psem_acquire(mproc__psync *s, double timeout)
         }
         rc = timeout < 0 ? pthread_cond_wait(&p->cv, &p->mu) : pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
         if (rc == EOWNERDEAD) {
-#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+#ifdef HAVE_ROBUST
             pthread_mutex_consistent(&p->mu);
 #endif
             p->broken = 1;
@@ -182,7 +188,7 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
         rc = pthread_mutex_trylock(&p->mu);
         if (rc == EBUSY)
             return MPROC_ETIMEDOUT;
-#if defined(PTHREAD_MUTEX_ROBUST) && !defined(__APPLE__)
+#ifdef HAVE_ROBUST
         if (rc == EOWNERDEAD)
             pthread_mutex_consistent(&p->mu);
 #endif

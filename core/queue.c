@@ -1,0 +1,592 @@
+/*
+ * Queues, as CPython's multiprocessing/queues.py: a pipe, a reader lock, a
+ * writer lock, a bounded semaphore for maxsize, and in each process that
+ * puts, a feeder thread that moves items from a local buffer into the pipe
+ * so that put() on an unbounded queue never blocks on a full pipe.  The
+ * feeder writes everything buffered in one go: many frames per system call.
+ *
+ * Unlike CPython, qsize() works everywhere (a shared counter), and a dead
+ * peer cannot hang anyone: the locks are robust, so a process killed while
+ * holding one breaks the queue (MPROC_EBROKEN for everybody) instead of
+ * deadlocking it, and a reader never waits on a message whose writer died.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define QUEUE_MAGIC 0x71756575u
+#define LIVENESS_SLICE 0.1 /* how often a blocked reader checks its writer */
+
+enum { Q_PLAIN = 1, Q_SIMPLE, Q_JOINABLE };
+enum { RLOCK, WLOCK, SLOTS };
+
+typedef struct {
+    atomic_long items;      /* put and not yet got */
+    atomic_long unfinished; /* joinable: put and not yet task_done */
+    atomic_int broken;
+} queue_state;
+
+struct mproc_queue {
+    uint32_t magic;
+    int kind;
+    size_t maxsize, max_msg;
+    mproc__handle rd, wr;
+    mproc__block b;
+    mproc_cond *tasks; /* joinable */
+    /* this process's side: the feeder and what it has yet to write */
+    mproc__mutex *mu;
+    mproc__cond *cv;
+    mproc__buf pending;
+    mproc__child *feeder;
+    int closed, cancel_join;
+    struct mproc_queue *prev, *next; /* live queues of this process */
+};
+
+static mproc_queue *live; /* global lock */
+
+static queue_state *state_of(mproc_queue *q) { return q->b.state; }
+
+static int is_broken(mproc_queue *q) { return atomic_load(&state_of(q)->broken); }
+
+static int mark_broken(mproc_queue *q)
+{
+    if (!atomic_exchange(&state_of(q)->broken, 1))
+        mproc__log(MPROC_LOG_ERROR, "queue broken: a process died while holding its lock or mid-message");
+    return MPROC_EBROKEN;
+}
+
+static void register_live(mproc_queue *q)
+{
+    mproc__plat_global_lock();
+    q->prev = NULL;
+    q->next = live;
+    if (live)
+        live->prev = q;
+    live = q;
+    mproc__plat_global_unlock();
+}
+
+static void unregister_live(mproc_queue *q)
+{
+    mproc__plat_global_lock();
+    if (q->prev)
+        q->prev->next = q->next;
+    else if (live == q)
+        live = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    mproc__plat_global_unlock();
+}
+
+static int local_init(mproc_queue *q)
+{
+    q->mu = mproc__plat_mutex_new();
+    q->cv = mproc__plat_cond_new();
+    memset(&q->pending, 0, sizeof q->pending);
+    q->feeder = NULL;
+    q->closed = q->cancel_join = 0;
+    return q->mu && q->cv ? 0 : MPROC_ENOMEM;
+}
+
+static void queue_destroy(mproc_queue *q)
+{
+    mproc__plat_mutex_free(q->mu);
+    mproc__plat_cond_free(q->cv);
+    mproc__buf_free(&q->pending);
+    if (q->rd != MPROC__NO_HANDLE)
+        mproc__plat_close(q->rd);
+    if (q->wr != MPROC__NO_HANDLE)
+        mproc__plat_close(q->wr);
+    if (q->b.shm)
+        mproc__block_free(&q->b);
+    if (q->tasks)
+        mproc_cond_free(q->tasks);
+    q->magic = 0;
+    free(q);
+}
+
+static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
+{
+    static const int kinds[] = {MPROC__PRIM_MUTEX, MPROC__PRIM_MUTEX, MPROC__PRIM_SEM};
+    unsigned values[] = {0, 0, (unsigned)maxsize};
+    mproc__handle h[2];
+    mproc_queue *q;
+    int rc;
+
+    if (maxsize > 0x7fffffffu)
+        return mproc__null(MPROC_EINVAL);
+    if (!(q = calloc(1, sizeof *q)))
+        return mproc__null(MPROC_ENOMEM);
+    q->magic = QUEUE_MAGIC;
+    q->kind = kind;
+    q->maxsize = maxsize;
+    q->max_msg = MPROC__MSG_DEFAULT_MAX;
+    q->rd = q->wr = MPROC__NO_HANDLE;
+    rc = local_init(q);
+    if (rc == 0 && (rc = mproc__plat_pipe(0, h)) == 0) {
+        q->rd = h[0];
+        q->wr = h[1];
+    }
+    if (rc == 0)
+        rc = mproc__block_new(&q->b, sizeof(queue_state), kinds, values, values, maxsize ? 3 : 2);
+    if (rc == 0 && kind == Q_JOINABLE && !(q->tasks = mproc_cond_new(ctx, NULL)))
+        rc = mproc_last_error();
+    if (rc != 0) {
+        queue_destroy(q);
+        return mproc__null(rc);
+    }
+    register_live(q);
+    return q;
+}
+
+mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize) { return queue_create(ctx, Q_PLAIN, maxsize); }
+
+mproc_queue *mproc_joinable_queue_new(mproc_ctx *ctx, size_t maxsize)
+{
+    return queue_create(ctx, Q_JOINABLE, maxsize);
+}
+
+mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx) { return queue_create(ctx, Q_SIMPLE, 0); }
+
+int mproc_queue_set_max_message(mproc_queue *q, size_t max)
+{
+    if (!q || max > UINT32_MAX)
+        return mproc__error(MPROC_EINVAL);
+    q->max_msg = max;
+    return 0;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* Writes whole frames under the writer lock.  Waits for room in slices so a
+ * queue broken meanwhile (a reader died) stops the wait. */
+static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
+{
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
+    if (rc == MPROC_EBROKEN) {
+        mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+        return mark_broken(q);
+    }
+    if (rc != 0)
+        return rc;
+    while (len > 0 && rc == 0) {
+        long n = mproc__plat_write_timed(q->wr, p, len, LIVENESS_SLICE);
+        if (n < 0)
+            rc = (int)n;
+        else if (n == 0 && is_broken(q))
+            rc = MPROC_EBROKEN;
+        p += n > 0 ? n : 0;
+        len -= n > 0 ? (size_t)n : 0;
+    }
+    mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+    return rc;
+}
+
+static int feeder_main(void *ud)
+{
+    mproc_queue *q = ud;
+    for (;;) {
+        mproc__buf batch;
+        mproc__plat_mutex_lock(q->mu);
+        while (q->pending.len == 0 && !q->closed)
+            mproc__plat_cond_wait(q->cv, q->mu, -1);
+        if (q->pending.len == 0) {
+            mproc__plat_mutex_unlock(q->mu);
+            return 0;
+        }
+        batch = q->pending;
+        memset(&q->pending, 0, sizeof q->pending);
+        mproc__plat_mutex_unlock(q->mu);
+        /* Every frame buffered so far, in as few system calls as the pipe allows. */
+        (void)write_frames(q, batch.data, batch.len);
+        mproc__buf_free(&batch);
+    }
+}
+
+static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
+{
+    unsigned char hdr[MPROC__MSG_HDR];
+    int rc = 0;
+
+    mproc__msg_header(hdr, len);
+    mproc__plat_mutex_lock(q->mu);
+    if (q->closed) {
+        rc = MPROC_ESTATE;
+    } else {
+        mproc__buf_bytes(&q->pending, hdr, sizeof hdr);
+        mproc__buf_bytes(&q->pending, data, len);
+        if (q->pending.failed) {
+            mproc__buf_free(&q->pending); /* only ever fails empty-handed: see buf.c */
+            rc = MPROC_ENOMEM;
+        } else if (!q->feeder) {
+            mproc__ensure_exit_rule();
+            rc = mproc__plat_thread_start(&q->feeder, feeder_main, q);
+        }
+        mproc__plat_cond_signal(q->cv);
+    }
+    mproc__plat_mutex_unlock(q->mu);
+    return rc;
+}
+
+int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
+{
+    int rc;
+
+    if (!q || q->magic != QUEUE_MAGIC || (!data && len > 0))
+        return mproc__error(MPROC_EINVAL);
+    if (len > q->max_msg)
+        return mproc__errorf(MPROC_ETOOBIG, "item of %zu bytes exceeds the queue's limit of %zu", len, q->max_msg);
+    if (is_broken(q))
+        return mproc__error(MPROC_EBROKEN);
+    if (q->closed)
+        return mproc__errorf(MPROC_ESTATE, "queue is closed");
+    if (q->maxsize && (rc = mproc__plat_psem_acquire(&q->b.prims[SLOTS], timeout)) != 0)
+        return mproc__error(rc == MPROC_ETIMEDOUT ? MPROC_EFULL : rc);
+    if (q->kind == Q_JOINABLE) {
+        mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+        atomic_fetch_add(&state_of(q)->unfinished, 1);
+        mproc_lock_release(mproc_cond_lock(q->tasks));
+    }
+    atomic_fetch_add(&state_of(q)->items, 1);
+    if (q->kind == Q_SIMPLE) {
+        unsigned char hdr[MPROC__MSG_HDR];
+        mproc__buf frame = {0};
+        mproc__msg_header(hdr, len);
+        mproc__buf_bytes(&frame, hdr, sizeof hdr);
+        mproc__buf_bytes(&frame, data, len);
+        rc = frame.failed ? MPROC_ENOMEM : write_frames(q, frame.data, frame.len);
+        mproc__buf_free(&frame);
+    } else {
+        rc = enqueue_locally(q, data, len);
+    }
+    if (rc != 0) {
+        atomic_fetch_sub(&state_of(q)->items, 1);
+        if (q->maxsize)
+            mproc__plat_psem_release(&q->b.prims[SLOTS]);
+        return mproc__error(rc);
+    }
+    return 0;
+}
+
+int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len) { return mproc_queue_put(q, data, len, 0); }
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Reads exactly n bytes of a message that has begun.  While none arrive it
+ * checks the writer: a writer lock that is free (nobody is writing) or
+ * abandoned (the writer died) means the rest will never come. */
+static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        long got = mproc__plat_read_timed(q->rd, p, n, LIVENESS_SLICE);
+        if (got < 0)
+            return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
+        if (got == 0) {
+            int rc;
+            if (is_broken(q))
+                return MPROC_EBROKEN;
+            rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], 0);
+            if (rc == MPROC_ETIMEDOUT)
+                continue; /* a live writer is mid-write */
+            if (rc == 0 || rc == MPROC_EBROKEN) {
+                mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+                return mark_broken(q);
+            }
+            return rc;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+static int read_message(mproc_queue *q, void **data, size_t *len, double timeout)
+{
+    unsigned char hdr[MPROC__MSG_HDR];
+    long got = mproc__plat_read_timed(q->rd, hdr, 1, timeout);
+    unsigned char *body;
+    int rc;
+
+    if (got == 0)
+        return MPROC_EEMPTY;
+    if (got < 0)
+        return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
+    if ((rc = read_rest(q, hdr + 1, sizeof hdr - 1)) != 0)
+        return rc;
+    if ((rc = mproc__msg_parse(hdr, q->max_msg, len)) != 0)
+        return mark_broken(q); /* the stream lost its framing */
+    if (!(body = malloc(*len ? *len : 1)))
+        return mark_broken(q); /* cannot skip it safely either */
+    if ((rc = read_rest(q, body, *len)) != 0) {
+        free(body);
+        return rc;
+    }
+    *data = body;
+    return 0;
+}
+
+int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout, left;
+    int rc;
+
+    if (!q || q->magic != QUEUE_MAGIC || !data || !len)
+        return mproc__error(MPROC_EINVAL);
+    *data = NULL;
+    *len = 0;
+    if (is_broken(q))
+        return mproc__error(MPROC_EBROKEN);
+    if (q->closed)
+        return mproc__errorf(MPROC_ESTATE, "queue is closed");
+    rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], timeout);
+    if (rc == MPROC_ETIMEDOUT)
+        return mproc__error(MPROC_EEMPTY);
+    if (rc == MPROC_EBROKEN) {
+        /* The previous reader died holding the lock, perhaps mid-message. */
+        mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+        return mproc__error(mark_broken(q));
+    }
+    if (rc != 0)
+        return mproc__error(rc);
+    left = timeout < 0 ? -1 : deadline - mproc__plat_now();
+    rc = is_broken(q) ? MPROC_EBROKEN : read_message(q, data, len, timeout < 0 ? -1 : left > 0 ? left : 0);
+    mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    if (rc != 0)
+        return mproc__error(rc);
+    atomic_fetch_sub(&state_of(q)->items, 1);
+    if (q->maxsize)
+        mproc__plat_psem_release(&q->b.prims[SLOTS]);
+    return 0;
+}
+
+int mproc_queue_get_nowait(mproc_queue *q, void **data, size_t *len) { return mproc_queue_get(q, data, len, 0); }
+
+/* ---- size, joinable, lifetime ----------------------------------------------- */
+
+int mproc_queue_qsize(mproc_queue *q, size_t *n)
+{
+    long items;
+    if (!q || !n)
+        return mproc__error(MPROC_EINVAL);
+    items = atomic_load(&state_of(q)->items);
+    *n = items > 0 ? (size_t)items : 0;
+    return 0;
+}
+
+int mproc_queue_empty(mproc_queue *q)
+{
+    size_t n = 0;
+    return mproc_queue_qsize(q, &n) == 0 ? n == 0 : mproc_last_error();
+}
+
+int mproc_queue_full(mproc_queue *q)
+{
+    size_t n = 0;
+    if (mproc_queue_qsize(q, &n) != 0)
+        return mproc_last_error();
+    return q->maxsize > 0 && n >= q->maxsize;
+}
+
+int mproc_queue_task_done(mproc_queue *q)
+{
+    int rc = 0;
+    if (!q || q->kind != Q_JOINABLE)
+        return mproc__error(MPROC_EINVAL);
+    mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+    if (atomic_load(&state_of(q)->unfinished) <= 0)
+        rc = MPROC_ESTATE;
+    else if (atomic_fetch_sub(&state_of(q)->unfinished, 1) == 1)
+        mproc_cond_notify_all(q->tasks);
+    mproc_lock_release(mproc_cond_lock(q->tasks));
+    return rc ? mproc__errorf(rc, "task_done() called too many times") : 0;
+}
+
+int mproc_queue_join(mproc_queue *q)
+{
+    if (!q || q->kind != Q_JOINABLE)
+        return mproc__error(MPROC_EINVAL);
+    mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+    while (atomic_load(&state_of(q)->unfinished) > 0)
+        mproc_cond_wait(q->tasks, -1);
+    mproc_lock_release(mproc_cond_lock(q->tasks));
+    return 0;
+}
+
+void mproc_queue_close(mproc_queue *q)
+{
+    if (!q)
+        return;
+    mproc__plat_mutex_lock(q->mu);
+    q->closed = 1;
+    mproc__plat_cond_signal(q->cv);
+    mproc__plat_mutex_unlock(q->mu);
+}
+
+int mproc_queue_join_thread(mproc_queue *q)
+{
+    mproc__child *feeder;
+    int code;
+    if (!q)
+        return mproc__error(MPROC_EINVAL);
+    mproc__plat_mutex_lock(q->mu);
+    feeder = q->closed ? q->feeder : NULL;
+    if (q->closed)
+        q->feeder = NULL;
+    mproc__plat_mutex_unlock(q->mu);
+    if (!q->closed)
+        return mproc__errorf(MPROC_ESTATE, "join_thread() needs close() first");
+    if (feeder) {
+        mproc__plat_child_wait(feeder, -1, &code);
+        mproc__plat_child_free(feeder);
+    }
+    return 0;
+}
+
+void mproc_queue_cancel_join_thread(mproc_queue *q)
+{
+    if (!q)
+        return;
+    mproc__plat_mutex_lock(q->mu);
+    q->cancel_join = 1;
+    mproc__plat_mutex_unlock(q->mu);
+}
+
+void mproc_queue_free(mproc_queue *q)
+{
+    int abandoned = 0;
+    if (!q)
+        return;
+    unregister_live(q);
+    mproc_queue_close(q);
+    if (q->cancel_join) {
+        /* Whatever is still buffered is dropped, as CPython drops it; a
+         * feeder stuck on a full pipe is left to die with the process (it
+         * still uses the queue, so the queue is not freed under it). */
+        mproc__plat_mutex_lock(q->mu);
+        mproc__buf_free(&q->pending);
+        abandoned = q->feeder && mproc__plat_child_wait(q->feeder, 0, &(int){0}) != 0;
+        mproc__plat_mutex_unlock(q->mu);
+    }
+    if (abandoned)
+        return;
+    mproc_queue_join_thread(q);
+    queue_destroy(q);
+}
+
+/* Tests only: the queue's pipe, and holding the reader lock in the middle
+ * of a message (what a consumer killed mid-message leaves behind). */
+mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
+
+int mproc__queue_hold_reader_mid_message(mproc_queue *q)
+{
+    unsigned char first;
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], -1);
+    if (rc != 0)
+        return rc;
+    return mproc__plat_read_timed(q->rd, &first, 1, -1) == 1 ? 0 : MPROC_EBROKEN;
+}
+
+/* At exit (CPython's finalizers around _exit_function): close every queue
+ * so feeders finish after flushing; after the children were joined, wait
+ * for the feeders, except where cancel_join_thread said not to. */
+void mproc__queues_close_all(void)
+{
+    mproc__plat_global_lock();
+    for (mproc_queue *q = live; q; q = q->next)
+        mproc_queue_close(q);
+    mproc__plat_global_unlock();
+}
+
+void mproc__queues_flush_all(void)
+{
+    mproc_queue *q;
+    for (;;) {
+        mproc__plat_global_lock();
+        for (q = live; q && (q->cancel_join || !q->feeder); q = q->next)
+            ;
+        mproc__plat_global_unlock();
+        if (!q)
+            return;
+        mproc_queue_join_thread(q);
+    }
+}
+
+/* In a forked child: the parent's feeders do not exist here, and what they
+ * had buffered is theirs to write.  Start this process's side afresh (the
+ * old mutex may have been held by a thread that is gone). */
+void mproc__queues_after_fork(void)
+{
+    for (mproc_queue *q = live; q; q = q->next) {
+        q->mu = mproc__plat_mutex_new();
+        q->cv = mproc__plat_cond_new();
+        memset(&q->pending, 0, sizeof q->pending);
+        q->feeder = NULL;
+        q->closed = q->cancel_join = 0;
+    }
+}
+
+/* ---- passing to children ------------------------------------------------ */
+
+extern const mproc__objtype mproc__cond_type;
+
+/* [rd, wr] handles; kind, sizes; the joinable's condition (nested); then
+ * the shared block, which takes the remaining handles. */
+static int queue_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    mproc_queue *q = obj;
+    int rc = 0;
+    if (*n + 2 > cap)
+        return MPROC_ETOOBIG;
+    hs[(*n)++] = q->rd;
+    hs[(*n)++] = q->wr;
+    mproc__buf_u8(b, (uint8_t)q->kind);
+    mproc__buf_u64(b, (uint64_t)q->maxsize);
+    mproc__buf_u64(b, (uint64_t)q->max_msg);
+    if (q->kind == Q_JOINABLE)
+        rc = mproc__export_nested(&mproc__cond_type, q->tasks, b, hs, n, cap);
+    return rc ? rc : mproc__block_export(&q->b, b, hs, n, cap);
+}
+
+static void *queue_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_queue *q = calloc(1, sizeof *q);
+    size_t used = 0;
+
+    if (!q || n < 3) {
+        free(q);
+        mproc__close_handles(hs, n);
+        return mproc__null(q ? MPROC_EBROKEN : MPROC_ENOMEM);
+    }
+    q->magic = QUEUE_MAGIC;
+    q->rd = hs[0];
+    q->wr = hs[1];
+    q->kind = mproc__rd_u8(r);
+    q->maxsize = (size_t)mproc__rd_u64(r);
+    q->max_msg = (size_t)mproc__rd_u64(r);
+    if (local_init(q) != 0 || r->bad || q->kind < Q_PLAIN || q->kind > Q_JOINABLE || q->max_msg > UINT32_MAX ||
+        q->maxsize > 0x7fffffffu) {
+        mproc__close_handles(hs + 2, n - 2);
+        queue_destroy(q);
+        return mproc__null(MPROC_EBROKEN);
+    }
+    if (q->kind == Q_JOINABLE && !(q->tasks = mproc__import_nested(&mproc__cond_type, r, hs + 2, n - 2, &used))) {
+        mproc__close_handles(hs + 2 + used, n - 2 - used);
+        queue_destroy(q);
+        return mproc__null(MPROC_EBROKEN);
+    }
+    if (mproc__block_import(&q->b, r, hs + 2 + used, n - 2 - used) != 0) {
+        queue_destroy(q);
+        return mproc__null(MPROC_EBROKEN);
+    }
+    register_live(q);
+    return q;
+}
+
+static void queue_release(void *obj) { mproc_queue_free(obj); }
+
+const mproc__objtype mproc__queue_type = {queue_export, queue_import, queue_release};
+
+int mproc_args_add_queue(mproc_args *a, mproc_queue *q) { return mproc__args_add_object(a, MPROC__OBJ_QUEUE, q); }
+mproc_queue *mproc_args_queue(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_QUEUE); }

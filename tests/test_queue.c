@@ -1,0 +1,550 @@
+/* Queues across processes (or threads) under the start method being tested. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static mproc_process *start(mproc_target_fn fn, mproc_args *a)
+{
+    mproc_process *p = mproc_process_new(NULL, fn, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    return p;
+}
+
+static int finish(mproc_process *p, double timeout)
+{
+    int code = -1000;
+    if (mproc_process_join(p, timeout) == 0)
+        mproc_process_exitcode(p, &code);
+    mproc_process_free(p);
+    return code;
+}
+
+/* ---- one producer keeps its order --------------------------------------- */
+
+static int put_numbers(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    int64_t n = mproc_args_i64(a, 1);
+    for (int64_t i = 0; i < n; i++)
+        if (mproc_queue_put(q, &i, sizeof i, -1) != 0)
+            return 1;
+    return 0;
+}
+MPROC_TARGET(put_numbers);
+
+static void test_one_producers_items_arrive_in_order(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int64_t bad = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 5000);
+    p = start(put_numbers, a);
+    for (int64_t i = 0; i < 5000; i++) {
+        void *d = NULL;
+        size_t n = 0;
+        int64_t v = -1;
+        if (mproc_queue_get(q, &d, &n, 60) != 0 || n != sizeof v) {
+            bad++;
+            break;
+        }
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    mproc_queue_free(q);
+}
+
+/* ---- many producers and consumers: nothing lost, doubled or corrupted --- */
+
+#define PRODUCERS 4
+#define CONSUMERS 4
+#define PER_PRODUCER 12500 /* 50,000 items in all */
+#define MAX_ITEM (200 * 1024)
+
+typedef struct {
+    uint32_t producer, seq, sum, len;
+} item_head;
+
+typedef struct {
+    atomic_uint seen[PRODUCERS][(PER_PRODUCER + 31) / 32];
+    atomic_long duplicates, corrupt, received;
+} tally;
+
+static uint32_t checksum(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* Mostly small items, some up to 200 KiB: across PIPE_BUF, the pipe's
+ * capacity and the feeder's batches, with a total that stays quick. */
+static size_t item_size(uint32_t *rng)
+{
+    *rng = *rng * 1664525u + 1013904223u;
+    if ((*rng >> 24) < 16) /* 1 in 16 */
+        return (*rng >> 8) % (MAX_ITEM + 1);
+    return (*rng >> 8) % 4097;
+}
+
+static int produce(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    uint32_t me = (uint32_t)mproc_args_i64(a, 1), rng = 7919u * (me + 1);
+    unsigned char *buf = malloc(sizeof(item_head) + MAX_ITEM);
+    for (uint32_t seq = 0; seq < PER_PRODUCER; seq++) {
+        item_head h = {me, seq, 0, (uint32_t)item_size(&rng)};
+        for (uint32_t i = 0; i < h.len; i++)
+            buf[sizeof h + i] = (unsigned char)(seq * 7 + i * 13 + me);
+        h.sum = checksum(buf + sizeof h, h.len);
+        memcpy(buf, &h, sizeof h);
+        if (mproc_queue_put(q, buf, sizeof h + h.len, -1) != 0) {
+            free(buf);
+            return 1;
+        }
+    }
+    free(buf);
+    return 0;
+}
+MPROC_TARGET(produce);
+
+static int consume(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    tally *t = mproc_shm_ptr(mproc_args_shm(a, 1));
+    for (;;) {
+        void *d;
+        size_t n;
+        item_head h;
+        if (mproc_queue_get(q, &d, &n, 120) != 0)
+            return 1;
+        if (n == 0) { /* the sentinel */
+            mproc_free(d);
+            return 0;
+        }
+        memcpy(&h, d, sizeof h);
+        atomic_fetch_add(&t->received, 1);
+        if (n != sizeof h + h.len || h.producer >= PRODUCERS || h.seq >= PER_PRODUCER ||
+            checksum((unsigned char *)d + sizeof h, h.len) != h.sum) {
+            atomic_fetch_add(&t->corrupt, 1);
+        } else if (atomic_fetch_or(&t->seen[h.producer][h.seq / 32], 1u << (h.seq % 32)) & (1u << (h.seq % 32))) {
+            atomic_fetch_add(&t->duplicates, 1);
+        }
+        mproc_free(d);
+    }
+}
+MPROC_TARGET(consume);
+
+static void test_many_producers_and_consumers_lose_nothing(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_shm *shm = mproc_shm_new(NULL, sizeof(tally));
+    tally *t = mproc_shm_ptr(shm);
+    mproc_process *prod[PRODUCERS], *cons[CONSUMERS];
+    long missing = 0;
+
+    for (int i = 0; i < CONSUMERS; i++) {
+        mproc_args *a = mproc_args_new();
+        mproc_args_add_queue(a, q);
+        mproc_args_add_shm(a, shm);
+        cons[i] = start(consume, a);
+    }
+    for (int i = 0; i < PRODUCERS; i++) {
+        mproc_args *a = mproc_args_new();
+        mproc_args_add_queue(a, q);
+        mproc_args_add_i64(a, i);
+        prod[i] = start(produce, a);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        CU_ASSERT_EQUAL(finish(prod[i], 600), 0);
+    for (int i = 0; i < CONSUMERS; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, "", 0, -1), 0);
+    for (int i = 0; i < CONSUMERS; i++)
+        CU_ASSERT_EQUAL(finish(cons[i], 600), 0);
+    for (int p = 0; p < PRODUCERS; p++)
+        for (int s = 0; s < PER_PRODUCER; s++)
+            missing += !(atomic_load(&t->seen[p][s / 32]) & (1u << (s % 32)));
+    CU_ASSERT_EQUAL(missing, 0);
+    CU_ASSERT_EQUAL(atomic_load(&t->duplicates), 0);
+    CU_ASSERT_EQUAL(atomic_load(&t->corrupt), 0);
+    CU_ASSERT_EQUAL(atomic_load(&t->received), (long)PRODUCERS * PER_PRODUCER);
+    mproc_queue_free(q);
+    mproc_shm_free(shm);
+}
+
+/* ---- timeouts and the non-blocking calls -------------------------------- */
+
+static void test_get_on_empty_queue_times_out_with_eempty(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    void *d;
+    size_t n;
+    double t0 = tu_now(), dt;
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 0.1), MPROC_EEMPTY);
+    dt = tu_now() - t0;
+    CU_ASSERT(dt >= 0.1 && dt <= 0.6);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), MPROC_EEMPTY);
+    CU_ASSERT(tu_now() - t0 < 0.05);
+    mproc_queue_free(q);
+}
+
+static void test_put_on_full_bounded_queue_times_out_with_efull(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 2);
+    size_t n = 9;
+    double t0, dt;
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "a", 1, 0), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put_nowait(q, "b", 1), 0);
+    CU_ASSERT_EQUAL(mproc_queue_full(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "c", 1, 0.1), MPROC_EFULL);
+    dt = tu_now() - t0;
+    CU_ASSERT(dt >= 0.1 && dt <= 0.6);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_put_nowait(q, "c", 1), MPROC_EFULL);
+    CU_ASSERT(tu_now() - t0 < 0.05);
+    {
+        void *d;
+        size_t len;
+        CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &len, 10), 0);
+        CU_ASSERT(len == 1 && memcmp(d, "a", 1) == 0);
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(mproc_queue_put_nowait(q, "c", 1), 0);
+    mproc_queue_free(q);
+}
+
+static void test_qsize_empty_full_track_the_items(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    size_t n = 99;
+    void *d;
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_full(q), 0);
+    for (int i = 0; i < 3; i++)
+        mproc_queue_put(q, "x", 1, -1);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 10), 0);
+    mproc_free(d);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    mproc_queue_free(q);
+}
+
+/* ---- flushing at exit ---------------------------------------------------- */
+
+static int put_many_and_return(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    char item[1024];
+    memset(item, 'q', sizeof item);
+    for (int i = 0; i < 10000; i++)
+        if (mproc_queue_put(q, item, sizeof item, -1) != 0)
+            return 1;
+    if (mproc_args_i64(a, 1))
+        mproc_queue_cancel_join_thread(q);
+    return 0;
+}
+MPROC_TARGET(put_many_and_return);
+
+static void test_child_flushes_its_items_before_exiting(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int got = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 0);
+    p = start(put_many_and_return, a);
+    /* 10 MB: more than the pipe holds, so the child waits for us at exit. */
+    for (int i = 0; i < 10000; i++) {
+        void *d;
+        size_t n;
+        if (mproc_queue_get(q, &d, &n, 60) != 0)
+            break;
+        got++;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(got, 10000);
+    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    mproc_queue_free(q);
+}
+
+static void test_cancel_join_thread_exits_without_waiting(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 1);
+    p = start(put_many_and_return, a);
+    /* Nobody reads, yet the child ends. */
+    CU_ASSERT_EQUAL(finish(p, 30), 0);
+    mproc_queue_free(q);
+}
+
+/* ---- a dead consumer breaks the queue instead of hanging it -------------- */
+
+static int hold_reader_and_block(mproc_args *a)
+{
+    if (mproc__queue_hold_reader_mid_message(mproc_args_queue(a, 0)) != 0)
+        return 1;
+    mproc_event_set(mproc_args_event(a, 1));
+    return tu_gate_wait(mproc_args_str(a, 2), 60) == 0 ? 0 : 2; /* killed before that */
+}
+MPROC_TARGET(hold_reader_and_block);
+
+static int get_once(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n;
+    int rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, 30);
+    mproc_free(d);
+    return -rc;
+}
+MPROC_TARGET(get_once);
+
+static void test_consumer_killed_mid_message_breaks_the_queue(void)
+{
+    int ok = 0;
+    for (int round = 0; round < 20; round++) {
+        mproc_queue *q = mproc_queue_new(NULL, 0);
+        mproc_event *mid = mproc_event_new(NULL);
+        mproc_args *a = mproc_args_new(), *b = mproc_args_new();
+        mproc_process *victim, *other;
+        char gate[64];
+        double t0;
+        void *d;
+        size_t n;
+        int other_code;
+        tu_gate_name(gate);
+        tu_gate_create(gate);
+        mproc_queue_put(q, "a message that will be torn", 27, -1);
+        mproc_args_add_queue(a, q);
+        mproc_args_add_event(a, mid);
+        mproc_args_add_str(a, gate);
+        victim = start(hold_reader_and_block, a);
+        CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
+        mproc_args_add_queue(b, q);
+        other = start(get_once, b); /* blocks on the reader lock */
+        t0 = tu_now();
+        CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
+        CU_ASSERT_EQUAL(finish(victim, 60), -9);
+        other_code = finish(other, 60);
+        CU_ASSERT_EQUAL(other_code, -MPROC_EBROKEN);
+        CU_ASSERT(tu_now() - t0 < 1.0);
+        CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 1), MPROC_EBROKEN);
+        CU_ASSERT_EQUAL(mproc_queue_put(q, "x", 1, 1), MPROC_EBROKEN);
+        ok += other_code == -MPROC_EBROKEN;
+        tu_gate_destroy(gate);
+        mproc_event_free(mid);
+        mproc_queue_cancel_join_thread(q);
+        mproc_queue_free(q);
+    }
+    CU_ASSERT_EQUAL(ok, 20);
+}
+
+/* ---- fork after use ------------------------------------------------------ */
+
+static int put_tagged(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    for (int i = 0; i < 100; i++) {
+        int v = 1000 + i;
+        if (mproc_queue_put(q, &v, sizeof v, -1) != 0)
+            return 1;
+    }
+    return 0;
+}
+MPROC_TARGET(put_tagged);
+
+static void test_queue_used_before_fork_works_in_the_child(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    int seen[1100] = {0}, dups = 0, total = 0;
+    for (int i = 0; i < 100; i++)
+        mproc_queue_put(q, &i, sizeof i, -1); /* our feeder is running */
+    mproc_args_add_queue(a, q);
+    CU_ASSERT_EQUAL(finish(start(put_tagged, a), 60), 0);
+    for (;;) {
+        void *d;
+        size_t n;
+        int v;
+        if (mproc_queue_get(q, &d, &n, 1) != 0)
+            break;
+        memcpy(&v, d, sizeof v);
+        mproc_free(d);
+        if (v >= 0 && v < 1100)
+            dups += seen[v]++ > 0;
+        total++;
+    }
+    CU_ASSERT_EQUAL(total, 200);
+    CU_ASSERT_EQUAL(dups, 0);
+    mproc_queue_free(q);
+}
+
+/* ---- SimpleQueue, JoinableQueue ------------------------------------------ */
+
+static void test_simple_queue_puts_and_gets(void)
+{
+    mproc_queue *q = mproc_simple_queue_new(NULL);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int64_t bad = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 300);
+    p = start(put_numbers, a);
+    for (int64_t i = 0; i < 300; i++) {
+        void *d;
+        size_t n;
+        int64_t v = -1;
+        if (mproc_queue_get(q, &d, &n, 60) != 0)
+            break;
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    mproc_queue_free(q);
+}
+
+static int work_and_mark_done(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    for (int i = 0; i < 50; i++) {
+        void *d;
+        size_t n;
+        if (mproc_queue_get(q, &d, &n, 60) != 0)
+            return 1;
+        mproc_free(d);
+        if (mproc_queue_task_done(q) != 0)
+            return 2;
+    }
+    return 0;
+}
+MPROC_TARGET(work_and_mark_done);
+
+static void test_joinable_queue_join_waits_for_task_done(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE);
+    for (int i = 0; i < 50; i++)
+        mproc_queue_put(q, &i, sizeof i, -1);
+    mproc_args_add_queue(a, q);
+    p = start(work_and_mark_done, a);
+    CU_ASSERT_EQUAL(mproc_queue_join(q), 0);
+    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE);
+    mproc_queue_free(q);
+}
+
+/* ---- malformed data and leaks -------------------------------------------- */
+
+static void test_garbage_in_the_pipe_breaks_the_queue(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    static const char junk[] = "not a frame at all";
+    void *d = NULL;
+    size_t n;
+    CU_ASSERT_EQUAL(mproc__write_fully(mproc__queue_write_handle(q), junk, sizeof junk), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 1), MPROC_EBROKEN);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "x", 1, 0), MPROC_EBROKEN);
+    mproc_queue_free(q);
+}
+
+static void test_item_over_the_limit_is_etoobig(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    CU_ASSERT_EQUAL(mproc_queue_set_max_message(q, 4), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "12345", 5, 0), MPROC_ETOOBIG);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    mproc_queue_free(q);
+}
+
+static int put_one(mproc_args *a) { return -mproc_queue_put(mproc_args_queue(a, 0), "hi", 2, -1); }
+MPROC_TARGET(put_one);
+
+static void test_1000_create_transfer_free_cycles_leak_nothing(void)
+{
+    int before = 0, failures = 0;
+    for (int i = -1; i < 1000; i++) {
+        mproc_queue *q;
+        mproc_args *a;
+        void *d = NULL;
+        size_t n;
+        mproc_process *p;
+        if (i == 0)
+            before = tu_open_handle_count();
+        q = mproc_queue_new(NULL, 4);
+        a = mproc_args_new();
+        mproc_args_add_queue(a, q);
+        p = mproc_process_new(NULL, put_one, a);
+        if (mproc_process_start(p) != 0 || mproc_queue_get(q, &d, &n, 60) != 0 || n != 2)
+            failures++;
+        failures += finish(p, 60) != 0;
+        mproc_free(d);
+        mproc_queue_free(q);
+    }
+    CU_ASSERT_EQUAL(failures, 0);
+    CU_ASSERT_EQUAL(tu_open_handle_count(), before);
+}
+
+static CU_TestInfo tests[] = {
+    TU_TEST(test_one_producers_items_arrive_in_order),
+    TU_TEST(test_many_producers_and_consumers_lose_nothing),
+    TU_TEST(test_get_on_empty_queue_times_out_with_eempty),
+    TU_TEST(test_put_on_full_bounded_queue_times_out_with_efull),
+    TU_TEST(test_qsize_empty_full_track_the_items),
+    TU_TEST(test_child_flushes_its_items_before_exiting),
+    TU_TEST(test_cancel_join_thread_exits_without_waiting),
+    TU_TEST(test_simple_queue_puts_and_gets),
+    TU_TEST(test_joinable_queue_join_waits_for_task_done),
+    TU_TEST(test_garbage_in_the_pipe_breaks_the_queue),
+    TU_TEST(test_item_over_the_limit_is_etoobig),
+    TU_TEST(test_1000_create_transfer_free_cycles_leak_nothing),
+    CU_TEST_INFO_NULL,
+};
+
+/* Killing needs a process; robust locks need an OS that has them. */
+static CU_TestInfo kill_tests[] = {
+    TU_TEST(test_consumer_killed_mid_message_breaks_the_queue),
+    CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo fork_tests[] = {
+    TU_TEST(test_queue_used_before_fork_works_in_the_child),
+    CU_TEST_INFO_NULL,
+};
+
+static void reg(void)
+{
+    tu_add_suite("queue", tests);
+#if !defined(__APPLE__)
+    if (tu_method() != MPROC_THREAD)
+        tu_add_suite("queue_dead_peer", kill_tests);
+#endif
+    if (tu_method() == MPROC_FORK)
+        tu_add_suite("queue_fork", fork_tests);
+}
+
+int main(int argc, char **argv) { return tu_main(argc, argv, reg); }
