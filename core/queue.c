@@ -41,6 +41,7 @@ struct mproc_queue {
     mproc__buf pending;
     mproc__child *feeder;
     int closed, cancel_join;
+    atomic_int abandon; /* freed after cancel_join_thread: stop writing */
     struct mproc_queue *prev, *next; /* live queues of this process */
 };
 
@@ -177,6 +178,8 @@ static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
             rc = (int)n;
         else if (n == 0 && is_broken(q))
             rc = MPROC_EBROKEN;
+        else if (n == 0 && atomic_load(&q->abandon))
+            rc = MPROC_ECLOSED; /* may tear a frame: CPython's cancel_join_thread may too */
         p += n > 0 ? n : 0;
         len -= n > 0 ? (size_t)n : 0;
     }
@@ -455,22 +458,18 @@ void mproc_queue_cancel_join_thread(mproc_queue *q)
 
 void mproc_queue_free(mproc_queue *q)
 {
-    int abandoned = 0;
     if (!q)
         return;
     unregister_live(q);
     mproc_queue_close(q);
     if (q->cancel_join) {
-        /* Whatever is still buffered is dropped, as CPython drops it; a
-         * feeder stuck on a full pipe is left to die with the process (it
-         * still uses the queue, so the queue is not freed under it). */
+        /* Whatever is still buffered is dropped, as CPython drops it, and a
+         * feeder waiting for room in the pipe gives up within a slice. */
         mproc__plat_mutex_lock(q->mu);
         mproc__buf_free(&q->pending);
-        abandoned = q->feeder && mproc__plat_child_wait(q->feeder, 0, &(int){0}) != 0;
+        atomic_store(&q->abandon, 1);
         mproc__plat_mutex_unlock(q->mu);
     }
-    if (abandoned)
-        return;
     mproc_queue_join_thread(q);
     queue_destroy(q);
 }
