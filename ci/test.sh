@@ -27,7 +27,7 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite "ASan+UBSan (clang)" build/asan -DCMAKE_C_COMPILER=clang -DMPROC_SANITIZE=ON
 # A race report makes the test's exit status nonzero (TSan's exitcode=66).
-TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
+TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
   run_suite "ThreadSanitizer (clang)" build/tsan -DCMAKE_C_COMPILER=clang -DMPROC_TSAN=ON
 echo "=== MinGW under Wine"
 ci/windows.sh build/mingw

@@ -169,7 +169,8 @@ int mproc__plat_psem_acquire(mproc__psync *s, double timeout);
 int mproc__plat_psem_release(mproc__psync *s);
 /* A robust mutex: only the holder releases it.  acquire returns 0,
  * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
- * it (the caller then holds it).  macOS has no robust mutexes: no EBROKEN. */
+ * it (the caller then does not hold it: what it guarded is suspect, and the
+ * next acquire succeeds).  macOS has no robust mutexes: no EBROKEN. */
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem);
 int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout);
 int mproc__plat_pmutex_release(mproc__psync *m);

@@ -166,10 +166,8 @@ int mproc_queue_set_max_message(mproc_queue *q, size_t max)
 static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
 {
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
-    if (rc == MPROC_EBROKEN) {
-        mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
-        return mark_broken(q);
-    }
+    if (rc == MPROC_EBROKEN)
+        return mark_broken(q); /* a writer died mid-batch */
     if (rc != 0)
         return rc;
     while (len > 0 && rc == 0) {
@@ -293,10 +291,10 @@ static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
             rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], 0);
             if (rc == MPROC_ETIMEDOUT)
                 continue; /* a live writer is mid-write */
-            if (rc == 0 || rc == MPROC_EBROKEN) {
+            if (rc == 0)
                 mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+            if (rc == 0 || rc == MPROC_EBROKEN)
                 return mark_broken(q);
-            }
             return rc;
         }
         p += got;
@@ -346,11 +344,8 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
     rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], timeout);
     if (rc == MPROC_ETIMEDOUT)
         return mproc__error(MPROC_EEMPTY);
-    if (rc == MPROC_EBROKEN) {
-        /* The previous reader died holding the lock, perhaps mid-message. */
-        mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    if (rc == MPROC_EBROKEN) /* the previous reader died holding it, perhaps mid-message */
         return mproc__error(mark_broken(q));
-    }
     if (rc != 0)
         return mproc__error(rc);
     left = timeout < 0 ? -1 : deadline - mproc__plat_now();
