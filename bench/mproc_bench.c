@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mproc.h"
 #include "platform.h"
@@ -27,6 +28,47 @@ static int nothing(mproc_args *a)
 MPROC_TARGET(nothing);
 
 static char **saved_argv;
+
+/* The consumer: gets n items, as pymp.py's consumer does. */
+static int consume(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    int64_t n = mproc_args_i64(a, 1);
+    for (int64_t i = 0; i < n; i++) {
+        void *d;
+        size_t len;
+        if (mproc_queue_get(q, &d, &len, -1) != 0)
+            return 1;
+        mproc_free(d);
+    }
+    return 0;
+}
+MPROC_TARGET(consume);
+
+/* Seconds for this process to put n items of size bytes to a consumer
+ * process until that consumer has got them all (pymp.py's measurement). */
+static double queue_run(mproc_method m, size_t size, long n)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    char *payload = calloc(1, size);
+    mproc_process *p;
+    double t0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, n);
+    p = mproc_process_new(mproc_get_context(m), consume, a);
+    if (!p || mproc_process_start(p) != 0)
+        exit(1);
+    t0 = mproc__plat_now();
+    for (long i = 0; i < n; i++)
+        mproc_queue_put(q, payload, size, -1);
+    mproc_process_join(p, -1);
+    t0 = mproc__plat_now() - t0;
+    mproc_process_free(p);
+    mproc_queue_free(q);
+    free(payload);
+    return t0;
+}
 
 static double per_start_join(mproc_method m, int n)
 {
@@ -48,6 +90,49 @@ static double per_start_join(mproc_method m, int n)
 }
 
 #ifndef _WIN32
+/* reference/pipe.c: a 4-byte length then the body, one write per message. */
+static double raw_pipe(size_t size, long n)
+{
+    int fds[2];
+    char *buf = calloc(1, size + 8);
+    double t0;
+    pid_t pid;
+    if (pipe(fds) != 0)
+        exit(1);
+    if ((pid = fork()) == 0) {
+        close(fds[1]);
+        for (long i = 0; i < n; i++) {
+            uint32_t len;
+            size_t got = 0;
+            while (got < 4) got += (size_t)read(fds[0], (char *)&len + got, 4 - got);
+            for (got = 0; got < len;) {
+                ssize_t r = read(fds[0], buf, len - got);
+                if (r <= 0)
+                    _exit(1);
+                got += (size_t)r;
+            }
+        }
+        _exit(0);
+    }
+    close(fds[0]);
+    t0 = mproc__plat_now();
+    for (long i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)size;
+        size_t off = 0;
+        memcpy(buf, &len, 4);
+        while (off < size + 4) {
+            ssize_t w = write(fds[1], buf + off, size + 4 - off);
+            if (w <= 0)
+                exit(1);
+            off += (size_t)w;
+        }
+    }
+    close(fds[1]);
+    waitpid(pid, NULL, 0);
+    free(buf);
+    return mproc__plat_now() - t0;
+}
+
 static double raw_fork(int n)
 {
     double t0 = mproc__plat_now();
@@ -101,6 +186,25 @@ int main(int argc, char **argv)
         char label[64];
         snprintf(label, sizeof label, "mproc %s", mproc_method_name(methods[i]));
         printf("%-28s %10.1f us\n", label, per_start_join(methods[i], n) * 1e6);
+    }
+    {
+        /* pymp.py's sizes and counts: 64 B x 200,000 and 64 KiB x 20,000. */
+        static const struct {
+            size_t size;
+            long n;
+        } runs[] = {{64, 200000}, {65536, 20000}};
+        mproc_method qm = mproc__plat_method_available(MPROC_FORK) ? MPROC_FORK : MPROC_SPAWN;
+        printf("\none producer (this process) -> one consumer process (%s)\n", mproc_method_name(qm));
+        for (int i = 0; i < 2; i++) {
+            double dt = queue_run(qm, runs[i].size, runs[i].n);
+            printf("mproc queue %6zu B       %10.0f msgs/s %8.1f MB/s\n", runs[i].size, runs[i].n / dt,
+                   runs[i].n * (double)runs[i].size / dt / 1e6);
+#ifndef _WIN32
+            dt = raw_pipe(runs[i].size, runs[i].n);
+            printf("raw pipe    %6zu B       %10.0f msgs/s %8.1f MB/s\n", runs[i].size, runs[i].n / dt,
+                   runs[i].n * (double)runs[i].size / dt / 1e6);
+#endif
+        }
     }
     return 0;
 }

@@ -34,6 +34,14 @@ static int buf_reserve(mproc__buf *b, size_t n)
     return 1;
 }
 
+int mproc__buf_reserve(mproc__buf *b, size_t n)
+{
+    if (buf_reserve(b, n))
+        return 0;
+    b->failed = 0; /* nothing was written: the contents are still whole */
+    return MPROC_ENOMEM;
+}
+
 void mproc__buf_bytes(mproc__buf *b, const void *p, size_t n)
 {
     if (n == 0 || !buf_reserve(b, n))

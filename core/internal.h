@@ -31,6 +31,8 @@ typedef struct {
     int failed; /* an allocation failed: contents are incomplete */
 } mproc__buf;
 
+/* Makes room for n more bytes: 0, or MPROC_ENOMEM with b unchanged. */
+int mproc__buf_reserve(mproc__buf *b, size_t n);
 void mproc__buf_u8(mproc__buf *b, uint8_t v);
 void mproc__buf_u32(mproc__buf *b, uint32_t v);
 void mproc__buf_u64(mproc__buf *b, uint64_t v);

@@ -39,6 +39,7 @@ struct mproc_queue {
     mproc__mutex *mu;
     mproc__cond *cv;
     mproc__buf pending;
+    mproc__buf spare; /* the feeder's last batch buffer, kept for reuse */
     mproc__child *feeder;
     int closed, cancel_join;
     atomic_int abandon; /* freed after cancel_join_thread: stop writing */
@@ -86,6 +87,7 @@ static int local_init(mproc_queue *q)
     q->mu = mproc__plat_mutex_new();
     q->cv = mproc__plat_cond_new();
     memset(&q->pending, 0, sizeof q->pending);
+    memset(&q->spare, 0, sizeof q->spare);
     q->feeder = NULL;
     q->closed = q->cancel_join = 0;
     return q->mu && q->cv ? 0 : MPROC_ENOMEM;
@@ -96,6 +98,7 @@ static void queue_destroy(mproc_queue *q)
     mproc__plat_mutex_free(q->mu);
     mproc__plat_cond_free(q->cv);
     mproc__buf_free(&q->pending);
+    mproc__buf_free(&q->spare);
     if (q->rd != MPROC__NO_HANDLE)
         mproc__plat_close(q->rd);
     if (q->wr != MPROC__NO_HANDLE)
@@ -198,11 +201,19 @@ static int feeder_main(void *ud)
             return 0;
         }
         batch = q->pending;
-        memset(&q->pending, 0, sizeof q->pending);
+        q->pending = q->spare;
+        memset(&q->spare, 0, sizeof q->spare);
         mproc__plat_mutex_unlock(q->mu);
         /* Every frame buffered so far, in as few system calls as the pipe allows. */
         (void)write_frames(q, batch.data, batch.len);
-        mproc__buf_free(&batch);
+        /* Two buffers take turns: no regrowing one from scratch per batch. */
+        batch.len = 0;
+        mproc__plat_mutex_lock(q->mu);
+        if (!q->spare.data && !q->closed)
+            q->spare = batch;
+        else
+            mproc__buf_free(&batch);
+        mproc__plat_mutex_unlock(q->mu);
     }
 }
 
@@ -212,18 +223,18 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
     int rc = 0;
 
     mproc__msg_header(hdr, len);
+    /* Before q->mu: the global lock is never taken inside a queue's lock. */
+    mproc__ensure_exit_rule();
     mproc__plat_mutex_lock(q->mu);
     if (q->closed) {
         rc = MPROC_ESTATE;
-    } else {
+    } else if ((rc = mproc__buf_reserve(&q->pending, sizeof hdr + len)) == 0) {
+        /* Room reserved: neither append can fail and tear the buffer. */
         mproc__buf_bytes(&q->pending, hdr, sizeof hdr);
         mproc__buf_bytes(&q->pending, data, len);
-        if (q->pending.failed) {
-            mproc__buf_free(&q->pending); /* only ever fails empty-handed: see buf.c */
-            rc = MPROC_ENOMEM;
-        } else if (!q->feeder) {
-            mproc__ensure_exit_rule();
-            rc = mproc__plat_thread_start(&q->feeder, feeder_main, q);
+        if (!q->feeder && (rc = mproc__plat_thread_start(&q->feeder, feeder_main, q)) != 0) {
+            q->feeder = NULL;
+            q->pending.len -= sizeof hdr + len; /* not queued after all */
         }
         mproc__plat_cond_signal(q->cv);
     }
@@ -306,7 +317,7 @@ static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
 static int read_message(mproc_queue *q, void **data, size_t *len, double timeout)
 {
     unsigned char hdr[MPROC__MSG_HDR];
-    long got = mproc__plat_read_timed(q->rd, hdr, 1, timeout);
+    long got = mproc__plat_read_timed(q->rd, hdr, sizeof hdr, timeout);
     unsigned char *body;
     int rc;
 
@@ -314,7 +325,7 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
         return MPROC_EEMPTY;
     if (got < 0)
         return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
-    if ((rc = read_rest(q, hdr + 1, sizeof hdr - 1)) != 0)
+    if ((rc = read_rest(q, hdr + got, sizeof hdr - (size_t)got)) != 0)
         return rc;
     if ((rc = mproc__msg_parse(hdr, q->max_msg, len)) != 0)
         return mark_broken(q); /* the stream lost its framing */
@@ -512,13 +523,8 @@ void mproc__queues_flush_all(void)
  * old mutex may have been held by a thread that is gone). */
 void mproc__queues_after_fork(void)
 {
-    for (mproc_queue *q = live; q; q = q->next) {
-        q->mu = mproc__plat_mutex_new();
-        q->cv = mproc__plat_cond_new();
-        memset(&q->pending, 0, sizeof q->pending);
-        q->feeder = NULL;
-        q->closed = q->cancel_join = 0;
-    }
+    for (mproc_queue *q = live; q; q = q->next)
+        (void)local_init(q); /* the old ones are the parent's: left as they are */
 }
 
 /* ---- passing to children ------------------------------------------------ */
