@@ -126,6 +126,8 @@ int tu_open_handle_count(void)
 
 int tu_zombie_count(void) { return 0; }
 
+int tu_mapping_count(void) { return 0; }
+
 int tu_pid_alive(long pid)
 {
     HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
@@ -209,6 +211,21 @@ int tu_open_handle_count(void)
     for (int fd = 0; fd < 4096; fd++)
         if (fcntl(fd, F_GETFD) >= 0)
             n++;
+    return n;
+}
+
+int tu_mapping_count(void)
+{
+    int n = 0;
+#ifdef __linux__
+    FILE *f = fopen("/proc/self/maps", "r");
+    int c;
+    if (!f)
+        return 0;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+#endif
     return n;
 }
 

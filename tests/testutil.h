@@ -40,6 +40,9 @@ void tu_gate_destroy(const char *name);
 
 /* Open descriptors (POSIX) or handles (Windows) of this process. */
 int tu_open_handle_count(void);
+/* Memory mappings of this process (Linux: /proc/self/maps lines; 0 where
+ * the OS does not tell). */
+int tu_mapping_count(void);
 /* Zombie children of this process (0 where the OS has no zombies). */
 int tu_zombie_count(void);
 /* Whether a process with this pid exists (and is not a zombie). */
