@@ -5,18 +5,6 @@
 
 #include "testutil.h"
 
-#ifdef _WIN32
-static void set_env(const char *name, const char *value) { _putenv_s(name, value ? value : ""); }
-#else
-static void set_env(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-#endif
-
 static int return_five(mproc_args *a)
 {
     (void)a;
@@ -39,12 +27,12 @@ static void test_child_starting_processes_before_init_gets_enoinit(void)
     double t0;
 
     tu_temp_path(marker, "marker");
-    set_env("MPROC_TEST_MARKER", marker);
+    tu_setenv("MPROC_TEST_MARKER", marker);
     p = mproc_process_new(exec_ctx(), return_five, NULL);
     t0 = tu_now();
     CU_ASSERT_EQUAL(mproc_process_start(p), MPROC_ENOINIT);
     CU_ASSERT(tu_now() - t0 < 30);
-    set_env("MPROC_TEST_MARKER", NULL);
+    tu_setenv("MPROC_TEST_MARKER", NULL);
     /* The child's own start failed the same way instead of spawning again. */
     f = fopen(marker, "r");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);

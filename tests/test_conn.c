@@ -52,15 +52,6 @@ static mproc_process *start_echo(mproc_conn *theirs, mproc_conn *mine)
     return p;
 }
 
-static int finish(mproc_process *p)
-{
-    int code = -1000;
-    if (mproc_process_join(p, 120) == 0)
-        mproc_process_exitcode(p, &code);
-    mproc_process_free(p);
-    return code;
-}
-
 static void test_messages_of_every_size_round_trip(void)
 {
     static const size_t sizes[] = {0, 1, 7, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20, 3000001};
@@ -84,7 +75,7 @@ static void test_messages_of_every_size_round_trip(void)
     }
     mproc_conn_close(mine);
     {
-        int code = finish(p);
+        int code = tu_finish(p, 120);
         if (code != (int)n)
             printf("\n  echo child ended with %d\n", code);
         CU_ASSERT_EQUAL(code, (int)n);
@@ -133,7 +124,7 @@ static void test_a_256_mib_message_arrives_whole(void)
     CU_ASSERT_EQUAL(bad, 0);
     free(expect);
     mproc_free(data);
-    CU_ASSERT_EQUAL(finish(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 120), 0);
     mproc_conn_close(r);
     mproc_conn_close(w);
 }
@@ -310,7 +301,7 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
         a = mproc_args_new();
         mproc_args_add_conn(a, w);
         p = mproc_process_new(NULL, send_one, a);
-        if (mproc_process_start(p) != 0 || mproc_conn_recv(r, &d, &n, 60) != 0 || n != 2 || finish(p) != 0)
+        if (mproc_process_start(p) != 0 || mproc_conn_recv(r, &d, &n, 60) != 0 || n != 2 || tu_finish(p, 120) != 0)
             failures++;
         else
             p = NULL;

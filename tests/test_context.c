@@ -5,18 +5,6 @@
 #include "internal.h"
 #include "testutil.h"
 
-#ifdef _WIN32
-static void set_env(const char *name, const char *value) { _putenv_s(name, value ? value : ""); }
-#else
-static void set_env(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-#endif
-
 static char saved_env[64];
 static int had_env;
 
@@ -30,7 +18,7 @@ static void save_env(void)
 
 static void restore_env(void)
 {
-    set_env("MPROC_START_METHOD", had_env ? saved_env : NULL);
+    tu_setenv("MPROC_START_METHOD", had_env ? saved_env : NULL);
     mproc__reset_start_method_for_tests();
 }
 
@@ -146,7 +134,7 @@ static void test_set_start_method_rejects_bad_methods(void)
 static void test_env_override_picks_the_method(void)
 {
     save_env();
-    set_env("MPROC_START_METHOD", "thread");
+    tu_setenv("MPROC_START_METHOD", "thread");
     mproc__reset_start_method_for_tests();
     CU_ASSERT_EQUAL(mproc_get_start_method(), MPROC_THREAD);
     CU_ASSERT_EQUAL(mproc_ctx_method(mproc_get_context((mproc_method)0)), MPROC_THREAD);
@@ -165,7 +153,7 @@ static void test_env_override_invalid_value_is_an_error(void)
 {
     mproc_process *p;
     save_env();
-    set_env("MPROC_START_METHOD", "frok");
+    tu_setenv("MPROC_START_METHOD", "frok");
     mproc__reset_start_method_for_tests();
     CU_ASSERT_EQUAL(mproc_get_start_method(), 0);
     CU_ASSERT_EQUAL(mproc_last_error(), MPROC_EINVAL);

@@ -7,23 +7,6 @@
 #include "internal.h"
 #include "testutil.h"
 
-static mproc_process *start(mproc_target_fn fn, mproc_args *a)
-{
-    mproc_process *p = mproc_process_new(NULL, fn, a);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
-    return p;
-}
-
-static int finish(mproc_process *p, double timeout)
-{
-    int code = -1000;
-    if (mproc_process_join(p, timeout) == 0)
-        mproc_process_exitcode(p, &code);
-    mproc_process_free(p);
-    return code;
-}
-
 /* ---- one producer keeps its order --------------------------------------- */
 
 static int put_numbers(mproc_args *a)
@@ -45,7 +28,7 @@ static void test_one_producers_items_arrive_in_order(void)
     int64_t bad = 0;
     mproc_args_add_queue(a, q);
     mproc_args_add_i64(a, 5000);
-    p = start(put_numbers, a);
+    p = tu_start(put_numbers, a);
     for (int64_t i = 0; i < 5000; i++) {
         void *d = NULL;
         size_t n = 0;
@@ -59,7 +42,7 @@ static void test_one_producers_items_arrive_in_order(void)
         mproc_free(d);
     }
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     mproc_queue_free(q);
 }
 
@@ -157,20 +140,20 @@ static void test_many_producers_and_consumers_lose_nothing(void)
         mproc_args *a = mproc_args_new();
         mproc_args_add_queue(a, q);
         mproc_args_add_shm(a, shm);
-        cons[i] = start(consume, a);
+        cons[i] = tu_start(consume, a);
     }
     for (int i = 0; i < PRODUCERS; i++) {
         mproc_args *a = mproc_args_new();
         mproc_args_add_queue(a, q);
         mproc_args_add_i64(a, i);
-        prod[i] = start(produce, a);
+        prod[i] = tu_start(produce, a);
     }
     for (int i = 0; i < PRODUCERS; i++)
-        CU_ASSERT_EQUAL(finish(prod[i], 600), 0);
+        CU_ASSERT_EQUAL(tu_finish(prod[i], 600), 0);
     for (int i = 0; i < CONSUMERS; i++)
         CU_ASSERT_EQUAL(mproc_queue_put(q, "", 0, -1), 0);
     for (int i = 0; i < CONSUMERS; i++)
-        CU_ASSERT_EQUAL(finish(cons[i], 600), 0);
+        CU_ASSERT_EQUAL(tu_finish(cons[i], 600), 0);
     for (int p = 0; p < PRODUCERS; p++)
         for (int s = 0; s < PER_PRODUCER; s++)
             missing += !(atomic_load(&t->seen[p][s / 32]) & (1u << (s % 32)));
@@ -270,7 +253,7 @@ static void test_child_flushes_its_items_before_exiting(void)
     int got = 0;
     mproc_args_add_queue(a, q);
     mproc_args_add_i64(a, 0);
-    p = start(put_many_and_return, a);
+    p = tu_start(put_many_and_return, a);
     /* 10 MB: more than the pipe holds, so the child waits for us at exit. */
     for (int i = 0; i < 10000; i++) {
         void *d;
@@ -281,7 +264,7 @@ static void test_child_flushes_its_items_before_exiting(void)
         mproc_free(d);
     }
     CU_ASSERT_EQUAL(got, 10000);
-    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     mproc_queue_free(q);
 }
 
@@ -292,9 +275,9 @@ static void test_cancel_join_thread_exits_without_waiting(void)
     mproc_process *p;
     mproc_args_add_queue(a, q);
     mproc_args_add_i64(a, 1);
-    p = start(put_many_and_return, a);
+    p = tu_start(put_many_and_return, a);
     /* Nobody reads, yet the child ends. */
-    CU_ASSERT_EQUAL(finish(p, 30), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 30), 0);
     mproc_queue_free(q);
 }
 
@@ -338,14 +321,14 @@ static void test_consumer_killed_mid_message_breaks_the_queue(void)
         mproc_args_add_queue(a, q);
         mproc_args_add_event(a, mid);
         mproc_args_add_str(a, gate);
-        victim = start(hold_reader_and_block, a);
+        victim = tu_start(hold_reader_and_block, a);
         CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
         mproc_args_add_queue(b, q);
-        other = start(get_once, b); /* blocks on the reader lock */
+        other = tu_start(get_once, b); /* blocks on the reader lock */
         t0 = tu_now();
         CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
-        CU_ASSERT_EQUAL(finish(victim, 60), -9);
-        other_code = finish(other, 60);
+        CU_ASSERT_EQUAL(tu_finish(victim, 60), -9);
+        other_code = tu_finish(other, 60);
         CU_ASSERT_EQUAL(other_code, -MPROC_EBROKEN);
         CU_ASSERT(tu_now() - t0 < 1.0);
         CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 1), MPROC_EBROKEN);
@@ -381,7 +364,7 @@ static void test_queue_used_before_fork_works_in_the_child(void)
     for (int i = 0; i < 100; i++)
         mproc_queue_put(q, &i, sizeof i, -1); /* our feeder is running */
     mproc_args_add_queue(a, q);
-    CU_ASSERT_EQUAL(finish(start(put_tagged, a), 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(put_tagged, a), 60), 0);
     for (;;) {
         void *d;
         size_t n;
@@ -409,7 +392,7 @@ static void test_simple_queue_puts_and_gets(void)
     int64_t bad = 0;
     mproc_args_add_queue(a, q);
     mproc_args_add_i64(a, 300);
-    p = start(put_numbers, a);
+    p = tu_start(put_numbers, a);
     for (int64_t i = 0; i < 300; i++) {
         void *d;
         size_t n;
@@ -421,7 +404,7 @@ static void test_simple_queue_puts_and_gets(void)
         mproc_free(d);
     }
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     mproc_queue_free(q);
 }
 
@@ -450,9 +433,9 @@ static void test_joinable_queue_join_waits_for_task_done(void)
     for (int i = 0; i < 50; i++)
         mproc_queue_put(q, &i, sizeof i, -1);
     mproc_args_add_queue(a, q);
-    p = start(work_and_mark_done, a);
+    p = tu_start(work_and_mark_done, a);
     CU_ASSERT_EQUAL(mproc_queue_join(q), 0);
-    CU_ASSERT_EQUAL(finish(p, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE);
     mproc_queue_free(q);
 }
@@ -503,7 +486,7 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
         p = mproc_process_new(NULL, put_one, a);
         if (mproc_process_start(p) != 0 || mproc_queue_get(q, &d, &n, 60) != 0 || n != 2)
             failures++;
-        failures += finish(p, 60) != 0;
+        failures += tu_finish(p, 60) != 0;
         mproc_free(d);
         mproc_queue_free(q);
     }

@@ -25,16 +25,6 @@ static int fill_block(mproc_args *a)
 }
 MPROC_TARGET(fill_block);
 
-static int run(mproc_target_fn fn, mproc_args *a)
-{
-    mproc_process *p = mproc_process_new(NULL, fn, a);
-    int code = -1000;
-    if (p && mproc_process_start(p) == 0 && mproc_process_join(p, 60) == 0)
-        mproc_process_exitcode(p, &code);
-    mproc_process_free(p);
-    return code;
-}
-
 static void test_child_writes_are_seen_by_the_parent(void)
 {
     const size_t size = 3 * 4096 + 17;
@@ -47,7 +37,7 @@ static void test_child_writes_are_seen_by_the_parent(void)
     mproc_args_add_shm(a, s);
     mproc_args_add_i64(a, 0x5a);
     mproc_args_add_i64(a, (int64_t)size);
-    CU_ASSERT_EQUAL(run(fill_block, a), 0);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(fill_block, a), 60), 0);
     p = mproc_shm_ptr(s);
     for (size_t i = 0; i < size; i++)
         bad += p[i] != 0x5a;
@@ -88,7 +78,7 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
         mproc_args_add_shm(a, s);
         mproc_args_add_i64(a, 1);
         mproc_args_add_i64(a, 64);
-        failures += run(fill_block, a) != 0;
+        failures += tu_finish(tu_start(fill_block, a), 60) != 0;
         mproc_shm_free(s);
     }
     CU_ASSERT_EQUAL(failures, 0);

@@ -9,23 +9,6 @@
 #define WORKERS 4
 #define INCREMENTS 10000
 
-static mproc_process *start(mproc_target_fn fn, mproc_args *a)
-{
-    mproc_process *p = mproc_process_new(NULL, fn, a);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
-    return p;
-}
-
-static int finish(mproc_process *p)
-{
-    int code = -1000;
-    if (mproc_process_join(p, 60) == 0)
-        mproc_process_exitcode(p, &code);
-    mproc_process_free(p);
-    return code;
-}
-
 /* A read-modify-write in two steps: racy without the lock, but not a C
  * data race (so ThreadSanitizer stays quiet about the demonstration). */
 static void increment(atomic_long *counter)
@@ -68,10 +51,10 @@ static long count_with(mproc_lock *lock)
         mproc_args_add_barrier(a, go);
         if (lock)
             mproc_args_add_lock(a, lock);
-        p[i] = start(add_under_lock, a);
+        p[i] = tu_start(add_under_lock, a);
     }
     for (int i = 0; i < WORKERS; i++)
-        CU_ASSERT_EQUAL(finish(p[i]), 0);
+        CU_ASSERT_EQUAL(tu_finish(p[i], 60), 0);
     total = atomic_load((atomic_long *)mproc_shm_ptr(shm));
     mproc_shm_free(shm);
     mproc_barrier_free(go);
@@ -117,7 +100,7 @@ static void test_lock_may_be_released_by_another_process(void)
     mproc_args *a = mproc_args_new();
     CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
     mproc_args_add_lock(a, lock);
-    CU_ASSERT_EQUAL(finish(start(release_lock, a)), 0);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(release_lock, a), 60), 0);
     CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
     mproc_lock_release(lock);
     mproc_lock_free(lock);
@@ -131,7 +114,7 @@ static void test_rlock_is_recursive_and_owner_checked(void)
     CU_ASSERT_EQUAL(mproc_lock_acquire(r, 0), 0);
     mproc_args_add_lock(a, r);
     /* Someone else may not release it. */
-    CU_ASSERT_EQUAL(finish(start(release_lock, a)), -MPROC_ESTATE);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(release_lock, a), 60), -MPROC_ESTATE);
     CU_ASSERT_EQUAL(mproc_lock_release(r), 0);
     CU_ASSERT_EQUAL(mproc_lock_release(r), 0);
     CU_ASSERT_EQUAL(mproc_lock_release(r), MPROC_ESTATE);
@@ -179,12 +162,12 @@ static void test_event_wakes_a_waiting_process(void)
     mproc_process *p;
     mproc_args_add_event(a, e);
     mproc_args_add_sem(a, started);
-    p = start(wait_event, a);
+    p = tu_start(wait_event, a);
     CU_ASSERT_EQUAL(mproc_sem_acquire(started, 60), 0);
     CU_ASSERT_EQUAL(mproc_event_is_set(e), 0);
     CU_ASSERT_EQUAL(mproc_event_set(e), 0);
     CU_ASSERT_EQUAL(mproc_event_is_set(e), 1);
-    CU_ASSERT_EQUAL(finish(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     mproc_event_free(e);
     mproc_sem_free(started);
 }
@@ -229,7 +212,7 @@ static void test_condition_notify_wakes_exactly_n(void)
         mproc_args_add_cond(a, c);
         mproc_args_add_sem(a, ready);
         mproc_args_add_sem(a, woke);
-        p[i] = start(cond_waiter, a);
+        p[i] = tu_start(cond_waiter, a);
     }
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL(mproc_sem_acquire(ready, 60), 0);
@@ -244,7 +227,7 @@ static void test_condition_notify_wakes_exactly_n(void)
     CU_ASSERT_EQUAL(mproc_cond_notify_all(c), 0);
     CU_ASSERT_EQUAL(mproc_lock_release(mproc_cond_lock(c)), 0);
     for (int i = 0; i < 3; i++)
-        CU_ASSERT_EQUAL(finish(p[i]), 0);
+        CU_ASSERT_EQUAL(tu_finish(p[i], 60), 0);
     mproc_cond_free(c);
     mproc_sem_free(ready);
     mproc_sem_free(woke);
@@ -292,12 +275,12 @@ static void test_barrier_gives_each_party_an_index(void)
         mproc_args_add_barrier(a, b);
         mproc_args_add_shm(a, shm);
         mproc_args_add_i64(a, i);
-        p[i] = start(barrier_party, a);
+        p[i] = tu_start(barrier_party, a);
     }
     mine = mproc_barrier_wait(b, 60);
     CU_ASSERT(mine >= 0 && mine < 3);
     for (int i = 0; i < 2; i++)
-        CU_ASSERT_EQUAL(finish(p[i]), 0);
+        CU_ASSERT_EQUAL(tu_finish(p[i], 60), 0);
     slots[2] = mine + 1;
     for (int i = 0; i < 3; i++)
         seen |= 1 << (slots[i] - 1);
@@ -328,9 +311,9 @@ static void test_barrier_abort_breaks_waiters(void)
     mproc_args_add_barrier(a, b);
     mproc_args_add_shm(a, shm);
     mproc_args_add_i64(a, 0);
-    p = start(barrier_party, a);
+    p = tu_start(barrier_party, a);
     CU_ASSERT_EQUAL(mproc_barrier_abort(b), 0);
-    CU_ASSERT_EQUAL(finish(p), -MPROC_EBROKEN);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), -MPROC_EBROKEN);
     CU_ASSERT_EQUAL(mproc_barrier_wait(b, 0), MPROC_EBROKEN);
     mproc_barrier_free(b);
     mproc_shm_free(shm);

@@ -62,6 +62,35 @@ mproc_method tu_process_method(void) { return tu_method() == MPROC_THREAD ? MPRO
 
 double tu_now(void) { return mproc__plat_now(); }
 
+mproc_process *tu_start(mproc_target_fn fn, mproc_args *args)
+{
+    mproc_process *p = mproc_process_new(NULL, fn, args);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    return p;
+}
+
+int tu_finish(mproc_process *p, double timeout)
+{
+    int code = -1000;
+    if (mproc_process_join(p, timeout) == 0)
+        mproc_process_exitcode(p, &code);
+    mproc_process_free(p);
+    return code;
+}
+
+void tu_setenv(const char *name, const char *value)
+{
+#ifdef _WIN32
+    _putenv_s(name, value ? value : "");
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
+}
+
 void tu_gate_name(char name[64])
 {
 #ifdef _WIN32

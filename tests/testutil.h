@@ -29,6 +29,15 @@ mproc_method tu_process_method(void);
 
 double tu_now(void);
 
+/* Starts fn(args) under the default context (the method being tested);
+ * a failure to start fails the running test. */
+mproc_process *tu_start(mproc_target_fn fn, mproc_args *args);
+/* Joins p within timeout and frees it; its exit code, or -1000 when it did
+ * not end in time. */
+int tu_finish(mproc_process *p, double timeout);
+/* Sets (value) or removes (NULL) an environment variable. */
+void tu_setenv(const char *name, const char *value);
+
 /* Gates: a named, cross-process semaphore (POSIX sem_open, Windows named
  * semaphore) so a child can block until the test releases it, with a bound
  * so that no test hangs.  Names fit in 64 bytes. */
