@@ -122,7 +122,9 @@ build_cunit() {
   # numbers configure.in sets.
   version="$(sed -n 's/^VERSION_MAJOR=//p' "$dir/configure.in").$(sed -n 's/^VERSION_MINOR=//p' "$dir/configure.in")"
   release="$(sed -n 's/^RELEASE=//p' "$dir/configure.in")"
-  [ "$version" != . ] && [ -n "$release" ] || die "no CUnit version in $dir/configure.in"
+  if [ "$version" = . ] || [ -z "$release" ]; then
+    die "no CUnit version in $dir/configure.in"
+  fi
   rm -rf "$cunit"
   mkdir -p "$cunit/include/CUnit" "$cunit/lib" "$cunit/obj"
   cp "$dir"/CUnit/Headers/*.h "$cunit/include/CUnit/"
@@ -161,9 +163,15 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   wineserver -w || true
   [ -f "$WINEPREFIX/system.reg" ] || die "wineboot did not create $WINEPREFIX"
 fi
-# One persistent wineserver for the whole run instead of one per test.
+# One persistent wineserver for the whole run, with Wine's own system
+# processes (services.exe, winedevice, rpcss...) started here.  Every Wine
+# process keeps the Unix stderr it was started with: started by the first
+# test, they would hold that test's output pipe open for as long as the
+# server lives, and ctest would wait for its EOF until the timeout.  (Without
+# a persistent server they exit a few seconds after each test instead.)
 wineserver -p
 trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
+wine cmd /c exit </dev/null >/dev/null 2>&1 || die "wine cannot run programs in $WINEPREFIX"
 
 log "testing"
 cd "$build"

@@ -135,7 +135,10 @@ int mproc__plat_pipe(int duplex, mproc__handle h[2]);
  * count, 0 when the timeout passed, MPROC_ECLOSED at end of file. */
 long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout);
 /* Writes 1..len bytes, waiting up to timeout for room.  Returns the count,
- * 0 when the timeout passed, MPROC_ECLOSED when no reader is left. */
+ * 0 when the timeout passed, MPROC_ECLOSED when no reader is left.  After
+ * a 0 the caller must offer the same bytes again (Windows keeps a timed-out
+ * write in flight, since a cancelled pipe write cannot tell how much the
+ * reader already took; the next call completes it). */
 long mproc__plat_write_timed(mproc__handle h, const void *buf, size_t len, double timeout);
 /* 1 when h has data to read (or the writer closed), 0 after timeout. */
 int mproc__plat_readable(mproc__handle h, double timeout);

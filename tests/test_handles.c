@@ -44,24 +44,35 @@ static void test_1000_start_join_cycles_leak_nothing(void)
 }
 
 #ifdef _WIN32
-/* Returns 0 when the handle value the parent made inheritable is not valid here. */
+/* Returns 0 when the parent's inheritable section is not reachable here
+ * under its value.  (Checking only that the value is a handle would be
+ * fooled by a handle of the child's own that happens to get that value.) */
 static int check_not_inherited(mproc_args *a)
 {
-    DWORD flags;
     HANDLE h = (HANDLE)(intptr_t)mproc_args_i64(a, 0);
-    return GetHandleInformation(h, &flags) ? 1 : 0;
+    const int64_t *view = MapViewOfFile(h, FILE_MAP_READ, 0, 0, sizeof(int64_t));
+    int inherited = view && *view == mproc_args_i64(a, 1);
+    if (view)
+        UnmapViewOfFile(view);
+    return inherited;
 }
 MPROC_TARGET(check_not_inherited);
 
 static void test_spawned_child_inherits_only_its_bootstrap(void)
 {
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
-    HANDLE stray = CreateEventA(&sa, TRUE, FALSE, NULL);
+    HANDLE stray = CreateFileMappingA(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0, 4096, NULL);
+    int64_t magic = (int64_t)GetTickCount64() ^ 0x6d70726f63, *view;
     mproc_args *a = mproc_args_new();
     mproc_process *p;
     int code = -1;
     CU_ASSERT_PTR_NOT_NULL_FATAL(stray);
+    view = MapViewOfFile(stray, FILE_MAP_WRITE, 0, 0, sizeof magic);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(view);
+    *view = magic;
+    UnmapViewOfFile(view);
     mproc_args_add_i64(a, (int64_t)(intptr_t)stray);
+    mproc_args_add_i64(a, magic);
     p = mproc_process_new(NULL, check_not_inherited, a);
     CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
     CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);

@@ -1,5 +1,6 @@
 /*
- * The library-wide lock and per-object mutexes on Windows.
+ * The library-wide lock, per-object mutexes and thread condition variables
+ * on Windows.
  *
  * Slim reader/writer locks: statically initialisable (so the global lock
  * needs no init-once dance) and never fail to acquire.  Windows has no fork,
@@ -33,3 +34,35 @@ void mproc__plat_mutex_lock(mproc__mutex *m) { AcquireSRWLockExclusive(&m->lock)
 void mproc__plat_mutex_unlock(mproc__mutex *m) { ReleaseSRWLockExclusive(&m->lock); }
 
 void mproc__plat_mutex_free(mproc__mutex *m) { free(m); }
+
+/* Condition variables for threads of this process, paired with the SRW
+ * lock of an mproc__mutex. */
+struct mproc__cond {
+    CONDITION_VARIABLE cv;
+};
+
+mproc__cond *mproc__plat_cond_new(void)
+{
+    mproc__cond *c = malloc(sizeof *c);
+    if (c != NULL)
+        InitializeConditionVariable(&c->cv);
+    return c;
+}
+
+int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    if (SleepConditionVariableSRW(&c->cv, &m->lock, timeout < 0 ? INFINITE : mproc__win_ms(timeout), 0))
+        return 0;
+    if (GetLastError() != ERROR_TIMEOUT)
+        return mproc__sys_error((long)GetLastError());
+    /* The sleep ends on a timer tick, which can come a little early: report
+     * that as a spurious wake-up, so the caller waits out the rest. */
+    return timeout > 0 && mproc__plat_now() < deadline ? 0 : MPROC_ETIMEDOUT;
+}
+
+void mproc__plat_cond_signal(mproc__cond *c) { WakeConditionVariable(&c->cv); }
+
+void mproc__plat_cond_broadcast(mproc__cond *c) { WakeAllConditionVariable(&c->cv); }
+
+void mproc__plat_cond_free(mproc__cond *c) { free(c); }

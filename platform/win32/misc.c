@@ -24,10 +24,12 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     return mproc__error(MPROC_ENOTSUP);
 }
 
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len)
+int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len, const mproc__handle *hs, size_t n)
 {
     (void)rec;
     (void)len;
+    (void)hs;
+    (void)n;
     *out = NULL;
     return mproc__error(MPROC_ENOTSUP);
 }

@@ -2,17 +2,14 @@
  * The spawn start method on Windows: CreateProcessW of this program with
  * this process's own command line, and the bootstrap channel it inherits.
  *
- * The channel is a named pipe (anonymous pipes are one-way) whose client end
- * is the only handle the child inherits besides its std streams: the handle
+ * The channel is a duplex named pipe (pipe.c) whose client end is the only
+ * handle the child inherits besides its std streams: the handle
  * list of PROC_THREAD_ATTRIBUTE_HANDLE_LIST limits inheritance, where plain
  * bInheritHandles would hand the child every inheritable handle of the
  * process, including other children's channels being set up concurrently.
  * The child learns the handle's value from MPROC_BOOTSTRAP in the
  * environment block it is created with.
  */
-#define _CRT_RAND_S /* rand_s, for pipe names others cannot guess */
-
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -20,8 +17,7 @@
 #include "win.h"
 
 #define BOOTSTRAP_VAR_W L"" MPROC__WIN_BOOTSTRAP_VAR
-#define PIPE_BUFFER 65536
-#define PIPE_NAME_ATTEMPTS 10
+#define CREATE_ATTEMPTS 3
 
 /* Set once by mproc__plat_init, under state_lock.  A private lock, not the
  * global one: the core may ask whether we are initialized while it holds
@@ -160,55 +156,6 @@ int mproc__plat_is_spawned_child(void)
     r = !bootstrap_taken && getenv(MPROC__WIN_BOOTSTRAP_VAR) != NULL;
     ReleaseSRWLockShared(&state_lock);
     return r;
-}
-
-/* A connected pipe: server is the parent's end (not inheritable), client
- * the child's (inheritable).  The name is unique (pid, counter) and
- * unguessable (random), the pipe has one instance and refuses remote
- * clients, and FILE_FLAG_FIRST_PIPE_INSTANCE makes the creation fail if
- * another process already owns the name.  Once our CreateFileW succeeded
- * the single instance is ours, so no one else can be connected to it. */
-static int channel_create(HANDLE *server, HANDLE *client)
-{
-    static volatile LONG counter;
-    SECURITY_ATTRIBUTES inheritable = {sizeof inheritable, NULL, TRUE};
-    wchar_t name[96];
-    DWORD err;
-    for (int attempt = 1;; attempt++) {
-        unsigned r1 = 0, r2 = 0;
-        (void)rand_s(&r1);
-        (void)rand_s(&r2);
-        swprintf(name, sizeof name / sizeof name[0], L"\\\\.\\pipe\\mproc-%lu-%ld-%08x%08x", GetCurrentProcessId(),
-                 InterlockedIncrement(&counter), r1, r2);
-        *server = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                                   PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1,
-                                   PIPE_BUFFER, PIPE_BUFFER, 0, NULL);
-        if (*server != INVALID_HANDLE_VALUE)
-            break;
-        err = GetLastError();
-        /* ERROR_ACCESS_DENIED: the name exists already; try another. */
-        if (err != ERROR_ACCESS_DENIED || attempt == PIPE_NAME_ATTEMPTS) {
-            *server = NULL;
-            return mproc__sys_error((long)err);
-        }
-    }
-    *client = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, &inheritable, OPEN_EXISTING, 0, NULL);
-    if (*client == INVALID_HANDLE_VALUE) {
-        err = GetLastError();
-        *client = NULL;
-        CloseHandle(*server);
-        *server = NULL;
-        return mproc__sys_error((long)err);
-    }
-    /* The client is connected already: this returns at once, with
-     * ERROR_PIPE_CONNECTED. */
-    if (!ConnectNamedPipe(*server, NULL) && (err = GetLastError()) != ERROR_PIPE_CONNECTED) {
-        CloseHandle(*client);
-        CloseHandle(*server);
-        *client = *server = NULL;
-        return mproc__sys_error((long)err);
-    }
-    return 0;
 }
 
 /* Compares an environment entry's name with name, as Windows orders
@@ -353,10 +300,18 @@ static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROC
         return rc;
     }
     if (!UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit->list,
-                                   inherit->count * sizeof(HANDLE), NULL, NULL) ||
-        !CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT, env,
-                        NULL, &si.StartupInfo, pi))
+                                   inherit->count * sizeof(HANDLE), NULL, NULL))
         rc = mproc__sys_error((long)GetLastError());
+    /* Wine reports ERROR_INTERNAL_ERROR when the new process died before
+     * its start-up completed (about one start in a thousand under load):
+     * none of our code ran there, so starting it again is safe. */
+    for (int attempt = 1; rc == 0; attempt++) {
+        if (CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
+                           env, NULL, &si.StartupInfo, pi))
+            break;
+        if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == CREATE_ATTEMPTS)
+            rc = mproc__sys_error((long)GetLastError());
+    }
     DeleteProcThreadAttributeList(si.lpAttributeList);
     free(si.lpAttributeList);
     return rc;
@@ -381,8 +336,12 @@ int mproc__plat_spawn(mproc__child **out)
     cmd = wcs_copy(command_line);
     if (c == NULL || cmd == NULL)
         rc = mproc__error(MPROC_ENOMEM);
-    else if ((rc = channel_create(&server, &client)) == 0 && (rc = environment_with_bootstrap(client, &env)) == 0 &&
-             (rc = inherit_set_build(&inherit, client)) == 0 && (rc = create_process(cmd, env, &inherit, &pi)) == 0) {
+    /* A synchronous pipe: the child reads its record with plain blocking
+     * calls before anything else, and only the child end is inheritable. */
+    else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 1, &server, &client)) ==
+                 0 &&
+             (rc = environment_with_bootstrap(client, &env)) == 0 && (rc = inherit_set_build(&inherit, client)) == 0 &&
+             (rc = create_process(cmd, env, &inherit, &pi)) == 0) {
         CloseHandle(pi.hThread);
         c->handle = pi.hProcess;
         c->pid = pi.dwProcessId;

@@ -38,7 +38,22 @@ struct mproc__child {
  * NULL when out of memory; the caller still owns the handles then. */
 mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int is_thread);
 
-/* io.c: WaitForMultipleObjects (any one) for timeout seconds (< 0 forever,
+/* pipe.c: a connected named pipe.  server_mode PIPE_ACCESS_DUPLEX or
+ * _INBOUND, client_access what the client end may do, flags 0 or
+ * FILE_FLAG_OVERLAPPED (both ends).  Only the client end may be inheritable. */
+int mproc__win_pipe_pair(DWORD server_mode, DWORD client_access, DWORD flags, int client_inheritable, HANDLE *server,
+                         HANDLE *client);
+
+/* io.c: whether a pipe error means the peer has gone: the other end was
+ * closed (ERROR_BROKEN_PIPE; also what a dead child's end gives), is being
+ * closed (ERROR_NO_DATA, on write) or was never connected. */
+int mproc__win_peer_gone(DWORD err);
+
+/* wait.c: milliseconds for a wait of seconds (>= 0), rounded up so the wait
+ * is never shorter than asked; capped below INFINITE. */
+DWORD mproc__win_ms(double seconds);
+
+/* wait.c: WaitForMultipleObjects (any one) for timeout seconds (< 0 forever,
  * 0 poll).  Never returns WAIT_TIMEOUT before timeout has passed by the
  * monotonic clock, which a single wait may do because its millisecond
  * count is only as precise as the system timer tick. */
