@@ -120,16 +120,22 @@ static int wait_for(mproc_cond *c, int (*pred)(void *), void *state, double time
     return 0;
 }
 
+/* Event and Barrier are each a Condition over a block of shared state,
+ * exported the same way (a pointer to a struct converts to a pointer to its
+ * first member, so one pair of export/import functions serves both). */
+typedef struct {
+    mproc_cond *cond;
+    mproc__block b;
+} cond_and_block;
+
 /* ---- Event ----------------------------------------------------------------- */
 
 typedef struct {
     int flag;
 } event_state;
 
-/* Same layout as cond_and_block below: exported the same way. */
 struct mproc_event {
-    mproc_cond *cond;
-    mproc__block b; /* the flag */
+    cond_and_block s; /* the condition, and the flag */
 };
 
 mproc_event *mproc_event_new(mproc_ctx *ctx)
@@ -138,13 +144,13 @@ mproc_event *mproc_event_new(mproc_ctx *ctx)
     int rc;
     if (!e)
         return mproc__null(MPROC_ENOMEM);
-    if (!(e->cond = mproc_cond_new(ctx, mproc_lock_new(ctx)))) {
+    if (!(e->s.cond = mproc_cond_new(ctx, mproc_lock_new(ctx)))) {
         free(e);
         return NULL;
     }
-    e->cond->owns_lock = 1;
-    if ((rc = mproc__block_new(&e->b, sizeof(event_state), NULL, NULL, NULL, 0)) != 0) {
-        mproc_cond_free(e->cond);
+    e->s.cond->owns_lock = 1;
+    if ((rc = mproc__block_new(&e->s.b, sizeof(event_state), NULL, NULL, NULL, 0)) != 0) {
+        mproc_cond_free(e->s.cond);
         free(e);
         return mproc__null(rc);
     }
@@ -157,10 +163,10 @@ int mproc_event_set(mproc_event *e)
 {
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->cond->lock, -1);
-    ((event_state *)e->b.state)->flag = 1;
-    mproc_cond_notify_all(e->cond);
-    mproc_lock_release(e->cond->lock);
+    mproc_lock_acquire(e->s.cond->lock, -1);
+    ((event_state *)e->s.b.state)->flag = 1;
+    mproc_cond_notify_all(e->s.cond);
+    mproc_lock_release(e->s.cond->lock);
     return 0;
 }
 
@@ -168,9 +174,9 @@ int mproc_event_clear(mproc_event *e)
 {
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->cond->lock, -1);
-    ((event_state *)e->b.state)->flag = 0;
-    mproc_lock_release(e->cond->lock);
+    mproc_lock_acquire(e->s.cond->lock, -1);
+    ((event_state *)e->s.b.state)->flag = 0;
+    mproc_lock_release(e->s.cond->lock);
     return 0;
 }
 
@@ -179,9 +185,9 @@ int mproc_event_is_set(mproc_event *e)
     int v;
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->cond->lock, -1);
-    v = ((event_state *)e->b.state)->flag;
-    mproc_lock_release(e->cond->lock);
+    mproc_lock_acquire(e->s.cond->lock, -1);
+    v = ((event_state *)e->s.b.state)->flag;
+    mproc_lock_release(e->s.cond->lock);
     return v;
 }
 
@@ -190,9 +196,9 @@ int mproc_event_wait(mproc_event *e, double timeout)
     int rc;
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->cond->lock, -1);
-    rc = wait_for(e->cond, flag_set, e->b.state, timeout);
-    mproc_lock_release(e->cond->lock);
+    mproc_lock_acquire(e->s.cond->lock, -1);
+    rc = wait_for(e->s.cond, flag_set, e->s.b.state, timeout);
+    mproc_lock_release(e->s.cond->lock);
     return rc ? mproc__error(rc) : 0;
 }
 
@@ -200,8 +206,8 @@ void mproc_event_free(mproc_event *e)
 {
     if (!e)
         return;
-    mproc_cond_free(e->cond);
-    mproc__block_free(&e->b);
+    mproc_cond_free(e->s.cond);
+    mproc__block_free(&e->s.b);
     free(e);
 }
 
@@ -214,9 +220,8 @@ typedef struct {
     unsigned count, parties;
 } barrier_state;
 
-struct mproc_barrier { /* same layout as mproc_event */
-    mproc_cond *cond;
-    mproc__block b;
+struct mproc_barrier {
+    cond_and_block s; /* the condition, and barrier_state */
 };
 
 mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties)
@@ -227,16 +232,16 @@ mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties)
         return mproc__null(MPROC_EINVAL);
     if (!(br = calloc(1, sizeof *br)))
         return mproc__null(MPROC_ENOMEM);
-    if (!(br->cond = mproc_cond_new(ctx, NULL))) {
+    if (!(br->s.cond = mproc_cond_new(ctx, NULL))) {
         free(br);
         return NULL;
     }
-    if ((rc = mproc__block_new(&br->b, sizeof(barrier_state), NULL, NULL, NULL, 0)) != 0) {
-        mproc_cond_free(br->cond);
+    if ((rc = mproc__block_new(&br->s.b, sizeof(barrier_state), NULL, NULL, NULL, 0)) != 0) {
+        mproc_cond_free(br->s.cond);
         free(br);
         return mproc__null(rc);
     }
-    ((barrier_state *)br->b.state)->parties = parties;
+    ((barrier_state *)br->s.b.state)->parties = parties;
     return br;
 }
 
@@ -250,8 +255,8 @@ static int not_filling(void *st) { return ((barrier_state *)st)->state != FILLIN
 
 static void barrier_break(mproc_barrier *br)
 {
-    ((barrier_state *)br->b.state)->state = BROKEN;
-    mproc_cond_notify_all(br->cond);
+    ((barrier_state *)br->s.b.state)->state = BROKEN;
+    mproc_cond_notify_all(br->s.cond);
 }
 
 int mproc_barrier_wait(mproc_barrier *br, double timeout)
@@ -263,21 +268,21 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
 
     if (!br)
         return mproc__error(MPROC_EINVAL);
-    st = br->b.state;
-    mproc_lock_acquire(br->cond->lock, -1);
+    st = br->s.b.state;
+    mproc_lock_acquire(br->s.cond->lock, -1);
     /* A previous cycle still draining or resetting: wait for it. */
-    wait_for(br->cond, not_passing, st, -1);
+    wait_for(br->s.cond, not_passing, st, -1);
     if (st->state < 0) {
-        mproc_lock_release(br->cond->lock);
+        mproc_lock_release(br->s.cond->lock);
         return mproc__error(MPROC_EBROKEN);
     }
     index = st->count++;
     if (index + 1 == st->parties) {
         st->state = DRAINING;
-        mproc_cond_notify_all(br->cond);
+        mproc_cond_notify_all(br->s.cond);
     } else {
         double left = timeout < 0 ? -1 : deadline - mproc__plat_now();
-        if (wait_for(br->cond, not_filling, st, left < 0 && timeout >= 0 ? 0 : left) != 0) {
+        if (wait_for(br->s.cond, not_filling, st, left < 0 && timeout >= 0 ? 0 : left) != 0) {
             barrier_break(br);
             rc = MPROC_ETIMEDOUT;
         } else if (st->state < 0) {
@@ -287,9 +292,9 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
     /* Leave: the last one out lets the next cycle fill. */
     if (--st->count == 0 && (st->state == RESETTING || st->state == DRAINING)) {
         st->state = FILLING;
-        mproc_cond_notify_all(br->cond);
+        mproc_cond_notify_all(br->s.cond);
     }
-    mproc_lock_release(br->cond->lock);
+    mproc_lock_release(br->s.cond->lock);
     return rc ? mproc__error(rc) : (int)index;
 }
 
@@ -297,9 +302,9 @@ int mproc_barrier_abort(mproc_barrier *br)
 {
     if (!br)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(br->cond->lock, -1);
+    mproc_lock_acquire(br->s.cond->lock, -1);
     barrier_break(br);
-    mproc_lock_release(br->cond->lock);
+    mproc_lock_release(br->s.cond->lock);
     return 0;
 }
 
@@ -308,8 +313,8 @@ int mproc_barrier_reset(mproc_barrier *br)
     barrier_state *st;
     if (!br)
         return mproc__error(MPROC_EINVAL);
-    st = br->b.state;
-    mproc_lock_acquire(br->cond->lock, -1);
+    st = br->s.b.state;
+    mproc_lock_acquire(br->s.cond->lock, -1);
     if (st->count > 0) {
         /* Waiters get EBROKEN; the barrier refills once they left. */
         if (st->state == FILLING || st->state == BROKEN)
@@ -317,8 +322,8 @@ int mproc_barrier_reset(mproc_barrier *br)
     } else {
         st->state = FILLING;
     }
-    mproc_cond_notify_all(br->cond);
-    mproc_lock_release(br->cond->lock);
+    mproc_cond_notify_all(br->s.cond);
+    mproc_lock_release(br->s.cond->lock);
     return 0;
 }
 
@@ -326,8 +331,8 @@ void mproc_barrier_free(mproc_barrier *br)
 {
     if (!br)
         return;
-    mproc_cond_free(br->cond);
-    mproc__block_free(&br->b);
+    mproc_cond_free(br->s.cond);
+    mproc__block_free(&br->s.b);
     free(br);
 }
 
@@ -366,12 +371,6 @@ static void *cond_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 }
 
 static void cond_release(void *obj) { mproc_cond_free(obj); }
-
-/* Event and Barrier: a condition (exported nested) and their state block. */
-typedef struct {
-    mproc_cond *cond;
-    mproc__block b;
-} cond_and_block;
 
 static int pair_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {
