@@ -64,8 +64,6 @@ static void test_spawned_child_inherits_only_its_bootstrap(void)
     HANDLE stray = CreateFileMappingA(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, 0, 4096, NULL);
     int64_t magic = (int64_t)GetTickCount64() ^ 0x6d70726f63, *view;
     mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int code = -1;
     CU_ASSERT_PTR_NOT_NULL_FATAL(stray);
     view = MapViewOfFile(stray, FILE_MAP_WRITE, 0, 0, sizeof magic);
     CU_ASSERT_PTR_NOT_NULL_FATAL(view);
@@ -73,12 +71,7 @@ static void test_spawned_child_inherits_only_its_bootstrap(void)
     UnmapViewOfFile(view);
     mproc_args_add_i64(a, (int64_t)(intptr_t)stray);
     mproc_args_add_i64(a, magic);
-    p = mproc_process_new(NULL, check_not_inherited, a);
-    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
-    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
-    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
-    CU_ASSERT_EQUAL(code, 0);
-    mproc_process_free(p);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(check_not_inherited, a), 60), 0);
     CloseHandle(stray);
 }
 #else

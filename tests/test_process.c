@@ -222,8 +222,6 @@ static void test_typed_arguments_reach_the_child(void)
 {
     unsigned char blob[300];
     mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int code = -1;
     for (int i = 0; i < 300; i++)
         blob[i] = (unsigned char)i;
     mproc_args_add_i64(a, INT64_MIN);
@@ -231,27 +229,15 @@ static void test_typed_arguments_reach_the_child(void)
     mproc_args_add_str(a, "naïve ✓");
     mproc_args_add_bytes(a, blob, sizeof blob);
     mproc_args_add_i64(a, INT64_MAX);
-    p = mproc_process_new(NULL, check_values, a);
-    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
-    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
-    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
-    CU_ASSERT_EQUAL(code, 0);
-    mproc_process_free(p);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(check_values, a), 60), 0);
 }
 
 static void test_child_argv_equals_parent_argv(void)
 {
     mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int code = -1;
     for (int i = 0; i < tu_argc; i++)
         mproc_args_add_str(a, tu_argv[i]);
-    p = mproc_process_new(NULL, compare_argv, a);
-    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
-    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
-    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
-    CU_ASSERT_EQUAL(code, 0);
-    mproc_process_free(p);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(compare_argv, a), 60), 0);
 }
 
 static void test_unregistered_target(void)
