@@ -294,46 +294,41 @@ static int wait_io(int fd, short events, double timeout)
     }
 }
 
-long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout)
+static ssize_t do_read(int fd, void *buf, size_t len) { return read(fd, buf, len); }
+
+static ssize_t do_write(int fd, void *buf, size_t len) { return write_nosigpipe(fd, buf, len); }
+
+/* One non-blocking read or write that moves at least one byte, waiting up
+ * to timeout for the descriptor to be ready.  The count, 0 on timeout,
+ * MPROC_ECLOSED at EOF / without a reader. */
+static long timed_io(int fd, ssize_t (*op)(int, void *, size_t), short events, void *buf, size_t len, double timeout)
 {
     double deadline = mproc__plat_now() + timeout;
     for (;;) {
-        ssize_t n = read((int)h, buf, len);
+        ssize_t n = op(fd, buf, len);
         int rc;
-        if (n > 0)
+        if (n > 0 || (n == 0 && op == do_write))
             return (long)n;
-        if (n == 0)
-            return mproc__error(MPROC_ECLOSED);
-        if (errno == ECONNRESET)
+        if (n == 0 || errno == EPIPE || errno == ECONNRESET)
             return mproc__error(MPROC_ECLOSED);
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return mproc__sys_error(errno);
         if (timeout == 0)
             return 0;
-        if ((rc = wait_io((int)h, POLLIN, timeout)) <= 0)
+        if ((rc = wait_io(fd, events, timeout)) <= 0)
             return rc;
         if (timeout > 0 && (timeout = deadline - mproc__plat_now()) < 0)
             timeout = 0;
     }
 }
 
+long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout)
+{
+    return timed_io((int)h, do_read, POLLIN, buf, len, timeout);
+}
+
 long mproc__plat_write_timed(mproc__handle h, const void *buf, size_t len, double timeout)
 {
-    double deadline = mproc__plat_now() + timeout;
-    for (;;) {
-        ssize_t n = write_nosigpipe((int)h, buf, len);
-        int rc;
-        if (n >= 0)
-            return (long)n;
-        if (errno == EPIPE || errno == ECONNRESET)
-            return mproc__error(MPROC_ECLOSED);
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return mproc__sys_error(errno);
-        if (timeout == 0)
-            return 0;
-        if ((rc = wait_io((int)h, POLLOUT, timeout)) <= 0)
-            return rc;
-        if (timeout > 0 && (timeout = deadline - mproc__plat_now()) < 0)
-            timeout = 0;
-    }
+    /* do_write only reads buf: the cast serves the shared signature. */
+    return timed_io((int)h, do_write, POLLOUT, (void *)(uintptr_t)buf, len, timeout);
 }
