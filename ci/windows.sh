@@ -42,18 +42,7 @@ apt_update() {
 
 # dpkg-dev unpacks source packages (apt-get source); wine runs wine64 when
 # the 32-bit loader is absent, which is all a 64-bit test suite needs.
-packages=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev cmake make)
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt_update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$src/ci/deps.sh" gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev cmake make
 
 # ---- CUnit for MinGW ---------------------------------------------------------
 
