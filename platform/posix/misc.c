@@ -115,7 +115,7 @@ mproc__cond *mproc__plat_cond_new(void)
     pthread_condattr_t a;
     pthread_condattr_init(&a);
 #if !defined(__APPLE__)
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_condattr_setclock(&a, MPROC__WAIT_CLOCK);
 #endif
     if (c && pthread_cond_init(&c->c, &a) != 0) {
         free(c);
@@ -125,23 +125,26 @@ mproc__cond *mproc__plat_cond_new(void)
     return c;
 }
 
-int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout)
+struct timespec mproc__posix_deadline(double timeout)
 {
     struct timespec ts;
-    int rc;
-    if (timeout < 0)
-        return pthread_cond_wait(&c->c, &m->m) == 0 ? 0 : MPROC_ESYS;
-#if defined(__APPLE__)
-    clock_gettime(CLOCK_REALTIME, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
+    clock_gettime(MPROC__WAIT_CLOCK, &ts);
     ts.tv_sec += (time_t)timeout;
     ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    return ts;
+}
+
+int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout)
+{
+    struct timespec ts;
+    int rc;
+    if (timeout < 0)
+        return pthread_cond_wait(&c->c, &m->m) == 0 ? 0 : MPROC_ESYS;
+    ts = mproc__posix_deadline(timeout);
     rc = pthread_cond_timedwait(&c->c, &m->m, &ts);
     return rc == ETIMEDOUT ? MPROC_ETIMEDOUT : 0;
 }

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -38,6 +39,15 @@ mproc__child *mproc__posix_child_new(int kind);
 int mproc__posix_pidfd(pid_t pid);
 /* Whether pidfds work here (probed once). */
 int mproc__posix_have_pidfd(void);
+/* The clock timed waits count on: monotonic, except on macOS, which cannot
+ * set a condition variable's clock. */
+#if defined(__APPLE__)
+#define MPROC__WAIT_CLOCK CLOCK_REALTIME
+#else
+#define MPROC__WAIT_CLOCK CLOCK_MONOTONIC
+#endif
+/* The absolute time timeout seconds from now on MPROC__WAIT_CLOCK. */
+struct timespec mproc__posix_deadline(double timeout);
 /* Encodes a wait status the way CPython reports it: code, or -signal. */
 int mproc__posix_status_code(int status);
 /* Closes every descriptor >= lowfd (in a child about to run a target). */

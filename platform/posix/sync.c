@@ -42,11 +42,6 @@ _Static_assert(sizeof(pmutex) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for
 #define HAVE_ROBUST 1
 #endif
 
-#if defined(__APPLE__)
-#define CLOCK_FOR_WAITS CLOCK_REALTIME /* no pthread_condattr_setclock */
-#else
-#define CLOCK_FOR_WAITS CLOCK_MONOTONIC
-#endif
 
 static int init_mutex(pthread_mutex_t *m)
 {
@@ -62,33 +57,20 @@ static int init_mutex(pthread_mutex_t *m)
     return rc;
 }
 
-static struct timespec deadline_after(double timeout)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_FOR_WAITS, &ts);
-    ts.tv_sec += (time_t)timeout;
-    ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Locks m with an optional deadline: 0, ETIMEDOUT, or EOWNERDEAD (then held
  * and marked consistent: the caller decides what the death means). */
 static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
 {
     int rc;
 #if defined(__linux__) && !defined(MPROC_UNDER_TSAN)
-    rc = deadline ? pthread_mutex_clocklock(m, CLOCK_FOR_WAITS, deadline) : pthread_mutex_lock(m);
+    rc = deadline ? pthread_mutex_clocklock(m, MPROC__WAIT_CLOCK, deadline) : pthread_mutex_lock(m);
 #else
     /* pthread_mutex_timedlock takes CLOCK_REALTIME deadlines only (and is
      * what ThreadSanitizer intercepts: clang 14's TSan misses clocklock and
      * then reports every unlock as "unlock of an unlocked mutex"). */
     if (deadline) {
         struct timespec now_mono, now_real, abs = *deadline;
-        clock_gettime(CLOCK_FOR_WAITS, &now_mono);
+        clock_gettime(MPROC__WAIT_CLOCK, &now_mono);
         clock_gettime(CLOCK_REALTIME, &now_real);
         abs.tv_sec += now_real.tv_sec - now_mono.tv_sec;
         abs.tv_nsec += now_real.tv_nsec - now_mono.tv_nsec;
@@ -123,7 +105,7 @@ int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned m
     pthread_condattr_init(&ca);
     pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
 #if !defined(__APPLE__)
-    pthread_condattr_setclock(&ca, CLOCK_FOR_WAITS);
+    pthread_condattr_setclock(&ca, MPROC__WAIT_CLOCK);
 #endif
     rc = pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
@@ -141,7 +123,7 @@ int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned m
 int mproc__plat_psem_acquire(mproc__psync *s, double timeout)
 {
     psem *p = s->mem;
-    struct timespec deadline = deadline_after(timeout > 0 ? timeout : 0);
+    struct timespec deadline = mproc__posix_deadline(timeout > 0 ? timeout : 0);
     int rc = lock_until(&p->mu, NULL);
 
     if (rc == EOWNERDEAD)
@@ -223,7 +205,7 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
             pthread_mutex_consistent(&p->mu);
 #endif
     } else {
-        deadline = deadline_after(timeout);
+        deadline = mproc__posix_deadline(timeout);
         rc = lock_until(&p->mu, timeout < 0 ? NULL : &deadline);
     }
     if (rc == 0)
