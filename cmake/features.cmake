@@ -1,0 +1,108 @@
+# Feature detection: every non-portable call the POSIX platform makes is
+# probed here and becomes MPROC_HAVE_<NAME> (0 or 1) in the generated
+# mproc_config.h.  The code tests these macros, never an OS name, so a new
+# OS (or a libc such as musl) takes whichever path its headers allow.
+#
+# MPROC_FORCE_FALLBACKS turns every probe off: Linux then builds exactly the
+# code macOS and the BSDs take where they lack a feature, so the fallbacks
+# run in this project's own test suite.
+include(CheckSymbolExists)
+include(CheckCSourceCompiles)
+
+set(MPROC_FEATURES
+  PIPE2 SOCK_CLOEXEC MSG_CMSG_CLOEXEC MSG_NOSIGNAL SO_NOSIGPIPE F_SETNOSIGPIPE
+  SIGTIMEDWAIT MUTEX_CLOCKLOCK MUTEX_TIMEDLOCK ROBUST_MUTEX CONDATTR_SETCLOCK
+  MEMFD PIDFD CLOSE_RANGE CLOSEFROM ADDCLOSEFROM SPAWN_CLOEXEC_DEFAULT
+  F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
+  PROC_PIDINFO KINFO_PROC_NUMTHREADS)
+
+function(mproc_probe_symbol name symbol headers)
+  check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
+  set(MPROC_HAVE_${name} ${MPROC_PROBE_${name}} PARENT_SCOPE)
+endfunction()
+
+function(mproc_probe_source name source)
+  check_c_source_compiles("${source}" MPROC_PROBE_${name})
+  set(MPROC_HAVE_${name} ${MPROC_PROBE_${name}} PARENT_SCOPE)
+endfunction()
+
+foreach(feature ${MPROC_FEATURES})
+  set(MPROC_HAVE_${feature} 0)
+endforeach()
+
+if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
+  set(CMAKE_REQUIRED_DEFINITIONS -D_GNU_SOURCE -D_DARWIN_C_SOURCE)
+  set(CMAKE_REQUIRED_LIBRARIES Threads::Threads)
+  set(CMAKE_REQUIRED_QUIET ON)
+  mproc_probe_symbol(PIPE2 pipe2 "unistd.h;fcntl.h")
+  mproc_probe_source(SOCK_CLOEXEC "#include <sys/socket.h>
+    int main(void) { return SOCK_CLOEXEC | SOCK_NONBLOCK; }")
+  mproc_probe_symbol(MSG_CMSG_CLOEXEC MSG_CMSG_CLOEXEC "sys/socket.h")
+  mproc_probe_symbol(MSG_NOSIGNAL MSG_NOSIGNAL "sys/socket.h")
+  mproc_probe_symbol(SO_NOSIGPIPE SO_NOSIGPIPE "sys/socket.h")
+  mproc_probe_symbol(F_SETNOSIGPIPE F_SETNOSIGPIPE "fcntl.h")
+  mproc_probe_symbol(SIGTIMEDWAIT sigtimedwait "signal.h")
+  mproc_probe_symbol(MUTEX_CLOCKLOCK pthread_mutex_clocklock "pthread.h;time.h")
+  mproc_probe_symbol(MUTEX_TIMEDLOCK pthread_mutex_timedlock "pthread.h;time.h")
+  # PTHREAD_MUTEX_ROBUST is an enumerator on some systems: compile, not #ifdef.
+  mproc_probe_source(ROBUST_MUTEX "#include <errno.h>
+    #include <pthread.h>
+    int main(void) {
+      pthread_mutexattr_t a; pthread_mutex_t m;
+      pthread_mutexattr_init(&a);
+      pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+      pthread_mutex_init(&m, &a);
+      return pthread_mutex_consistent(&m) == EOWNERDEAD;
+    }")
+  mproc_probe_symbol(CONDATTR_SETCLOCK pthread_condattr_setclock "pthread.h")
+  mproc_probe_symbol(MEMFD memfd_create "sys/mman.h")
+  mproc_probe_source(PIDFD "#include <sys/syscall.h>
+    #include <unistd.h>
+    int main(void) { return (int)syscall(SYS_pidfd_open, 1, 0); }")
+  mproc_probe_source(CLOSE_RANGE "#include <sys/syscall.h>
+    #include <unistd.h>
+    int main(void) { return (int)syscall(SYS_close_range, 3u, ~0u, 0); }")
+  mproc_probe_symbol(CLOSEFROM closefrom "unistd.h;stdlib.h")
+  mproc_probe_symbol(ADDCLOSEFROM posix_spawn_file_actions_addclosefrom_np "spawn.h")
+  mproc_probe_source(SPAWN_CLOEXEC_DEFAULT "#include <spawn.h>
+    int main(void) {
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_addinherit_np(&fa, 0);
+      return POSIX_SPAWN_CLOEXEC_DEFAULT;
+    }")
+  mproc_probe_symbol(F_SETPIPE_SZ F_SETPIPE_SZ "fcntl.h")
+  if(EXISTS /proc/self/stat AND EXISTS /proc/self/exe AND NOT CMAKE_CROSSCOMPILING)
+    set(MPROC_HAVE_PROCFS 1)
+  endif()
+  mproc_probe_symbol(NSGETEXECUTABLEPATH _NSGetExecutablePath "mach-o/dyld.h")
+  mproc_probe_symbol(CRT_EXTERNS _NSGetEnviron "crt_externs.h")
+  mproc_probe_source(KERN_PROC_PATHNAME "#include <sys/types.h>
+    #include <sys/sysctl.h>
+    int main(void) { int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1}; return mib[2]; }")
+  mproc_probe_symbol(PROC_PIDINFO proc_pidinfo "libproc.h")
+  mproc_probe_source(KINFO_PROC_NUMTHREADS "#include <sys/types.h>
+    #include <sys/sysctl.h>
+    #include <sys/user.h>
+    int main(void) { struct kinfo_proc k; int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, 1}; (void)mib; return k.ki_numthreads; }")
+  unset(CMAKE_REQUIRED_DEFINITIONS)
+  unset(CMAKE_REQUIRED_LIBRARIES)
+  unset(CMAKE_REQUIRED_QUIET)
+endif()
+
+foreach(feature ${MPROC_FEATURES})
+  if(MPROC_HAVE_${feature})
+    set(MPROC_HAVE_${feature} 1)
+  else()
+    set(MPROC_HAVE_${feature} 0)
+  endif()
+endforeach()
+
+set(MPROC_CONFIG_DIR ${PROJECT_BINARY_DIR}/generated)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc_config.h.in ${MPROC_CONFIG_DIR}/mproc_config.h @ONLY)
+
+set(MPROC_FEATURE_SUMMARY "")
+foreach(feature ${MPROC_FEATURES})
+  string(APPEND MPROC_FEATURE_SUMMARY " ${feature}=${MPROC_HAVE_${feature}}")
+endforeach()
+message(STATUS "mproc features:${MPROC_FEATURE_SUMMARY}")
