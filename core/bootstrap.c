@@ -7,8 +7,9 @@
  * take its record (no mproc_init, unknown target) instead of returning success
  * for a process that never ran its target.
  *
- * Child: mproc_init() finds the channel, reads and decodes the record, answers
- * and runs the target (or becomes the forkserver).
+ * Child: mproc_init() finds the channel (named by MPROC_BOOTSTRAP, taken
+ * once), reads and decodes the record, answers and runs the target (or
+ * becomes the forkserver, core/forkserver.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,6 @@
 
 #define RECORD_MAGIC 0x4352504Du /* "MPRC" in little-endian byte order */
 #define RECORD_VERSION 1u
-
-/* A spawned child keeps its end of the channel open until it exits: where
- * the platform has no pidfd, the parent's sentinel is that channel's EOF. */
-static mproc__handle own_channel = MPROC__NO_HANDLE;
 
 int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
 {
@@ -82,56 +79,68 @@ int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, 
     return 0;
 }
 
-/* The record as one frame (u32 length, payload) for the bootstrap channel. */
-static unsigned char *frame_of(const mproc__buf *rec, size_t *len)
+int mproc__record_send(mproc__handle channel, mproc__child *to, const mproc__encoded *rec)
 {
-    unsigned char *f = malloc(rec->len + 4);
-    if (!f)
-        return NULL;
-    for (int i = 0; i < 4; i++)
-        f[i] = (unsigned char)((uint32_t)rec->len >> (8 * i));
-    memcpy(f + 4, rec->data, rec->len);
-    *len = rec->len + 4;
-    return f;
+    int rc;
+    if (mproc__fault_hit(MPROC__FAULT_BOOTSTRAP_SEND))
+        return mproc__errorf(MPROC_ESYS, "bootstrap send failed (injected fault)");
+    rc = mproc__plat_send_handles(channel, to, rec->hs, rec->nh);
+    return rc ? rc : mproc__frame_write(channel, rec->buf.data, rec->buf.len);
+}
+
+int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__handle *hs, size_t *nh)
+{
+    int rc = mproc__plat_recv_handles(channel, hs, MPROC__MAX_HANDLES, nh);
+    if (rc != 0)
+        return rc;
+    if ((rc = mproc__frame_read(channel, data, len, MPROC__RECORD_MAX)) != 0) {
+        mproc__close_handles(hs, *nh);
+        *nh = 0;
+        /* The handles came: EOF now is a torn message, not a clean close. */
+        return rc == MPROC_ECLOSED ? mproc__error(MPROC_EBROKEN) : rc;
+    }
+    return 0;
 }
 
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
 {
     mproc__child *c;
-    mproc__handle ch;
     void *ack = NULL;
-    size_t ack_len = 0, flen = 0;
-    unsigned char *frame = frame_of(&rec->buf, &flen);
-    int rc, code = 0;
+    size_t ack_len = 0;
+    int rc, sent, code = 0;
 
     *out = NULL;
-    if (!frame)
-        return mproc__error(MPROC_ENOMEM);
-    if ((rc = mproc__plat_spawn(&c)) != 0) {
-        free(frame);
+    if (!mproc__plat_initialized())
+        return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) as the first statement of main");
+    if ((rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR)) != 0)
         return rc;
-    }
-    ch = mproc__plat_child_channel(c);
-    rc = mproc__plat_send_bootstrap(c, frame, flen, rec->hs, rec->nh);
-    free(frame);
-    if (rc == 0)
-        rc = mproc__frame_read(ch, &ack, &ack_len, 16);
+    rc = mproc__record_send(mproc__plat_child_channel(c), c, rec);
+    sent = rc == 0;
+    if (sent)
+        rc = mproc__frame_read(mproc__plat_child_channel(c), &ack, &ack_len, 16);
     if (rc == 0 && ack_len == 4) {
-        memcpy(&code, ack, 4);
+        int32_t answer;
+        memcpy(&answer, ack, 4);
         free(ack);
-        if (code == 0) {
+        if (answer == 0) {
             *out = c;
             return 0;
         }
-        rc = code;
+        rc = answer;
     } else if (rc == 0) {
         free(ack);
         rc = MPROC_EBROKEN;
     }
-    /* The child refused its record or died before taking it: reap it so a
-     * failed start leaves no zombie. */
-    mproc__plat_child_wait(c, -1, &code);
+    /* The child did not take its record.  One that never got it may wait
+     * on the channel we still hold: end it before reaping (as libuv reaps a
+     * child whose exec failed), never wait on it first.  A channel the
+     * child already closed (ECLOSED) means it is leaving by itself. */
+    if (!sent && rc != MPROC_ECLOSED)
+        (void)mproc__plat_child_signal(c, 1);
+    (void)mproc__plat_child_wait(c, -1, &code);
     mproc__plat_child_free(c);
+    if (!sent && rc != MPROC_ECLOSED)
+        return rc;
     if (rc == MPROC_ECLOSED || rc == MPROC_EBROKEN || rc == MPROC_ESYS)
         return mproc__errorf(MPROC_ENOINIT,
                              "the spawned child exited (code %d) before its mproc_init() took the bootstrap record; "
@@ -142,19 +151,67 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
     return mproc__error(rc);
 }
 
+/* ---- the child's side ------------------------------------------------------ */
+
+/* The global lock guards these. */
+static int bootstrap_taken;
+/* A spawned child keeps its end of the channel open until it exits: where
+ * the platform has no pidfd, the parent's sentinel is that channel's EOF. */
+static mproc__handle own_channel = MPROC__NO_HANDLE;
+
+static void close_own_channel_after_fork(void)
+{
+    /* A fork of a spawned child must not keep the parent's sentinel alive. */
+    if (own_channel != MPROC__NO_HANDLE) {
+        mproc__plat_close(own_channel);
+        own_channel = MPROC__NO_HANDLE;
+    }
+}
+
+int mproc__bootstrap_pending(void)
+{
+    int taken;
+    mproc__plat_global_lock();
+    taken = bootstrap_taken;
+    mproc__plat_global_unlock();
+    return !taken && mproc__plat_getenv(MPROC__BOOTSTRAP_VAR) != NULL;
+}
+
+mproc__handle mproc__bootstrap_take(void)
+{
+    const char *value;
+    char *end;
+    long long v;
+    int first;
+
+    mproc__plat_global_lock();
+    first = !bootstrap_taken;
+    bootstrap_taken = 1;
+    mproc__plat_global_unlock();
+    if (!first || !(value = mproc__plat_getenv(MPROC__BOOTSTRAP_VAR)))
+        return MPROC__NO_HANDLE;
+    v = value[0] >= '0' && value[0] <= '9' ? strtoll(value, &end, 10) : -1;
+    if (v < 0 || *end != '\0' || v > INTPTR_MAX)
+        v = -1;
+    /* Our own children must not believe they were spawned with it. */
+    mproc__plat_unsetenv(MPROC__BOOTSTRAP_VAR);
+    if (v < 0 || mproc__plat_adopt_channel((mproc__handle)v) != 0)
+        return MPROC__NO_HANDLE;
+    return (mproc__handle)v;
+}
+
 /* Answers the parent: 0 = record taken, else the reason it cannot run. */
 static void acknowledge(mproc__handle h, int32_t code) { (void)mproc__frame_write(h, &code, sizeof code); }
 
-static void spawned_child_main(mproc__handle h)
+int mproc__bootstrap_run(mproc__handle h)
 {
     void *data;
     size_t len, nh = 0;
     mproc__handle hs[MPROC__MAX_HANDLES];
     mproc__record rec;
-    mproc_target_fn fn;
     int rc;
 
-    if (mproc__plat_recv_bootstrap(h, &data, &len, MPROC__RECORD_MAX, hs, &nh) != 0)
+    if (mproc__record_recv(h, &data, &len, hs, &nh) != 0)
         exit(255); /* the parent went away: there is nobody to run for */
     rc = mproc__record_decode(data, len, hs, nh, &rec);
     free(data);
@@ -165,60 +222,35 @@ static void spawned_child_main(mproc__handle h)
     if (rec.kind == MPROC__BOOT_FORKSERVER) {
         mproc__record_clear(&rec);
         acknowledge(h, 0);
-        mproc__plat_forkserver_serve(h);
+        return 1;
     }
-    fn = mproc__target_find(rec.target);
-    if (!fn) {
+    if (!mproc__target_find(rec.target)) {
         acknowledge(h, MPROC_ENOTREG);
         mproc__record_clear(&rec);
         exit(255);
     }
     own_channel = h;
+    mproc__on_fork_child(close_own_channel_after_fork);
     acknowledge(h, 0);
-    mproc__become_child(rec.name, rec.daemon);
-    rc = fn(rec.args);
-    mproc__record_clear(&rec);
-    /* exit(), not _exit(): a spawned child is a whole program and finishes
-     * like one (stdio flushed, atexit run, including the exit rule). */
-    exit(rc);
+    mproc__run_record(&rec, 1);
 }
 
-void mproc__run_record(const void *data, size_t len, const mproc__handle *hs, size_t nh)
+void mproc__run_record(mproc__record *rec, int whole_program)
 {
-    mproc__record rec;
-    mproc_target_fn fn;
+    mproc_target_fn fn = mproc__target_find(rec->target);
     int rc;
 
-    if (mproc__record_decode(data, len, hs, nh, &rec) != 0)
-        mproc__plat_exit_now(255);
-    if (!(fn = mproc__target_find(rec.target))) {
-        mproc__record_clear(&rec);
+    if (!fn) {
+        mproc__record_clear(rec);
         mproc__plat_exit_now(255);
     }
-    mproc__become_child(rec.name, rec.daemon);
-    rc = fn(rec.args);
-    mproc__record_clear(&rec);
-    mproc__child_exit(rc);
-}
-
-void mproc__bootstrap_after_fork(void)
-{
-    /* A fork of a spawned child must not keep the parent's sentinel alive. */
-    if (own_channel != MPROC__NO_HANDLE) {
-        mproc__plat_close(own_channel);
-        own_channel = MPROC__NO_HANDLE;
-    }
-}
-
-int mproc_init(int argc, char **argv)
-{
-    mproc__handle h;
-    int rc;
-
-    if (!mproc__plat_initialized() && (rc = mproc__plat_init(argc, argv)) != 0)
-        return rc;
-    h = mproc__plat_take_bootstrap();
-    if (h != MPROC__NO_HANDLE)
-        spawned_child_main(h);
-    return mproc__check_start_method_env();
+    mproc__current_set(rec->name, rec->daemon);
+    rc = fn(rec->args);
+    mproc__record_clear(rec);
+    /* A spawned child is a whole program and finishes like one (stdio
+     * flushed, atexit run, the exit work among it); a forkserver child is a
+     * fork and must not run the atexit handlers it inherited. */
+    if (whole_program)
+        exit(rc);
+    mproc__exit_process(rc);
 }

@@ -5,8 +5,8 @@
 
 #include "internal.h"
 
-static _Thread_local int last_error;
-static _Thread_local long last_os_error;
+static MPROC_TLS int last_error;
+static MPROC_TLS long last_os_error;
 
 int mproc_last_error(void) { return last_error; }
 

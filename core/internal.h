@@ -22,6 +22,20 @@ int mproc__sys_error(long os_error);
 /* Sets the last error and returns NULL, for pointer-returning calls. */
 void *mproc__null(int code);
 void mproc__log(int level, const char *fmt, ...);
+/* Around a region that holds a library lock: messages logged meanwhile by
+ * this thread are kept and given to the log hook at the matching release,
+ * so that the hook never runs with a library lock held (it may call the
+ * library).  Nests. */
+void mproc__log_hold(void);
+void mproc__log_release(void);
+
+/* ---- fault injection for tests (core/fault.c) -------------------------- */
+
+enum { MPROC__FAULT_BOOTSTRAP_SEND = 0, MPROC__FAULT_COUNT };
+/* Makes the next n passes through point fail (tests only). */
+void mproc__fault_arm(int point, int n);
+/* 1 when this pass through point must fail (and counts it down). */
+int mproc__fault_hit(int point);
 
 /* ---- growable byte buffer and bounds-checked reader (core/buf.c) ------- */
 
@@ -134,6 +148,7 @@ int mproc__block_export(const mproc__block *b, mproc__buf *out, mproc__handle *h
 /* Takes all n handles, success or not. */
 int mproc__block_import(mproc__block *b, mproc__reader *r, const mproc__handle *hs, size_t n);
 
+/* Helpers for objects made of others (core/export.c). */
 /* An object inside another's export: t's export of obj, framed. */
 int mproc__export_nested(const mproc__objtype *t, void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap);
 /* Imports it back from the first handles of hs; *used = how many it took
@@ -149,13 +164,12 @@ int mproc__conn_is(const void *obj);
 mproc__handle mproc__conn_sentinel(mproc_conn *c);
 int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
-/* Queues (core/queue.c): the exit rule's two halves, and fork handling. */
-void mproc__queues_close_all(void);
-void mproc__queues_flush_all(void);
-void mproc__queues_after_fork(void);
 /* Tests only (core/queue.c). */
 mproc__handle mproc__queue_write_handle(mproc_queue *q);
 int mproc__queue_hold_reader_mid_message(mproc_queue *q);
+int mproc__queue_hold_writer_mid_message(mproc_queue *q);
+/* 1 when the reader lock is free (taken and given back), else 0. */
+int mproc__queue_reader_lock_free(mproc_queue *q);
 
 /* Lock internals Condition needs (core/sync.c). */
 uint64_t mproc__thread_id(void);
@@ -176,10 +190,33 @@ int mproc__check_start_method_env(void);
 /* Tests only: forget the fixed default method. */
 void mproc__reset_start_method_for_tests(void);
 
-/* ---- the bootstrap record (core/bootstrap.c) -------------------------- */
+/* ---- exit and after-fork work (core/lifecycle.c) ---------------------- */
+
+/* Exit phases, run in this order: queues stop taking items, then children
+ * are terminated (daemons) or joined, then queues flush what is buffered. */
+enum { MPROC__EXIT_CLOSE = 1, MPROC__EXIT_CHILDREN, MPROC__EXIT_FLUSH };
+/* Registers fn to run once when this process exits (idempotent per fn). */
+void mproc__on_exit(int phase, void (*fn)(void));
+/* Registers fn to run in the child of every fork (idempotent per fn); it
+ * runs single-threaded, after the platform re-initialised its locks. */
+void mproc__on_fork_child(void (*fn)(void));
+/* Runs the exit work now, then leaves the process with code (skipping
+ * atexit: a fork child).  Never returns. */
+_Noreturn void mproc__exit_process(int code);
+
+/* ---- this process (core/current.c) ------------------------------------- */
+
+/* Called in a new child before its target: its name and daemon flag. */
+void mproc__current_set(const char *name, int daemon);
+/* Whether this process is a daemonic child (which may not have children). */
+int mproc__current_is_daemon(void);
+
+/* ---- the bootstrap record (core/bootstrap.c) --------------------------- */
 
 enum { MPROC__BOOT_RUN = 1, MPROC__BOOT_FORKSERVER = 2 };
 #define MPROC__RECORD_MAX ((size_t)1 << 30)
+/* The environment variable naming a spawned child's bootstrap channel. */
+#define MPROC__BOOTSTRAP_VAR "MPROC_BOOTSTRAP"
 
 typedef struct {
     int kind;
@@ -203,29 +240,52 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec);
  * MPROC_EBROKEN for a malformed record, MPROC_ENOMEM. */
 int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec);
 void mproc__record_clear(mproc__record *rec);
-/* Runs a RUN record (with its handles) in this child process and exits with
- * the target's code.  Used by the forkserver's children.  Never returns. */
-_Noreturn void mproc__run_record(const void *data, size_t len, const mproc__handle *hs, size_t nh);
-/* Spawns the program with the encoded record rec and waits for the child to
- * take it.  MPROC_ENOINIT when the child exited before its mproc_init() took
- * it, MPROC_ENOTREG when it does not know the target. */
+/* Sends an encoded record over channel: its handles first (to: the
+ * receiving child, which Windows needs), then the record as a frame. */
+int mproc__record_send(mproc__handle channel, mproc__child *to, const mproc__encoded *rec);
+/* Receives what mproc__record_send sent.  MPROC_ECLOSED when the sender
+ * closed first; handles are closed on any failure. */
+int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__handle *hs, size_t *nh);
+/* Spawns the program with the encoded record and waits for the child to
+ * take it.  MPROC_ENOINIT when the child exited before its mproc_init()
+ * took it, MPROC_ENOTREG when it does not know the target.  A child that
+ * did not take its record is killed and reaped before this returns. */
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec);
-/* In a forked child: drop the spawned-child state inherited from the parent. */
-void mproc__bootstrap_after_fork(void);
+/* Runs a RUN record (decoded; taken) in this child process and exits with
+ * the target's code: with exit() when the child is a whole program
+ * (spawn), else through mproc__exit_process (a fork of the forkserver). */
+_Noreturn void mproc__run_record(mproc__record *rec, int whole_program);
+/* The bootstrap channel this process inherited, taken once (the variable
+ * is removed), or MPROC__NO_HANDLE. */
+mproc__handle mproc__bootstrap_take(void);
+/* Whether this process was spawned by mproc and its mproc_init() has not
+ * taken the record yet (starting children now would be a fork bomb). */
+int mproc__bootstrap_pending(void);
+/* In the spawned child: reads the record from channel h, answers the
+ * parent and runs it (never returns) or, for a forkserver record, returns
+ * 1 (the caller then serves).  Exits 255 when the record is unusable. */
+int mproc__bootstrap_run(mproc__handle h);
 
-/* ---- this process (core/process.c) ------------------------------------ */
+/* ---- children of any kind (core/process.c, core/forkserver.c) --------- */
 
-/* Called in a new child (fork, forkserver, spawn) before its target: marks
- * this process as a child (daemon flag, name) and forgets the parent's
- * children, which are not this process's to join. */
-void mproc__become_child(const char *name, int daemon);
-/* Runs the exit rule (terminate daemon children, join the others), then
- * leaves the process with code.  Never returns. */
-_Noreturn void mproc__child_exit(int code);
-/* Registers the exit rule with atexit() once (first child, first feeder). */
-void mproc__ensure_exit_rule(void);
-/* Called by the platform's atfork child handler, in the child, after the
- * global lock was re-initialised. */
-void mproc__after_fork_child(void);
+/* What process.c needs of a started child, whoever started it. */
+typedef struct {
+    int (*wait)(void *c, double timeout, int *code);
+    int (*signal)(void *c, int kill);
+    mproc__handle (*sentinel)(void *c);
+    long (*pid)(void *c);
+    void (*free)(void *c);
+} mproc__child_ops;
+
+/* ---- the forkserver (core/forkserver.c) -------------------------------- */
+
+/* Asks the forkserver (started on first use, restarted when it died) to
+ * fork a child that runs the encoded record.  *out uses mproc__fs_ops. */
+int mproc__forkserver_start(void **out, const mproc__encoded *rec);
+extern const mproc__child_ops mproc__fs_ops;
+/* Tests only: whether the client's lock is held (by this thread). */
+int mproc__forkserver_client_locked(void);
+/* Becomes the forkserver on control channel h.  Never returns. */
+_Noreturn void mproc__forkserver_serve(mproc__handle h);
 
 #endif /* MPROC_INTERNAL_H */

@@ -3,9 +3,17 @@
  *
  * Exactly one of platform/posix/ and platform/win32/ implements every
  * function below.  The core calls only these and the C library; it never
- * includes an OS header.  Functions return 0 or a negative MPROC_E* code;
- * an OS failure is reported with mproc__sys_error(os_errno), which keeps the
- * OS code for mproc_last_os_error() and returns MPROC_ESYS.
+ * includes an OS header.  The platform is a leaf: it moves bytes and
+ * handles, starts and reaps children, and provides locks and clocks.  It
+ * knows no record format, no forkserver protocol and no exit rule, and it
+ * calls nothing in core/ but the error and log helpers (mproc__error,
+ * mproc__errorf, mproc__sys_error, mproc__log).
+ *
+ * Functions return 0 or a negative MPROC_E* code; an OS failure is
+ * reported with mproc__sys_error(os_errno), which keeps the OS code for
+ * mproc_last_os_error() and returns MPROC_ESYS.  Unless a function says
+ * otherwise it may be called from any thread, holds no library lock when it
+ * returns, and never calls the log hook with a lock of its own held.
  */
 #ifndef MPROC_PLATFORM_H
 #define MPROC_PLATFORM_H
@@ -15,78 +23,111 @@
 
 #include "mproc.h"
 
+/* Thread-local storage.  MSVC's C compiler has no _Thread_local. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define MPROC_TLS __declspec(thread)
+#else
+#define MPROC_TLS _Thread_local
+#endif
+
 /* An OS object: a descriptor on POSIX, a HANDLE on Windows. */
 typedef intptr_t mproc__handle;
 #define MPROC__NO_HANDLE ((mproc__handle)-1)
+/* Most handles that may travel with one bootstrap record. */
+#define MPROC__MAX_HANDLES 64
 
-/* ---- identity, time --------------------------------------------------- */
+/* A started child: a process (fork, spawn) or a thread (see below). */
+typedef struct mproc__child mproc__child;
+
+/* ---- identity, time ---------------------------------------------------- */
 
 /* The OS this platform was built for (MPROC_OS_*). */
 mproc_os mproc__plat_os(void);
-/* Whether start method m can be used here (fork and forkserver: POSIX only). */
+/* Whether start method m can be used here (fork and forkserver need fork). */
 int mproc__plat_method_available(mproc_method m);
 /* Monotonic clock in seconds. */
 double mproc__plat_now(void);
 long mproc__plat_getpid(void);
 long mproc__plat_getppid(void);
 int mproc__plat_cpu_count(void);
-/* Value of an environment variable or NULL; unset removes it (so children
- * do not inherit it).  Not thread-safe against other environment writers. */
+/* Threads of this process, or -1 where the OS does not tell. */
+long mproc__plat_thread_count(void);
+/* Value of an environment variable or NULL; unset removes it from what
+ * getenv reads and what children inherit.  Not safe against other threads
+ * writing the environment at the same time (no C library's is). */
 const char *mproc__plat_getenv(const char *name);
 void mproc__plat_unsetenv(const char *name);
 
-/* ---- start-up --------------------------------------------------------- */
+/* ---- start-up ---------------------------------------------------------- */
 
 /* Records what spawn needs to re-run this program: the executable's path
- * (/proc/self/exe, _NSGetExecutablePath, GetModuleFileNameW; argv[0] as a
- * fallback) and the argument vector.  Called by mproc_init, once. */
+ * and the argument vector.  Idempotent; called by mproc_init.  Errors:
+ * MPROC_EINVAL (argc < 0, argv NULL), MPROC_ENOMEM, MPROC_ESYS (the
+ * executable cannot be found). */
 int mproc__plat_init(int argc, char **argv);
-/* Whether mproc__plat_init has run. */
+/* Whether mproc__plat_init has succeeded. */
 int mproc__plat_initialized(void);
-/* The bootstrap channel this process inherited from a spawning parent, or
- * MPROC__NO_HANDLE.  The first call takes it from the environment and removes
- * the variable there; later calls return MPROC__NO_HANDLE. */
-mproc__handle mproc__plat_take_bootstrap(void);
-/* Whether this process was spawned by mproc (the bootstrap variable is set
- * and has not been taken yet).  Used to refuse starting children before
- * mproc_init ran in a spawned child. */
-int mproc__plat_is_spawned_child(void);
+/* Checks that h, named by a spawning parent, is a channel this process
+ * inherited (a socket on POSIX, the client end of a pipe on Windows) and
+ * makes it non-inheritable.  0, or MPROC_EINVAL for anything else (a stale
+ * variable must never make the caller read some other object). */
+int mproc__plat_adopt_channel(mproc__handle h);
 
-/* ---- byte channels ---------------------------------------------------- */
+/* ---- byte channels ----------------------------------------------------- */
 
-/* Writes/reads exactly len bytes, retrying on interruption.  read_all returns
- * MPROC_ECLOSED when the peer closed before len bytes arrived. */
+/* Writes/reads exactly len bytes, blocking as long as it takes and retrying
+ * on interruption.  read_all returns MPROC_ECLOSED when the peer closed
+ * before len bytes arrived; write_all MPROC_ECLOSED when no reader is left
+ * (never a SIGPIPE).  Two threads must not use one handle at once. */
 int mproc__plat_write_all(mproc__handle h, const void *buf, size_t len);
 int mproc__plat_read_all(mproc__handle h, void *buf, size_t len);
+/* Closes h; MPROC__NO_HANDLE is ignored. */
 void mproc__plat_close(mproc__handle h);
-/* Waits until one of n sentinels (see mproc__plat_child_sentinel) is
- * signalled or readable, or timeout passes.  Sets ready[i]; returns the count
- * ready (0 on timeout).  MPROC_EINVAL if n exceeds the platform's limit. */
+/* Waits until one of n handles (sentinels, pipes, channels) is ready: a
+ * sentinel signalled, a pipe readable or at end of file.  Sets ready[i];
+ * returns the count ready (0 on timeout).  MPROC_EINVAL if n is 0 or over
+ * the platform's limit (64).  Readiness may be stale by the time the
+ * caller reads: another reader can take the data first. */
 int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready);
 
-/* ---- children --------------------------------------------------------- */
+/* ---- handle passing ---------------------------------------------------- */
 
-/* A started child: a process (fork, spawn, forkserver) or a thread.  All
- * functions on it may be called from several threads at once. */
-typedef struct mproc__child mproc__child;
+/* Sends n (<= MPROC__MAX_HANDLES, may be 0) handles over channel so that
+ * the process reading it gets its own copies with recv_handles.  POSIX:
+ * SCM_RIGHTS on a socket (to may be NULL).  Windows: each is duplicated
+ * into to's process and the values written; on failure the duplicates are
+ * closed there again.  The caller keeps its own handles.  One sender at a
+ * time per channel (the caller serialises). */
+int mproc__plat_send_handles(mproc__handle channel, mproc__child *to, const mproc__handle *hs, size_t n);
+/* Receives what send_handles sent: up to cap handles into hs, *n set; they
+ * are close-on-exec / non-inheritable.  MPROC_ECLOSED at end of file before
+ * anything arrived, MPROC_EBROKEN for a malformed message (nothing kept). */
+int mproc__plat_recv_handles(mproc__handle channel, mproc__handle *hs, size_t cap, size_t *n);
 
-/* Runs in the child of a fork; must not return (the core exits for it). */
+/* ---- children ---------------------------------------------------------- */
+
+/* Every function on a child may be called from several threads at once;
+ * the child keeps a lock of its own for that, never held while waiting. */
+
+/* Runs in the child of a fork; must not return. */
 typedef void (*mproc__fork_fn)(void *ud);
 /* Runs in a new thread; its return value is the thread's exit code. */
 typedef int (*mproc__thread_fn)(void *ud);
 
-/* fork(): the child calls fn(ud).  Warns through the log hook when the
- * process has other threads.  MPROC_ENOTSUP on Windows. */
+/* fork(): the child calls fn(ud).  Warns through the log hook (before
+ * forking, no lock held) when the process has other threads.
+ * MPROC_ENOTSUP where there is no fork. */
 int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
-/* Starts the program again (posix_spawn / CreateProcessW) with the parent's
- * argv, the bootstrap channel as the only inherited object besides the std
- * streams, and the variable naming it in the environment.  The core then
- * talks to the child over mproc__plat_child_channel. */
-int mproc__plat_spawn(mproc__child **out);
-/* Asks the forkserver (started on first use) to fork a child that runs the
- * bootstrap record rec with the n handles hs (the server passes them on).
- * MPROC_ENOTSUP on Windows. */
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len, const mproc__handle *hs, size_t n);
+/* fork() for a process that reaps its children itself with reap_any (the
+ * forkserver): no sentinel, just the pid.  The child starts with default
+ * SIGCHLD and SIGINT handling and calls fn(ud), which must not return. */
+int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud);
+/* Starts the program again (posix_spawn / CreateProcessW) with the argv
+ * saved by mproc__plat_init.  The child inherits only its std streams and
+ * the bootstrap channel, whose value it finds in the environment variable
+ * env_name; the parent's end is mproc__plat_child_channel.  MPROC_ENOINIT
+ * before mproc__plat_init. */
+int mproc__plat_spawn(mproc__child **out, const char *env_name);
 /* Runs fn(ud) in a new thread. */
 int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud);
 
@@ -102,31 +143,32 @@ int mproc__plat_child_wait(mproc__child *c, double timeout, int *code);
  * code that later reads as -15 or -9.  No effect once the child ended.
  * MPROC_ENOTSUP for threads. */
 int mproc__plat_child_signal(mproc__child *c, int kill);
+/* Sends SIGTERM (kill == 0) or SIGKILL to process pid, which need not be
+ * a child of this process (a forkserver child).  The caller makes sure the
+ * pid has not been reaped yet.  MPROC_ENOTSUP without signals. */
+int mproc__plat_kill_pid(long pid, int kill);
 /* Releases the child's handles; the child must have been reaped, or the
  * caller accepts leaving it running (a thread is detached). */
 void mproc__plat_child_free(mproc__child *c);
 
-/* ---- the forkserver side ---------------------------------------------- */
+/* ---- exit notification for a process that reaps its own children ------ */
 
-/* Becomes the forkserver on the control channel h; never returns.  Each
- * request's child runs mproc__run_record (core/bootstrap.c). */
-_Noreturn void mproc__plat_forkserver_serve(mproc__handle h);
+/* A handle that becomes readable whenever a child of this process ends
+ * (POSIX: a SIGCHLD self-pipe, installed on first call).  Only for a
+ * process whose children all come from fork_detached.  NO_HANDLE where
+ * there is no fork. */
+mproc__handle mproc__plat_child_events(void);
+/* Consumes the notifications, then reaps one ended child: 1 and its pid
+ * and exit code, 0 when none has ended, or an error. */
+int mproc__plat_reap_any(long *pid, int *code);
+/* Ignores (1) or restores (0) the interactive interrupt (SIGINT), so that
+ * a server process outlives the Ctrl-C sent to its process group. */
+void mproc__plat_ignore_interrupt(int ignore);
+/* In a new child: keeps the std streams and hs[0..n), renumbered from 3 on
+ * (hs is updated), and closes every other descriptor.  Returns n. */
+size_t mproc__plat_keep_only(mproc__handle *hs, size_t n);
 
-/* ---- the bootstrap message -------------------------------------------- */
-
-/* Sends the bootstrap frame (built by the core) to spawned child c over its
- * channel together with n handles that the child must receive: POSIX
- * attaches them with SCM_RIGHTS; Windows duplicates them into the child and
- * sends their values ahead of the frame.  At most MPROC__MAX_HANDLES. */
-#define MPROC__MAX_HANDLES 64
-int mproc__plat_send_bootstrap(mproc__child *c, const void *frame, size_t len, const mproc__handle *hs, size_t n);
-/* The child's side: reads the handles sent with the frame (into hs, *n set)
- * then the frame itself (u32 length + payload, payload returned in *data,
- * free with free()).  MPROC_ECLOSED when the parent closed first,
- * MPROC_ETOOBIG / MPROC_EBROKEN for a frame over max or malformed. */
-int mproc__plat_recv_bootstrap(mproc__handle ch, void **data, size_t *len, size_t max, mproc__handle *hs, size_t *n);
-
-/* ---- pipes and timed I/O (connections and queues) --------------------- */
+/* ---- pipes and timed I/O (connections and queues) ---------------------- */
 
 /* A pipe: h[0] reads and h[1] writes; duplex: both ends read and write.
  * Never inherited by spawned children; suited to the timed calls below. */
@@ -153,29 +195,39 @@ int mproc__plat_shm_create(size_t size, mproc__handle *h, void **ptr);
 int mproc__plat_shm_map(mproc__handle h, size_t size, void **ptr);
 void mproc__plat_shm_unmap(void *ptr, size_t size);
 
-/* ---- process-shared semaphores and robust mutexes --------------------- */
+/* ---- process-shared semaphores and robust mutexes ---------------------- */
 
 /* Each lives in MPROC__SYNC_MEM bytes of shared memory the core provides
- * (POSIX: a process-shared mutex, condition and count) and/or in a kernel
- * object (Windows: its handle, to be duplicated into children). */
+ * and/or in a kernel object (Windows: its handle, to be sent to children).
+ * Any thread of any process holding the memory may call any of these at
+ * once; none is recursive (a second acquire by the holder waits, or times
+ * out, even where the kernel object would allow it). */
 #define MPROC__SYNC_MEM 128
 typedef struct {
     void *mem;
     mproc__handle h;
 } mproc__psync;
 
-/* A counting semaphore starting at value that may never exceed max. */
+/* A counting semaphore starting at value that may never exceed max.
+ * MPROC_ENOTSUP when the OS cannot share it between processes. */
 int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max);
-/* 0, or MPROC_ETIMEDOUT. */
+/* 0, or MPROC_ETIMEDOUT.  A unit taken by a process that then died is
+ * lost, as with any semaphore. */
 int mproc__plat_psem_acquire(mproc__psync *s, double timeout);
 /* Adds one; MPROC_ESTATE (and no change) when already at max. */
 int mproc__plat_psem_release(mproc__psync *s);
 /* A robust mutex: only the holder releases it.  acquire returns 0,
  * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
  * it (the caller then does not hold it: what it guarded is suspect, and the
- * next acquire succeeds).  macOS has no robust mutexes: no EBROKEN. */
+ * next acquire succeeds).  Robust pthread mutexes and abandoned Windows
+ * mutexes report the death at once; elsewhere the holder's pid is kept
+ * beside the lock and a waiter checks it every MPROC__LIVENESS_SLICE
+ * seconds (a pid reused by a new process before then hides the death).
+ * MPROC_ENOTSUP when the OS cannot share it between processes. */
+#define MPROC__LIVENESS_SLICE 0.1
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem);
 int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout);
+/* MPROC_ESTATE when the caller does not hold it. */
 int mproc__plat_pmutex_release(mproc__psync *m);
 /* Either kind: the handle to send to a child (MPROC__NO_HANDLE when the
  * shared memory is all there is), re-attaching in a child (mem inside the
@@ -184,15 +236,23 @@ mproc__handle mproc__plat_psync_handle(const mproc__psync *s);
 int mproc__plat_psync_attach(mproc__psync *s, void *mem, mproc__handle h);
 void mproc__plat_psync_close(mproc__psync *s);
 
-/* ---- locks and fork safety -------------------------------------------- */
+/* ---- locks of this process and fork safety ----------------------------- */
 
-/* One library-wide lock for the core's small shared state (registry,
- * children, contexts).  Held only briefly, never across a blocking call; the
- * platform keeps it consistent across fork (pthread_atfork). */
+/* One library-wide lock for the core's small shared state (registries,
+ * children, contexts).  Not recursive.  Held only briefly: never across a
+ * blocking call, never while calling the log hook or user code.  A forked
+ * child gets it unlocked whatever another thread was doing. */
 void mproc__plat_global_lock(void);
 void mproc__plat_global_unlock(void);
 
-/* A per-object mutex.  new returns NULL when out of memory. */
+/* Sets the function that runs in the child of every fork() of this process
+ * (the library's or the application's), single-threaded, after the
+ * platform has re-initialised its own locks.  Set once (by
+ * core/lifecycle.c); later calls replace it.  No effect without fork. */
+void mproc__plat_atfork_child(void (*fn)(void));
+
+/* A per-object mutex for threads of one process.  Not recursive.  new
+ * returns NULL when out of memory. */
 typedef struct mproc__mutex mproc__mutex;
 mproc__mutex *mproc__plat_mutex_new(void);
 void mproc__plat_mutex_lock(mproc__mutex *m);
@@ -202,13 +262,15 @@ void mproc__plat_mutex_free(mproc__mutex *m);
 /* A condition variable for threads of one process (feeder threads). */
 typedef struct mproc__cond mproc__cond;
 mproc__cond *mproc__plat_cond_new(void);
-/* m held by the caller; 0 when signalled (or spuriously), MPROC_ETIMEDOUT. */
+/* m held by the caller; 0 when signalled (early wake-ups are possible, so
+ * re-check the condition), MPROC_ETIMEDOUT. */
 int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout);
 void mproc__plat_cond_signal(mproc__cond *c);
 void mproc__plat_cond_broadcast(mproc__cond *c);
 void mproc__plat_cond_free(mproc__cond *c);
 
-/* Process exit after the target ran: flush stdio, skip atexit (fork child). */
+/* Ends the process now: flushes stdio, skips atexit handlers (a fork child
+ * after its target and exit rule ran). */
 _Noreturn void mproc__plat_exit_now(int code);
 
 #endif /* MPROC_PLATFORM_H */

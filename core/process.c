@@ -20,7 +20,8 @@ enum { CREATED, STARTING, STARTED, ENDED };
 
 typedef struct tracked {
     struct tracked *next, *prev;
-    mproc__child *child;
+    const mproc__child_ops *ops;
+    void *child;
     int daemon;
     int detached;           /* the user's object is gone: we reap it */
     mproc_method method;
@@ -46,10 +47,15 @@ struct mproc_process {
 /* Global lock guards these. */
 static tracked *children;
 static int exiting;      /* the exit rule runs: nothing may free a child */
-static int atexit_done;
 static unsigned long process_counter;
-/* This process, when it is a child mproc started. */
-static int self_daemon;
+
+/* Children mproc__plat_* started (fork, spawn, thread). */
+static int plat_wait(void *c, double timeout, int *code) { return mproc__plat_child_wait(c, timeout, code); }
+static int plat_signal(void *c, int kill) { return mproc__plat_child_signal(c, kill); }
+static mproc__handle plat_sentinel(void *c) { return mproc__plat_child_sentinel(c); }
+static long plat_pid(void *c) { return mproc__plat_child_pid(c); }
+static void plat_free(void *c) { mproc__plat_child_free(c); }
+static const mproc__child_ops plat_ops = {plat_wait, plat_signal, plat_sentinel, plat_pid, plat_free};
 
 static void list_add(tracked *t)
 {
@@ -72,7 +78,8 @@ static void list_remove(tracked *t)
 
 static void tracked_free(tracked *t)
 {
-    mproc__plat_child_free(t->child);
+    if (t->child)
+        t->ops->free(t->child);
     mproc_args_free(t->args);
     free(t);
 }
@@ -87,7 +94,7 @@ static void reap_detached(void)
     mproc__plat_global_lock();
     for (tracked *t = children, *next; t; t = next) {
         next = t->next;
-        if (t->detached && !exiting && mproc__plat_child_wait(t->child, 0, &code) == 0) {
+        if (t->detached && !exiting && t->ops->wait(t->child, 0, &code) == 0) {
             list_remove(t);
             t->next = done;
             done = t;
@@ -109,7 +116,6 @@ static void exit_rule(void)
     size_t n = 0, i = 0;
     int code;
 
-    mproc__queues_close_all();
     mproc__plat_global_lock();
     exiting = 1;
     for (tracked *t = children; t; t = t->next)
@@ -120,36 +126,19 @@ static void exit_rule(void)
     mproc__plat_global_unlock();
     for (i = 0; all && i < n; i++)
         if (all[i]->daemon && all[i]->method != MPROC_THREAD)
-            (void)mproc__plat_child_signal(all[i]->child, 0);
+            (void)all[i]->ops->signal(all[i]->child, 0);
     for (i = 0; all && i < n; i++)
         if (!(all[i]->daemon && all[i]->method == MPROC_THREAD))
-            (void)mproc__plat_child_wait(all[i]->child, -1, &code);
+            (void)all[i]->ops->wait(all[i]->child, -1, &code);
     free(all);
-    mproc__queues_flush_all();
 }
 
-void mproc__become_child(const char *name, int daemon)
-{
-    (void)name;
-    mproc__plat_global_lock();
-    self_daemon = daemon;
-    mproc__plat_global_unlock();
-}
-
-void mproc__child_exit(int code)
-{
-    exit_rule();
-    mproc__plat_exit_now(code);
-}
-
-void mproc__after_fork_child(void)
+static void forget_children_after_fork(void)
 {
     /* The parent's children are not ours: forget them (their memory stays
      * with the parent's objects) and let this process start its own. */
     children = NULL;
     exiting = 0;
-    mproc__queues_after_fork();
-    mproc__bootstrap_after_fork();
 }
 
 mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args)
@@ -182,7 +171,7 @@ mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args 
         mproc_args_free(args);
         return mproc__null(MPROC_ENOMEM);
     }
-    strcpy(p->name, name);
+    memcpy(p->name, name, strlen(name) + 1);
     p->magic = PROCESS_MAGIC;
     p->method = m;
     p->fn = fn;
@@ -201,7 +190,7 @@ int mproc_process_set_name(mproc_process *p, const char *name)
         return mproc__error(MPROC_EINVAL);
     if (!(copy = malloc(strlen(name) + 1)))
         return mproc__error(MPROC_ENOMEM);
-    strcpy(copy, name);
+    memcpy(copy, name, strlen(name) + 1);
     mproc__plat_mutex_lock(p->mu);
     if (p->state != CREATED) {
         rc = MPROC_ESTATE;
@@ -234,8 +223,8 @@ int mproc_process_set_daemon(mproc_process *p, int daemon)
 static void fork_child_main(void *ud)
 {
     mproc_process *p = ud;
-    mproc__become_child(p->name, p->daemon);
-    mproc__child_exit(p->fn(p->args));
+    mproc__current_set(p->name, p->daemon);
+    mproc__exit_process(p->fn(p->args));
 }
 
 static int thread_main(void *ud)
@@ -244,10 +233,11 @@ static int thread_main(void *ud)
     return t->fn(t->args);
 }
 
-static int start_by_record(mproc_process *p, mproc__child **child)
+static int start_by_record(mproc_process *p, tracked *t)
 {
     mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args};
     const char *target = mproc__target_name(p->fn);
+    mproc__child *child = NULL;
     mproc__encoded enc;
     int rc;
 
@@ -261,42 +251,29 @@ static int start_by_record(mproc_process *p, mproc__child **child)
     rec.parent_pid = mproc__plat_getpid();
     if ((rc = mproc__record_encode(&enc, &rec)) != 0)
         return rc;
-    if (p->method == MPROC_SPAWN)
-        rc = mproc__spawn_record(child, &enc);
-    else
-        rc = mproc__plat_forkserver_start(child, enc.buf.data, enc.buf.len, enc.hs, enc.nh);
+    if (p->method == MPROC_SPAWN) {
+        rc = mproc__spawn_record(&child, &enc);
+        t->child = child;
+    } else {
+        rc = mproc__forkserver_start(&t->child, &enc);
+        t->ops = &mproc__fs_ops;
+    }
     mproc__buf_free(&enc.buf);
     return rc;
 }
 
 static int check_may_start(mproc_process *p)
 {
-    int daemon;
-
     /* A spawned child that has not run mproc_init would start another copy
      * of itself, which would do the same: refuse instead of a fork bomb. */
-    if (mproc__plat_is_spawned_child())
+    if (mproc__bootstrap_pending())
         return mproc__errorf(MPROC_ENOINIT, "this process was spawned by mproc but has not called mproc_init(argc, argv); "
                                             "call it first in main");
     if (p->owner_pid != mproc__plat_getpid())
         return mproc__errorf(MPROC_ESTATE, "can only start a process object created by this process");
-    mproc__plat_global_lock();
-    daemon = self_daemon;
-    mproc__plat_global_unlock();
-    if (daemon)
+    if (mproc__current_is_daemon())
         return mproc__errorf(MPROC_ESTATE, "daemonic processes are not allowed to have children");
     return 0;
-}
-
-void mproc__ensure_exit_rule(void)
-{
-    int first;
-    mproc__plat_global_lock();
-    first = !atexit_done;
-    atexit_done = 1;
-    mproc__plat_global_unlock();
-    if (first)
-        atexit(exit_rule);
 }
 
 int mproc_process_start(mproc_process *p)
@@ -317,23 +294,29 @@ int mproc_process_start(mproc_process *p)
     if ((rc = check_may_start(p)) != 0)
         goto failed;
     reap_detached();
-    mproc__ensure_exit_rule();
+    mproc__on_exit(MPROC__EXIT_CHILDREN, exit_rule);
+    mproc__on_fork_child(forget_children_after_fork);
     if (!(t = calloc(1, sizeof *t))) {
         rc = mproc__error(MPROC_ENOMEM);
         goto failed;
     }
+    t->ops = &plat_ops;
     t->daemon = p->daemon;
     t->method = p->method;
     switch (p->method) {
-    case MPROC_FORK: rc = mproc__plat_fork(&child, fork_child_main, p); break;
+    case MPROC_FORK:
+        rc = mproc__plat_fork(&child, fork_child_main, p);
+        t->child = child;
+        break;
     case MPROC_THREAD:
         /* The thread may outlive the object: it owns its target and args. */
         t->fn = p->fn;
         t->args = p->args;
         p->args = NULL;
         rc = mproc__plat_thread_start(&child, thread_main, t);
+        t->child = child;
         break;
-    default: rc = start_by_record(p, &child); break;
+    default: rc = start_by_record(p, t); break;
     }
     if (rc != 0) {
         if (p->method == MPROC_THREAD) {
@@ -343,13 +326,12 @@ int mproc_process_start(mproc_process *p)
         free(t);
         goto failed;
     }
-    t->child = child;
     mproc__plat_global_lock();
     list_add(t);
     mproc__plat_global_unlock();
     mproc__plat_mutex_lock(p->mu);
     p->t = t;
-    p->pid = mproc__plat_child_pid(child);
+    p->pid = t->ops->pid(t->child);
     p->state = STARTED;
     mproc__plat_mutex_unlock(p->mu);
     return 0;
@@ -361,8 +343,8 @@ failed:
     return mproc__error(rc);
 }
 
-/* The child handle of a started process owned by this process, or an error. */
-static int started_child(mproc_process *p, mproc__child **c)
+/* The tracking entry of a started process owned by this process, or an error. */
+static int started_child(mproc_process *p, tracked **c)
 {
     int state;
     if (!p)
@@ -371,15 +353,15 @@ static int started_child(mproc_process *p, mproc__child **c)
         return mproc__errorf(MPROC_ESTATE, "can only use a process object in the process that created it");
     mproc__plat_mutex_lock(p->mu);
     state = p->state;
-    *c = p->t ? p->t->child : NULL;
+    *c = p->t;
     mproc__plat_mutex_unlock(p->mu);
     return state == STARTED || state == ENDED ? 0 : mproc__error(MPROC_ESTATE);
 }
 
 /* Waits up to timeout; records the exit code once the child ended. */
-static int wait_child(mproc_process *p, mproc__child *c, double timeout)
+static int wait_child(mproc_process *p, tracked *t, double timeout)
 {
-    int code, rc = mproc__plat_child_wait(c, timeout, &code);
+    int code, rc = t->ops->wait(t->child, timeout, &code);
     if (rc != 0)
         return rc;
     mproc__plat_mutex_lock(p->mu);
@@ -391,7 +373,7 @@ static int wait_child(mproc_process *p, mproc__child *c, double timeout)
 
 int mproc_process_join(mproc_process *p, double timeout)
 {
-    mproc__child *c = NULL;
+    tracked *c = NULL;
     int rc = started_child(p, &c);
     if (rc)
         return rc;
@@ -401,7 +383,7 @@ int mproc_process_join(mproc_process *p, double timeout)
 
 int mproc_process_is_alive(mproc_process *p)
 {
-    mproc__child *c = NULL;
+    tracked *c = NULL;
     if (started_child(p, &c) != 0)
         return 0;
     return wait_child(p, c, 0) == MPROC_ETIMEDOUT;
@@ -409,7 +391,7 @@ int mproc_process_is_alive(mproc_process *p)
 
 int mproc_process_exitcode(mproc_process *p, int *code)
 {
-    mproc__child *c = NULL;
+    tracked *c = NULL;
     int rc = started_child(p, &c);
     if (rc == 0 && !code)
         rc = MPROC_EINVAL;
@@ -425,13 +407,13 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 
 static int signal_process(mproc_process *p, int kill)
 {
-    mproc__child *c = NULL;
+    tracked *c = NULL;
     int rc = started_child(p, &c);
     if (rc)
         return rc;
     if (p->method == MPROC_THREAD)
         return mproc__errorf(MPROC_ENOTSUP, "a thread cannot be terminated or killed");
-    rc = mproc__plat_child_signal(c, kill);
+    rc = c->ops->signal(c->child, kill);
     return rc ? mproc__error(rc) : 0;
 }
 
@@ -453,7 +435,7 @@ void mproc_process_free(mproc_process *p)
     ours = p->owner_pid == mproc__plat_getpid();
     if (t && ours) {
         mproc__plat_global_lock();
-        if (exiting || mproc__plat_child_wait(t->child, 0, &code) != 0) {
+        if (exiting || t->ops->wait(t->child, 0, &code) != 0) {
             t->detached = 1;
             t = NULL;
         } else {
@@ -480,7 +462,7 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
         return mproc__error(MPROC_EINVAL);
     for (size_t i = 0; i < n; i++) {
         mproc_process *p = objects[i];
-        mproc__child *c = NULL;
+        tracked *c = NULL;
         if (mproc__conn_is(objects[i])) {
             hs[i] = mproc__conn_sentinel(objects[i]);
             continue;
@@ -489,7 +471,7 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
             return mproc__error(MPROC_EINVAL);
         if ((rc = started_child(p, &c)) != 0)
             return rc;
-        hs[i] = mproc__plat_child_sentinel(c);
+        hs[i] = c->ops->sentinel(c->child);
     }
     rc = mproc__plat_wait_handles(hs, n, timeout, r);
     if (rc < 0)

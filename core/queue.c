@@ -17,7 +17,7 @@
 #include "internal.h"
 
 #define QUEUE_MAGIC 0x71756575u
-#define LIVENESS_SLICE 0.1 /* how often a blocked reader checks its writer */
+#define LIVENESS_SLICE MPROC__LIVENESS_SLICE /* how often a blocked reader checks its writer */
 
 enum { Q_PLAIN = 1, Q_SIMPLE, Q_JOINABLE };
 enum { RLOCK, WLOCK, SLOTS };
@@ -48,6 +48,10 @@ struct mproc_queue {
 
 static mproc_queue *live; /* global lock */
 
+static void close_all_at_exit(void);
+static void flush_all_at_exit(void);
+static void reset_locals_after_fork(void);
+
 static queue_state *state_of(mproc_queue *q) { return q->b.state; }
 
 static int is_broken(mproc_queue *q) { return atomic_load(&state_of(q)->broken); }
@@ -61,6 +65,10 @@ static int mark_broken(mproc_queue *q)
 
 static void register_live(mproc_queue *q)
 {
+    /* Before the global lock: registering takes it. */
+    mproc__on_exit(MPROC__EXIT_CLOSE, close_all_at_exit);
+    mproc__on_exit(MPROC__EXIT_FLUSH, flush_all_at_exit);
+    mproc__on_fork_child(reset_locals_after_fork);
     mproc__plat_global_lock();
     q->prev = NULL;
     q->next = live;
@@ -173,6 +181,7 @@ static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
         return mark_broken(q); /* a writer died mid-batch */
     if (rc != 0)
         return rc;
+    mproc__log_hold();
     while (len > 0 && rc == 0) {
         long n = mproc__plat_write_timed(q->wr, p, len, LIVENESS_SLICE);
         if (n < 0)
@@ -185,6 +194,7 @@ static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
         len -= n > 0 ? (size_t)n : 0;
     }
     mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+    mproc__log_release();
     return rc;
 }
 
@@ -223,8 +233,6 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
     int rc = 0;
 
     mproc__msg_header(hdr, len);
-    /* Before q->mu: the global lock is never taken inside a queue's lock. */
-    mproc__ensure_exit_rule();
     mproc__plat_mutex_lock(q->mu);
     if (q->closed) {
         rc = MPROC_ESTATE;
@@ -360,8 +368,10 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
     if (rc != 0)
         return mproc__error(rc);
     left = timeout < 0 ? -1 : deadline - mproc__plat_now();
+    mproc__log_hold();
     rc = is_broken(q) ? MPROC_EBROKEN : read_message(q, data, len, timeout < 0 ? -1 : left > 0 ? left : 0);
     mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    mproc__log_release();
     if (rc != 0)
         return mproc__error(rc);
     atomic_fetch_sub(&state_of(q)->items, 1);
@@ -480,8 +490,9 @@ void mproc_queue_free(mproc_queue *q)
     queue_destroy(q);
 }
 
-/* Tests only: the queue's pipe, and holding the reader lock in the middle
- * of a message (what a consumer killed mid-message leaves behind). */
+/* Tests only: the queue's pipe; holding the reader lock in the middle of a
+ * message (what a consumer killed mid-message leaves behind); holding the
+ * writer lock with half a header written (a producer killed mid-write). */
 mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
 
 int mproc__queue_hold_reader_mid_message(mproc_queue *q)
@@ -493,10 +504,29 @@ int mproc__queue_hold_reader_mid_message(mproc_queue *q)
     return mproc__plat_read_timed(q->rd, &first, 1, -1) == 1 ? 0 : MPROC_EBROKEN;
 }
 
+int mproc__queue_hold_writer_mid_message(mproc_queue *q)
+{
+    unsigned char hdr[MPROC__MSG_HDR];
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
+    if (rc != 0)
+        return rc;
+    mproc__msg_header(hdr, 100);
+    atomic_fetch_add(&state_of(q)->items, 1);
+    return mproc__write_fully(q->wr, hdr, MPROC__MSG_HDR / 2);
+}
+
+int mproc__queue_reader_lock_free(mproc_queue *q)
+{
+    if (mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0) != 0)
+        return 0;
+    mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    return 1;
+}
+
 /* At exit (CPython's finalizers around _exit_function): close every queue
  * so feeders finish after flushing; after the children were joined, wait
  * for the feeders, except where cancel_join_thread said not to. */
-void mproc__queues_close_all(void)
+static void close_all_at_exit(void)
 {
     mproc__plat_global_lock();
     for (mproc_queue *q = live; q; q = q->next)
@@ -504,7 +534,7 @@ void mproc__queues_close_all(void)
     mproc__plat_global_unlock();
 }
 
-void mproc__queues_flush_all(void)
+static void flush_all_at_exit(void)
 {
     mproc_queue *q;
     for (;;) {
@@ -521,7 +551,7 @@ void mproc__queues_flush_all(void)
 /* In a forked child: the parent's feeders do not exist here, and what they
  * had buffered is theirs to write.  Start this process's side afresh (the
  * old mutex may have been held by a thread that is gone). */
-void mproc__queues_after_fork(void)
+static void reset_locals_after_fork(void)
 {
     for (mproc_queue *q = live; q; q = q->next)
         (void)local_init(q); /* the old ones are the parent's: left as they are */

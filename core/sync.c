@@ -35,7 +35,7 @@ struct mproc_sem {
 uint64_t mproc__thread_id(void)
 {
     static atomic_uint_fast64_t next = 1;
-    static _Thread_local uint64_t id;
+    static MPROC_TLS uint64_t id;
     if (!id)
         id = atomic_fetch_add(&next, 1);
     return id;

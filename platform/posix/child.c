@@ -1,13 +1,16 @@
 /*
- * Started children: waiting, reaping, signalling.  Three kinds share one
- * shape: a process we can waitpid() (fork, spawn), a process the forkserver
- * forked (its status arrives on a socket), and a thread.  Each has a
- * sentinel descriptor that becomes readable when it ends, so waits with a
- * timeout are poll()s, never sleep loops.
+ * Started children: waiting, reaping, signalling.  Processes (fork, spawn)
+ * are waitpid()ed; threads are joined by thread.c through the child's
+ * reap_thread.  Each child has a sentinel descriptor that becomes readable
+ * when it ends, so waits with a timeout are poll()s, never sleep loops.
+ *
+ * Also the exit notification of a process that reaps all its children
+ * itself (the forkserver): a SIGCHLD self-pipe and waitpid(-1).
  */
 #include "posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-mproc__child *mproc__posix_child_new(int kind)
+mproc__child *mproc__posix_child_new(void)
 {
     mproc__child *c = calloc(1, sizeof *c);
     if (!c)
@@ -25,7 +28,6 @@ mproc__child *mproc__posix_child_new(int kind)
         free(c);
         return NULL;
     }
-    c->kind = kind;
     c->sentinel = -1;
     c->channel = -1;
     return c;
@@ -33,11 +35,12 @@ mproc__child *mproc__posix_child_new(int kind)
 
 int mproc__posix_pidfd(pid_t pid)
 {
-#if defined(MPROC_HAVE_PIDFD) && defined(SYS_pidfd_open)
+#if MPROC_HAVE_PIDFD
     /* pidfds are close-on-exec by definition. */
     return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
     (void)pid;
+    errno = ENOSYS;
     return -1;
 #endif
 }
@@ -63,22 +66,37 @@ int mproc__posix_status_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+int mproc__posix_pid_alive(pid_t pid)
+{
+    siginfo_t info;
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+        return 0;
+    /* A dead child of ours stays a zombie until reaped: kill() still finds
+     * it.  WNOWAIT looks without reaping (the owner of the child object
+     * still collects its status). */
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+        return 0;
+    return 1;
+}
+
 mproc__handle mproc__plat_child_channel(mproc__child *c) { return c->channel; }
 
 mproc__handle mproc__plat_child_sentinel(mproc__child *c) { return c->sentinel; }
 
-long mproc__plat_child_pid(mproc__child *c) { return c->kind == CHILD_THREAD ? (long)getpid() : (long)c->pid; }
-
-/* Threads: defined in thread.c. */
-int mproc__posix_thread_reap(mproc__child *c);
-void mproc__posix_thread_release(mproc__child *c);
+long mproc__plat_child_pid(mproc__child *c) { return c->reap_thread ? (long)getpid() : (long)c->pid; }
 
 /* Collects the end of c if it has ended; caller holds c->mu.  block: the
  * sentinel fired, so the end is certain and waitpid may block briefly (a
  * descriptor can read EOF a moment before the exiting process is reapable). */
 static void try_reap(mproc__child *c, int block)
 {
-    if (c->kind == CHILD_PROCESS) {
+    if (c->reap_thread) {
+        if (!block && mproc__posix_wait_readable(c->sentinel, 0) != 1)
+            return;
+        c->code = c->reap_thread(c);
+        c->done = 1;
+    } else {
         int status;
         pid_t r;
         do
@@ -93,25 +111,12 @@ static void try_reap(mproc__child *c, int block)
             c->code = 255;
             c->done = 1;
         }
-    } else if (c->kind == CHILD_FORKSERVER) {
-        int32_t code;
-        if (!block && mproc__posix_wait_readable(c->sentinel, 0) != 1)
-            return;
-        /* The server writes the status then closes; EOF alone means the
-         * server died, reported as 255 as CPython does. */
-        c->code = mproc__plat_read_all(c->sentinel, &code, sizeof code) == 0 ? code : 255;
-        c->done = 1;
-    } else {
-        if (!block && mproc__posix_wait_readable(c->sentinel, 0) != 1)
-            return;
-        c->code = mproc__posix_thread_reap(c);
-        c->done = 1;
     }
 }
 
 int mproc__plat_child_wait(mproc__child *c, double timeout, int *code)
 {
-    int fired = 0;
+    int fired;
 
     pthread_mutex_lock(&c->mu);
     if (!c->done && timeout == 0)
@@ -131,23 +136,33 @@ int mproc__plat_child_wait(mproc__child *c, double timeout, int *code)
     pthread_mutex_lock(&c->mu);
     if (!c->done && fired)
         try_reap(c, 1);
-    if (c->done)
+    fired = c->done;
+    if (fired)
         *code = c->code;
     pthread_mutex_unlock(&c->mu);
-    return c->done ? 0 : MPROC_ETIMEDOUT;
+    return fired ? 0 : MPROC_ETIMEDOUT;
+}
+
+int mproc__plat_kill_pid(long pid, int kill_it)
+{
+    if (pid <= 0)
+        return mproc__error(MPROC_EINVAL);
+    if (kill((pid_t)pid, kill_it ? SIGKILL : SIGTERM) != 0 && errno != ESRCH)
+        return mproc__sys_error(errno);
+    return 0;
 }
 
 int mproc__plat_child_signal(mproc__child *c, int kill_it)
 {
     int rc = 0;
-    if (c->kind == CHILD_THREAD)
+    if (c->reap_thread)
         return MPROC_ENOTSUP;
     pthread_mutex_lock(&c->mu);
     if (!c->done)
         try_reap(c, 0);
     /* Signal only an unreaped pid: once reaped, the number may be reused. */
-    if (!c->done && kill(c->pid, kill_it ? SIGKILL : SIGTERM) != 0 && errno != ESRCH)
-        rc = mproc__sys_error(errno);
+    if (!c->done)
+        rc = mproc__plat_kill_pid(c->pid, kill_it);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -156,12 +171,73 @@ void mproc__plat_child_free(mproc__child *c)
 {
     if (!c)
         return;
-    if (c->kind == CHILD_THREAD)
-        mproc__posix_thread_release(c);
+    if (c->release_thread)
+        c->release_thread(c);
     if (c->sentinel >= 0 && c->sentinel != c->channel)
         close(c->sentinel);
     if (c->channel >= 0)
         close(c->channel);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+/* ---- exit notification for a reaping process (the forkserver) ---------- */
+
+static int events_pipe[2] = {-1, -1};
+
+static void on_sigchld(int sig)
+{
+    int saved = errno;
+    char b = 0;
+    (void)sig;
+    (void)!write(events_pipe[1], &b, 1);
+    errno = saved;
+}
+
+mproc__handle mproc__plat_child_events(void)
+{
+    struct sigaction sa;
+    if (events_pipe[0] >= 0)
+        return events_pipe[0];
+    if (mproc__posix_pipe(events_pipe, 1) != 0)
+        return MPROC__NO_HANDLE;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    return events_pipe[0];
+}
+
+int mproc__plat_reap_any(long *pid, int *code)
+{
+    char drain[64];
+    int status;
+    pid_t r;
+
+    while (events_pipe[0] >= 0 && read(events_pipe[0], drain, sizeof drain) > 0)
+        ;
+    do
+        r = waitpid(-1, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return r == 0 || errno == ECHILD ? 0 : mproc__sys_error(errno);
+    *pid = (long)r;
+    *code = mproc__posix_status_code(status);
+    return 1;
+}
+
+/* In a child of fork_detached: the notification belongs to the parent. */
+void mproc__posix_child_events_reset(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    if (events_pipe[0] >= 0) {
+        close(events_pipe[0]);
+        close(events_pipe[1]);
+        events_pipe[0] = events_pipe[1] = -1;
+    }
 }

@@ -1,12 +1,24 @@
-/* Identity, clocks, environment, the global lock and its fork handling. */
+/* Identity, clocks, environment and process exit. */
 #include "posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if MPROC_HAVE_PROC_PIDINFO
+#include <libproc.h>
+#endif
+#if MPROC_HAVE_KINFO_PROC_NUMTHREADS
+#include <sys/sysctl.h>
+#include <sys/user.h>
+#endif
 
+/* OS identity only (the default start method follows the OS); features are
+ * chosen by MPROC_HAVE_*, never here. */
 mproc_os mproc__plat_os(void)
 {
 #if defined(__APPLE__)
@@ -37,126 +49,66 @@ int mproc__plat_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+#if MPROC_HAVE_PROCFS
+/* /proc/self/stat field 20 is num_threads (CPython >= 3.12 reads it too). */
+static long procfs_thread_count(void)
+{
+    char buf[1024];
+    ssize_t n;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    char *p;
+    long count = -1;
+
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* The command name may contain spaces: count fields after its ')'. */
+    p = strrchr(buf, ')');
+    for (int field = 2; p && field < 20; field++)
+        p = strchr(p + 1, ' ');
+    if (p)
+        count = strtol(p + 1, NULL, 10);
+    return count > 0 ? count : -1;
+}
+#endif
+
+long mproc__plat_thread_count(void)
+{
+    long n = -1;
+#if MPROC_HAVE_PROCFS
+    n = procfs_thread_count();
+#endif
+#if MPROC_HAVE_PROC_PIDINFO
+    if (n < 0) {
+        struct proc_taskinfo info;
+        if (proc_pidinfo(getpid(), PROC_PIDTASKINFO, 0, &info, sizeof info) == (int)sizeof info)
+            n = info.pti_threadnum;
+    }
+#endif
+#if MPROC_HAVE_KINFO_PROC_NUMTHREADS
+    if (n < 0) {
+        struct kinfo_proc info;
+        size_t len = sizeof info;
+        int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)getpid()};
+        if (sysctl(mib, 4, &info, &len, NULL, 0) == 0 && len == sizeof info)
+            n = info.ki_numthreads;
+    }
+#endif
+    return n > 0 ? n : -1;
+}
+
 const char *mproc__plat_getenv(const char *name) { return getenv(name); }
 
 void mproc__plat_unsetenv(const char *name) { unsetenv(name); }
+
+void mproc__plat_ignore_interrupt(int ignore) { signal(SIGINT, ignore ? SIG_IGN : SIG_DFL); }
 
 void mproc__plat_exit_now(int code)
 {
     fflush(NULL);
     _exit(code);
-}
-
-/* ---- the global lock ---------------------------------------------------- */
-
-static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-/* Taking the lock before fork() and releasing it on both sides means no
- * child is born with the lock held by a thread that does not exist there. */
-static void atfork_prepare(void) { pthread_mutex_lock(&global_lock); }
-
-static void atfork_parent(void) { pthread_mutex_unlock(&global_lock); }
-
-static void atfork_child(void)
-{
-    pthread_mutex_unlock(&global_lock);
-    mproc__posix_forkserver_after_fork();
-    mproc__after_fork_child();
-}
-
-static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
-
-void mproc__plat_global_lock(void)
-{
-    pthread_once(&atfork_once, register_atfork);
-    pthread_mutex_lock(&global_lock);
-}
-
-void mproc__plat_global_unlock(void) { pthread_mutex_unlock(&global_lock); }
-
-/* ---- per-object mutexes --------------------------------------------------- */
-
-struct mproc__mutex {
-    pthread_mutex_t m;
-};
-
-mproc__mutex *mproc__plat_mutex_new(void)
-{
-    mproc__mutex *m = malloc(sizeof *m);
-    if (m && pthread_mutex_init(&m->m, NULL) != 0) {
-        free(m);
-        m = NULL;
-    }
-    return m;
-}
-
-void mproc__plat_mutex_lock(mproc__mutex *m) { pthread_mutex_lock(&m->m); }
-
-void mproc__plat_mutex_unlock(mproc__mutex *m) { pthread_mutex_unlock(&m->m); }
-
-void mproc__plat_mutex_free(mproc__mutex *m)
-{
-    if (m) {
-        pthread_mutex_destroy(&m->m);
-        free(m);
-    }
-}
-
-/* ---- condition variables for threads of this process --------------------- */
-
-struct mproc__cond {
-    pthread_cond_t c;
-};
-
-mproc__cond *mproc__plat_cond_new(void)
-{
-    mproc__cond *c = malloc(sizeof *c);
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-#if !defined(__APPLE__)
-    pthread_condattr_setclock(&a, MPROC__WAIT_CLOCK);
-#endif
-    if (c && pthread_cond_init(&c->c, &a) != 0) {
-        free(c);
-        c = NULL;
-    }
-    pthread_condattr_destroy(&a);
-    return c;
-}
-
-struct timespec mproc__posix_deadline(double timeout)
-{
-    struct timespec ts;
-    clock_gettime(MPROC__WAIT_CLOCK, &ts);
-    ts.tv_sec += (time_t)timeout;
-    ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-int mproc__plat_cond_wait(mproc__cond *c, mproc__mutex *m, double timeout)
-{
-    struct timespec ts;
-    int rc;
-    if (timeout < 0)
-        return pthread_cond_wait(&c->c, &m->m) == 0 ? 0 : MPROC_ESYS;
-    ts = mproc__posix_deadline(timeout);
-    rc = pthread_cond_timedwait(&c->c, &m->m, &ts);
-    return rc == ETIMEDOUT ? MPROC_ETIMEDOUT : 0;
-}
-
-void mproc__plat_cond_signal(mproc__cond *c) { pthread_cond_signal(&c->c); }
-
-void mproc__plat_cond_broadcast(mproc__cond *c) { pthread_cond_broadcast(&c->c); }
-
-void mproc__plat_cond_free(mproc__cond *c)
-{
-    if (c) {
-        pthread_cond_destroy(&c->c);
-        free(c);
-    }
 }

@@ -1,75 +1,123 @@
 /*
  * Shared by the files of platform/posix/.  Include first: it sets the
- * feature macros the C11 build needs to see POSIX and OS extensions.
+ * feature macros the C11 build needs to see POSIX and OS extensions, and
+ * brings the MPROC_HAVE_* results of cmake/features.cmake.  Every
+ * cross-file symbol of this folder is declared here, with the file that
+ * defines it.
  */
 #ifndef MPROC_POSIX_H
 #define MPROC_POSIX_H
 
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* pipe2, SOCK_CLOEXEC, close_range, posix_spawn extensions */
+#define _GNU_SOURCE /* pipe2, SOCK_CLOEXEC, memfd_create, posix_spawn extensions */
 #endif
 #ifndef _DARWIN_C_SOURCE
 #define _DARWIN_C_SOURCE
 #endif
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "mproc_config.h"
 #include "internal.h"
 
-enum { CHILD_PROCESS, CHILD_FORKSERVER, CHILD_THREAD };
-
-typedef struct thread_box thread_box;
+/* ---- child.c ----------------------------------------------------------- */
 
 struct mproc__child {
-    int kind;
-    pid_t pid;
-    int sentinel;   /* pidfd, EOF pipe, forkserver status socket, thread pipe */
+    pid_t pid;      /* 0 for a thread */
+    int sentinel;   /* pidfd, EOF pipe, or the thread's done pipe */
     int channel;    /* spawn: parent's end of the bootstrap socketpair */
     pthread_mutex_t mu;
     int done, code; /* reaped, and how it ended */
+    /* A thread: joins it and returns its result (thread.c), and releases
+     * what it shares with the running thread. */
+    int (*reap_thread)(mproc__child *c);
+    void (*release_thread)(mproc__child *c);
     pthread_t thread;
-    thread_box *box;
+    void *box;
 };
 
-/* A zeroed child of kind with no descriptors; NULL when out of memory. */
-mproc__child *mproc__posix_child_new(int kind);
-/* A pidfd for pid (Linux >= 5.3), or -1 where the OS has none. */
+/* A zeroed child with no descriptors; NULL when out of memory. */
+mproc__child *mproc__posix_child_new(void);
+/* A pidfd for pid, or -1 where the OS has none (or it failed). */
 int mproc__posix_pidfd(pid_t pid);
 /* Whether pidfds work here (probed once). */
 int mproc__posix_have_pidfd(void);
-/* The clock timed waits count on: monotonic, except on macOS, which cannot
- * set a condition variable's clock. */
-#if defined(__APPLE__)
-#define MPROC__WAIT_CLOCK CLOCK_REALTIME
-#else
+/* A wait status the way CPython reports it: code, or -signal. */
+int mproc__posix_status_code(int status);
+/* Whether process pid still runs: it exists and, if it is our child, it is
+ * not a zombie waiting to be reaped. */
+int mproc__posix_pid_alive(pid_t pid);
+/* In a child of fork_detached: default SIGCHLD, the parent's notification
+ * pipe closed. */
+void mproc__posix_child_events_reset(void);
+
+/* ---- lock.c ------------------------------------------------------------ */
+
+/* Where a descriptor cannot be created close-on-exec atomically (no pipe2,
+ * SOCK_CLOEXEC, MSG_CMSG_CLOEXEC), it is created and marked with this lock
+ * held shared; fork (through pthread_atfork) takes it exclusive, so no
+ * child is born between the two steps (libuv's cloexec_lock).  Never take
+ * the global lock or log while holding it. */
+void mproc__posix_fd_lock_shared(void);
+void mproc__posix_fd_unlock_shared(void);
+/* The clock timed waits count on: monotonic where condition variables can
+ * be set to it, else the realtime clock. */
+#if MPROC_HAVE_CONDATTR_SETCLOCK
 #define MPROC__WAIT_CLOCK CLOCK_MONOTONIC
+#else
+#define MPROC__WAIT_CLOCK CLOCK_REALTIME
 #endif
 /* The absolute time timeout seconds from now on MPROC__WAIT_CLOCK. */
 struct timespec mproc__posix_deadline(double timeout);
-/* Encodes a wait status the way CPython reports it: code, or -signal. */
-int mproc__posix_status_code(int status);
-/* Closes every descriptor >= lowfd (in a child about to run a target). */
-void mproc__posix_close_from(int lowfd);
+/* Sleeps a short, growing slice while polling (50 us doubling to 2 ms). */
+void mproc__posix_backoff(unsigned *round);
+
+/* ---- pipe.c ------------------------------------------------------------ */
+
+/* A pipe / a socketpair, close-on-exec, non-blocking when asked, and never
+ * raising SIGPIPE where the OS lets a descriptor say so.  0 or -1 (errno). */
+int mproc__posix_pipe(int fds[2], int nonblock);
+int mproc__posix_socketpair(int fds[2], int nonblock);
 /* Sets FD_CLOEXEC; returns 0 or -1. */
 int mproc__posix_cloexec(int fd);
+
+/* ---- io.c -------------------------------------------------------------- */
+
+/* Around a write or send that may raise SIGPIPE where neither MSG_NOSIGNAL
+ * nor the descriptor can prevent it: blocks it in this thread, then
+ * consumes the one the call raised (raised: it failed with EPIPE) and
+ * restores the mask.  errno is preserved. */
+void mproc__posix_sigpipe_block(sigset_t *old);
+void mproc__posix_sigpipe_unblock(const sigset_t *old, int raised);
+
+/* ---- wait.c ------------------------------------------------------------ */
+
 /* Waits until fd is readable or timeout (seconds; < 0 forever) passes:
  * 1 readable, 0 timed out, negative MPROC error. */
 int mproc__posix_wait_readable(int fd, double timeout);
-/* The saved argv and executable path for spawn (spawn.c). */
+/* Waits for events on one descriptor: 1 ready, 0 timed out, or an error. */
+int mproc__posix_wait_io(int fd, short events, double timeout);
+
+/* ---- handles.c --------------------------------------------------------- */
+
+/* Calls fn(fd, ud) for every open descriptor >= lowfd, read from
+ * /proc/self/fd or /dev/fd where they list every descriptor, else by
+ * probing each number up to the limit. */
+void mproc__posix_each_fd(int lowfd, void (*fn)(int fd, void *ud), void *ud);
+
+/* ---- thread.c ---------------------------------------------------------- */
+
+/* Threads started through mproc__plat_thread_start and still running (a
+ * lower bound for the thread count where the OS does not tell it). */
+long mproc__posix_threads_live(void);
+
+/* ---- spawn.c ----------------------------------------------------------- */
+
+/* The saved argv and executable path. */
 char *const *mproc__posix_argv(void);
 const char *mproc__posix_exe(void);
-/* Forkserver client state is per process: drop it in a forked child. */
-void mproc__posix_forkserver_after_fork(void);
-/* Sends buf with descriptors attached to its first byte (SCM_RIGHTS). */
-int mproc__posix_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
-/* Receives one frame (u32 length + payload) and the descriptors sent with
- * it (at most cap, close-on-exec; extras are closed).  0, MPROC_ECLOSED at
- * EOF before the frame, MPROC_ETOOBIG, MPROC_EBROKEN (torn frame). */
-int mproc__posix_recv_frame_fds(int sock, void **data, size_t *len, size_t max, int *fds, size_t *nfds, size_t cap);
-/* In a new child: renumbers fds[0..n) to 3..3+n and closes all others above
- * the std streams.  Returns n. */
-size_t mproc__posix_keep_only(int *fds, size_t n);
 
 #endif /* MPROC_POSIX_H */

@@ -1,5 +1,5 @@
 /*
- * Shared memory.  Linux: memfd_create, a file with no name at all.  Others:
+ * Shared memory.  With memfd_create: a file with no name at all.  Else:
  * shm_open of a random name, unlinked at once, so nothing is left in
  * /dev/shm (or the macOS equivalent) even when the process is killed right
  * after.  The descriptor is what a child needs to map the same pages.
@@ -8,27 +8,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static int anonymous_fd(void)
 {
-#if defined(__linux__) && defined(SYS_memfd_create)
-    int fd = (int)syscall(SYS_memfd_create, "mproc", 1u /* MFD_CLOEXEC */);
+#if MPROC_HAVE_MEMFD
+    int fd = memfd_create("mproc", MFD_CLOEXEC);
     if (fd >= 0 || errno != ENOSYS)
         return fd;
 #endif
     for (int attempt = 0; attempt < 64; attempt++) {
-        static unsigned counter;
+        static atomic_uint counter;
         char name[64];
         int fd;
-        snprintf(name, sizeof name, "/mproc-%ld-%u-%d", (long)getpid(), ++counter, attempt);
+        snprintf(name, sizeof name, "/mproc-%ld-%u-%d", (long)getpid(), atomic_fetch_add(&counter, 1) + 1, attempt);
+        /* shm_open sets FD_CLOEXEC by POSIX; the lock covers systems
+         * that set it a step later. */
+        mproc__posix_fd_lock_shared();
         fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0)
+            mproc__posix_cloexec(fd);
+        mproc__posix_fd_unlock_shared();
         if (fd >= 0) {
             shm_unlink(name);
-            mproc__posix_cloexec(fd);
             return fd;
         }
         if (errno != EEXIST)

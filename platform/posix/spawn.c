@@ -1,7 +1,8 @@
 /*
  * The spawn start method: posix_spawn of the running executable with the
- * parent's argv.  The child's only inherited descriptors are the std streams
- * and the bootstrap socket, placed at fd 3 and named by MPROC_BOOTSTRAP.
+ * parent's argv.  The child's only inherited descriptors are the std
+ * streams and the bootstrap socket, placed at fd 3 and named by the
+ * environment variable the core chooses.
  */
 #include "posix.h"
 
@@ -10,46 +11,86 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if defined(__APPLE__)
-#include <crt_externs.h>
+#if MPROC_HAVE_NSGETEXECUTABLEPATH
 #include <mach-o/dyld.h>
+#endif
+#if MPROC_HAVE_KERN_PROC_PATHNAME
+#include <sys/sysctl.h>
+#endif
+#if MPROC_HAVE_CRT_EXTERNS
+/* A shared library on macOS cannot link environ directly. */
+#include <crt_externs.h>
 #define environ (*_NSGetEnviron())
 #else
 extern char **environ;
 #endif
 
-#define BOOTSTRAP_ENV "MPROC_BOOTSTRAP"
 #define BOOTSTRAP_FD 3
 
 static char exe_path[PATH_MAX];
 static char **saved_argv;
 static int initialized;
-static int bootstrap_taken;
+
+/* argv[0] as the shell found it: a path when it holds a '/', else the
+ * first executable of that name along PATH (execvp's search). */
+static int exe_from_argv0(const char *argv0)
+{
+    const char *path = getenv("PATH"), *dir, *end;
+    if (!argv0 || !*argv0)
+        return -1;
+    if (strchr(argv0, '/'))
+        return realpath(argv0, exe_path) ? 0 : -1;
+    for (dir = path ? path : "/usr/bin:/bin"; ; dir = end + 1) {
+        char candidate[PATH_MAX];
+        size_t len;
+        end = strchr(dir, ':');
+        len = end ? (size_t)(end - dir) : strlen(dir);
+        /* An empty entry means the current directory. */
+        if (snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, len ? dir : ".", argv0) <
+                (int)sizeof candidate &&
+            access(candidate, X_OK) == 0 && realpath(candidate, exe_path))
+            return 0;
+        if (!end)
+            return -1;
+    }
+}
 
 static int resolve_exe(const char *argv0)
 {
-#if defined(__linux__)
+#if MPROC_HAVE_PROCFS
     ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
     if (n > 0) {
         exe_path[n] = '\0';
         return 0;
     }
-#elif defined(__APPLE__)
-    uint32_t size = sizeof exe_path;
-    char raw[PATH_MAX];
-    if (_NSGetExecutablePath(raw, &size) == 0 && realpath(raw, exe_path))
-        return 0;
 #endif
-    /* Fallback: argv[0], made absolute while the working directory is the
-     * one the program started in. */
-    if (argv0 && realpath(argv0, exe_path))
+#if MPROC_HAVE_NSGETEXECUTABLEPATH
+    {
+        uint32_t size = sizeof exe_path;
+        char raw[PATH_MAX];
+        if (_NSGetExecutablePath(raw, &size) == 0 && realpath(raw, exe_path))
+            return 0;
+    }
+#endif
+#if MPROC_HAVE_KERN_PROC_PATHNAME
+    {
+        int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+        size_t size = sizeof exe_path;
+        if (sysctl(mib, 4, exe_path, &size, NULL, 0) == 0 && size > 1)
+            return 0;
+    }
+#endif
+    /* While the working directory is still the one the program started in. */
+    if (exe_from_argv0(argv0) == 0)
         return 0;
-    return mproc__errorf(MPROC_ESYS, "cannot find the path of the running program");
+    return mproc__errorf(MPROC_ESYS, "cannot find the path of the running program (argv[0] \"%s\")",
+                         argv0 ? argv0 : "");
 }
 
 int mproc__plat_init(int argc, char **argv)
@@ -78,80 +119,55 @@ char *const *mproc__posix_argv(void) { return saved_argv; }
 
 const char *mproc__posix_exe(void) { return exe_path; }
 
-int mproc__plat_is_spawned_child(void) { return !bootstrap_taken && getenv(BOOTSTRAP_ENV) != NULL; }
-
-mproc__handle mproc__plat_take_bootstrap(void)
+/* environ plus <env_name>=3 (any inherited value replaced). */
+static char **child_environ(const char *env_name, char **entry)
 {
-    const char *v = getenv(BOOTSTRAP_ENV);
-    struct stat st;
-    char *end;
-    long fd;
-
-    if (bootstrap_taken || !v)
-        return MPROC__NO_HANDLE;
-    bootstrap_taken = 1;
-    fd = strtol(v, &end, 10);
-    unsetenv(BOOTSTRAP_ENV);
-    /* A stale variable (inherited through an unrelated exec) must not make
-     * us read some other descriptor: it has to be our socket. */
-    if (*end != '\0' || fd < 0 || fd > INT_MAX || fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-        return MPROC__NO_HANDLE;
-    mproc__posix_cloexec((int)fd);
-    return (mproc__handle)fd;
-}
-
-/* environ plus MPROC_BOOTSTRAP=3 (any inherited value replaced). */
-static char **child_environ(void)
-{
-    static char entry[] = BOOTSTRAP_ENV "=3";
-    size_t n = 0, k = 0;
+    size_t n = 0, k = 0, name_len = strlen(env_name);
     char **env;
 
     while (environ && environ[n])
         n++;
-    if (!(env = malloc((n + 2) * sizeof *env)))
+    if (!(env = malloc((n + 2) * sizeof *env)) || !(*entry = malloc(name_len + 8))) {
+        free(env);
         return NULL;
+    }
+    snprintf(*entry, name_len + 8, "%s=%d", env_name, BOOTSTRAP_FD);
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], BOOTSTRAP_ENV "=", sizeof BOOTSTRAP_ENV) != 0)
+        if (strncmp(environ[i], env_name, name_len) != 0 || environ[i][name_len] != '=')
             env[k++] = environ[i];
-    env[k++] = entry;
+    env[k++] = *entry;
     env[k] = NULL;
     return env;
 }
 
-#if !defined(MPROC_HAVE_ADDCLOSEFROM) && !defined(__APPLE__)
+#if !MPROC_HAVE_ADDCLOSEFROM && !MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
 /* Without closefrom in posix_spawn, close explicitly every descriptor above
  * the bootstrap one that would survive exec (ours are all close-on-exec;
  * the application's may not be). */
-static void add_inherited_closes(posix_spawn_file_actions_t *fa)
+static void close_if_inherited(int fd, void *ud)
 {
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = BOOTSTRAP_FD + 1; fd < max; fd++) {
-        int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC))
-            posix_spawn_file_actions_addclose(fa, fd);
-    }
+    int flags = fcntl(fd, F_GETFD);
+    if (fd > BOOTSTRAP_FD && flags >= 0 && !(flags & FD_CLOEXEC))
+        posix_spawn_file_actions_addclose(ud, fd);
 }
 #endif
 
-int mproc__plat_spawn(mproc__child **out)
+int mproc__plat_spawn(mproc__child **out, const char *env_name)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t empty;
     short flags = POSIX_SPAWN_SETSIGMASK;
     mproc__child *c;
-    char **env;
+    char **env, *entry = NULL;
     int sv[2], err;
     pid_t pid;
 
     if (!initialized)
         return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) first in main");
-    if (!(c = mproc__posix_child_new(CHILD_PROCESS)))
-        return MPROC_ENOMEM;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    if (!(c = mproc__posix_child_new()))
+        return mproc__error(MPROC_ENOMEM);
+    if (mproc__posix_socketpair(sv, 0) != 0) {
         err = errno;
         mproc__plat_child_free(c);
         return mproc__sys_error(err);
@@ -163,27 +179,30 @@ int mproc__plat_spawn(mproc__child **out)
         close(sv[1]);
         sv[1] = moved;
     }
-    if (sv[1] < 0 || !(env = child_environ())) {
+    if (sv[1] < 0 || !(env = child_environ(env_name, &entry))) {
         err = sv[1] < 0 ? errno : ENOMEM;
         close(sv[0]);
         if (sv[1] >= 0)
             close(sv[1]);
         mproc__plat_child_free(c);
-        return err == ENOMEM ? MPROC_ENOMEM : mproc__sys_error(err);
+        return err == ENOMEM ? mproc__error(MPROC_ENOMEM) : mproc__sys_error(err);
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_adddup2(&fa, sv[1], BOOTSTRAP_FD);
-#if defined(MPROC_HAVE_ADDCLOSEFROM)
+#if MPROC_HAVE_ADDCLOSEFROM
     posix_spawn_file_actions_addclosefrom_np(&fa, BOOTSTRAP_FD + 1);
-#elif defined(__APPLE__)
-    /* macOS: close everything not named by a file action. */
+#elif MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
+    /* Close everything not named by a file action. */
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
     posix_spawn_file_actions_addinherit_np(&fa, 0);
     posix_spawn_file_actions_addinherit_np(&fa, 1);
     posix_spawn_file_actions_addinherit_np(&fa, 2);
 #else
-    add_inherited_closes(&fa);
+    /* Not under the descriptor lock: a C library whose posix_spawn runs the
+     * fork handlers would deadlock on it.  Every system that takes this path
+     * today creates its descriptors close-on-exec atomically anyway. */
+    mproc__posix_each_fd(BOOTSTRAP_FD + 1, close_if_inherited, &fa);
 #endif
     /* The child starts with no signals blocked, whatever this thread blocks. */
     sigemptyset(&empty);
@@ -193,6 +212,7 @@ int mproc__plat_spawn(mproc__child **out)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     free(env);
+    free(entry);
     close(sv[1]);
     if (err != 0) {
         close(sv[0]);

@@ -1,14 +1,15 @@
 /*
- * Process-shared semaphores and robust mutexes, kept entirely in shared
- * memory the core provides: a process-shared pthread mutex + condition +
- * count.  (macOS has no unnamed semaphores and sem_open names outlive a
- * killed process; this works everywhere and needs no name.)
- *
- * The mutex inside is robust where the OS has robust mutexes: a process
- * killed while holding it leaves EOWNERDEAD for the next locker rather than
- * a lock held forever.
+ * Process-shared semaphores and robust mutexes where the OS has robust
+ * mutexes (MPROC_HAVE_ROBUST_MUTEX), kept entirely in shared memory the
+ * core provides: a process-shared pthread mutex + condition + count.
+ * (Unnamed semaphores are missing on some systems and sem_open names
+ * outlive a killed process; this needs no name.)  A process killed while
+ * holding the mutex leaves EOWNERDEAD for the next locker rather than a
+ * lock held forever.  Without robust mutexes, sync_owner.c is built instead.
  */
 #include "posix.h"
+
+#if MPROC_HAVE_ROBUST_MUTEX
 
 #include <errno.h>
 #include <string.h>
@@ -36,25 +37,23 @@ _Static_assert(sizeof(pmutex) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for
 #endif
 #endif
 
-/* Robust mutexes: Linux, FreeBSD (not macOS).  PTHREAD_MUTEX_ROBUST is an
- * enumerator, not a macro, so it cannot be tested with #if. */
-#if defined(__linux__) || defined(__FreeBSD__)
-#define HAVE_ROBUST 1
-#endif
-
-
+/* 0, or an MPROC error: ENOTSUP where mutexes cannot be process-shared
+ * (OpenBSD says so; using one anyway would lock only within a process). */
 static int init_mutex(pthread_mutex_t *m)
 {
     pthread_mutexattr_t a;
     int rc;
     pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-#ifdef HAVE_ROBUST
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-#endif
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (rc != 0) {
+        pthread_mutexattr_destroy(&a);
+        return mproc__errorf(MPROC_ENOTSUP, "this OS cannot share a robust mutex between processes (error %d)", rc);
+    }
     rc = pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
-    return rc;
+    return rc ? mproc__sys_error(rc) : 0;
 }
 
 /* Locks m with an optional deadline: 0, ETIMEDOUT, or EOWNERDEAD (then held
@@ -62,18 +61,20 @@ static int init_mutex(pthread_mutex_t *m)
 static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
 {
     int rc;
-#if defined(__linux__) && !defined(MPROC_UNDER_TSAN)
-    rc = deadline ? pthread_mutex_clocklock(m, MPROC__WAIT_CLOCK, deadline) : pthread_mutex_lock(m);
-#else
-    /* pthread_mutex_timedlock takes CLOCK_REALTIME deadlines only (and is
-     * what ThreadSanitizer intercepts: clang 14's TSan misses clocklock and
-     * then reports every unlock as "unlock of an unlocked mutex"). */
-    if (deadline) {
-        struct timespec now_mono, now_real, abs = *deadline;
-        clock_gettime(MPROC__WAIT_CLOCK, &now_mono);
+    if (!deadline) {
+        rc = pthread_mutex_lock(m);
+    } else {
+#if MPROC_HAVE_MUTEX_CLOCKLOCK && !defined(MPROC_UNDER_TSAN)
+        rc = pthread_mutex_clocklock(m, MPROC__WAIT_CLOCK, deadline);
+#elif MPROC_HAVE_MUTEX_TIMEDLOCK
+        /* pthread_mutex_timedlock takes CLOCK_REALTIME deadlines only (and is
+         * what ThreadSanitizer intercepts: clang 14's TSan misses clocklock and
+         * then reports every unlock as "unlock of an unlocked mutex"). */
+        struct timespec now_wait, now_real, abs = *deadline;
+        clock_gettime(MPROC__WAIT_CLOCK, &now_wait);
         clock_gettime(CLOCK_REALTIME, &now_real);
-        abs.tv_sec += now_real.tv_sec - now_mono.tv_sec;
-        abs.tv_nsec += now_real.tv_nsec - now_mono.tv_nsec;
+        abs.tv_sec += now_real.tv_sec - now_wait.tv_sec;
+        abs.tv_nsec += now_real.tv_nsec - now_wait.tv_nsec;
         if (abs.tv_nsec >= 1000000000L) {
             abs.tv_sec++;
             abs.tv_nsec -= 1000000000L;
@@ -82,14 +83,22 @@ static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
             abs.tv_nsec += 1000000000L;
         }
         rc = pthread_mutex_timedlock(m, &abs);
-    } else {
-        rc = pthread_mutex_lock(m);
-    }
+#else
+        /* No timed lock at all: try in growing slices until the deadline. */
+        unsigned round = 0;
+        while ((rc = pthread_mutex_trylock(m)) == EBUSY) {
+            struct timespec now;
+            clock_gettime(MPROC__WAIT_CLOCK, &now);
+            if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec)) {
+                rc = ETIMEDOUT;
+                break;
+            }
+            mproc__posix_backoff(&round);
+        }
 #endif
-#ifdef HAVE_ROBUST
+    }
     if (rc == EOWNERDEAD)
         pthread_mutex_consistent(m);
-#endif
     return rc;
 }
 
@@ -101,10 +110,14 @@ int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned m
 
     memset(p, 0, sizeof *p);
     if ((rc = init_mutex(&p->mu)) != 0)
-        return mproc__sys_error(rc);
+        return rc;
     pthread_condattr_init(&ca);
-    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-#if !defined(__APPLE__)
+    if ((rc = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED)) != 0) {
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_destroy(&p->mu);
+        return mproc__errorf(MPROC_ENOTSUP, "this OS cannot share a condition variable between processes");
+    }
+#if MPROC_HAVE_CONDATTR_SETCLOCK
     pthread_condattr_setclock(&ca, MPROC__WAIT_CLOCK);
 #endif
     rc = pthread_cond_init(&p->cv, &ca);
@@ -137,9 +150,7 @@ int mproc__plat_psem_acquire(mproc__psync *s, double timeout)
         }
         rc = timeout < 0 ? pthread_cond_wait(&p->cv, &p->mu) : pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
         if (rc == EOWNERDEAD) {
-#ifdef HAVE_ROBUST
             pthread_mutex_consistent(&p->mu);
-#endif
             p->broken = 1;
             rc = 0;
         }
@@ -179,7 +190,7 @@ int mproc__plat_pmutex_init(mproc__psync *m, void *mem)
     int rc;
     memset(p, 0, sizeof *p);
     if ((rc = init_mutex(&p->mu)) != 0)
-        return mproc__sys_error(rc);
+        return rc;
     m->mem = mem;
     m->h = MPROC__NO_HANDLE;
     return 0;
@@ -200,10 +211,8 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
         rc = pthread_mutex_trylock(&p->mu);
         if (rc == EBUSY)
             return MPROC_ETIMEDOUT;
-#ifdef HAVE_ROBUST
         if (rc == EOWNERDEAD)
             pthread_mutex_consistent(&p->mu);
-#endif
     } else {
         deadline = mproc__posix_deadline(timeout);
         rc = lock_until(&p->mu, timeout < 0 ? NULL : &deadline);
@@ -245,3 +254,8 @@ void mproc__plat_psync_close(mproc__psync *s)
      * goes away with its last mapping. */
     s->mem = NULL;
 }
+
+#else
+/* Without robust mutexes: sync_owner.c. */
+typedef int mproc__no_robust_mutexes;
+#endif /* MPROC_HAVE_ROBUST_MUTEX */

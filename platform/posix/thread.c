@@ -6,20 +6,21 @@
 #include "posix.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+static atomic_long live_threads;
+
 /* Shared by the thread and its child handle: the handle may be freed while
  * the thread still runs (the thread is then detached). */
-struct thread_box {
+typedef struct {
     atomic_int refs;
     mproc__thread_fn fn;
     void *ud;
     int result;
     int done_fd; /* write end, closed when fn returned */
-};
+} thread_box;
 
 static void box_release(thread_box *b)
 {
@@ -31,14 +32,33 @@ static void *thread_main(void *arg)
 {
     thread_box *b = arg;
     b->result = b->fn(b->ud);
+    atomic_fetch_sub(&live_threads, 1);
     close(b->done_fd);
     box_release(b);
     return NULL;
 }
 
+long mproc__posix_threads_live(void) { return atomic_load(&live_threads); }
+
+static int reap(mproc__child *c)
+{
+    pthread_join(c->thread, NULL);
+    return ((thread_box *)c->box)->result;
+}
+
+static void release(mproc__child *c)
+{
+    if (!c->box)
+        return;
+    if (!c->done)
+        pthread_detach(c->thread);
+    box_release(c->box);
+    c->box = NULL;
+}
+
 int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
 {
-    mproc__child *c = mproc__posix_child_new(CHILD_THREAD);
+    mproc__child *c = mproc__posix_child_new();
     thread_box *b = calloc(1, sizeof *b);
     int p[2], err;
 
@@ -47,7 +67,7 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
         mproc__plat_child_free(c);
         return MPROC_ENOMEM;
     }
-    if (pipe2(p, O_CLOEXEC) != 0) {
+    if (mproc__posix_pipe(p, 0) != 0) {
         err = errno;
         free(b);
         mproc__plat_child_free(c);
@@ -59,7 +79,11 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     b->done_fd = p[1];
     c->sentinel = p[0];
     c->box = b;
+    c->reap_thread = reap;
+    c->release_thread = release;
+    atomic_fetch_add(&live_threads, 1);
     if ((err = pthread_create(&c->thread, NULL, thread_main, b)) != 0) {
+        atomic_fetch_sub(&live_threads, 1);
         close(p[1]);
         free(b);
         c->box = NULL;
@@ -68,20 +92,4 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     }
     *out = c;
     return 0;
-}
-
-int mproc__posix_thread_reap(mproc__child *c)
-{
-    pthread_join(c->thread, NULL);
-    return c->box->result;
-}
-
-void mproc__posix_thread_release(mproc__child *c)
-{
-    if (!c->box)
-        return;
-    if (!c->done)
-        pthread_detach(c->thread);
-    box_release(c->box);
-    c->box = NULL;
 }

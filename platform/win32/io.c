@@ -15,11 +15,6 @@
 /* ReadFile/WriteFile take a DWORD count; larger transfers go in pieces. */
 #define IO_CHUNK ((DWORD)1 << 30)
 
-int mproc__win_peer_gone(DWORD err)
-{
-    return err == ERROR_BROKEN_PIPE || err == ERROR_NO_DATA || err == ERROR_PIPE_NOT_CONNECTED;
-}
-
 static int io_error(DWORD err)
 {
     return mproc__win_peer_gone(err) ? mproc__error(MPROC_ECLOSED) : mproc__sys_error((long)err);

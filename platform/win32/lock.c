@@ -17,6 +17,9 @@ void mproc__plat_global_lock(void) { AcquireSRWLockExclusive(&global_lock); }
 
 void mproc__plat_global_unlock(void) { ReleaseSRWLockExclusive(&global_lock); }
 
+/* No fork, so nothing ever runs in a fork child. */
+void mproc__plat_atfork_child(void (*fn)(void)) { (void)fn; }
+
 struct mproc__mutex {
     SRWLOCK lock;
 };

@@ -24,23 +24,42 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     return mproc__error(MPROC_ENOTSUP);
 }
 
-int mproc__plat_forkserver_start(mproc__child **out, const void *rec, size_t len, const mproc__handle *hs, size_t n)
+int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud)
 {
-    (void)rec;
-    (void)len;
-    (void)hs;
-    (void)n;
-    *out = NULL;
+    (void)fn;
+    (void)ud;
+    *pid = 0;
     return mproc__error(MPROC_ENOTSUP);
 }
 
-/* Unreachable: a spawned Windows child is never asked to be a forkserver,
- * because no parent can start one (forkserver_start refuses above). */
-void mproc__plat_forkserver_serve(mproc__handle h)
+/* No forkserver on Windows, so nothing reaps its own children. */
+mproc__handle mproc__plat_child_events(void) { return MPROC__NO_HANDLE; }
+
+int mproc__plat_reap_any(long *pid, int *code)
 {
-    (void)h;
-    abort();
+    (void)pid;
+    (void)code;
+    return mproc__error(MPROC_ENOTSUP);
 }
+
+size_t mproc__plat_keep_only(mproc__handle *hs, size_t n)
+{
+    (void)hs;
+    return n; /* a spawned child inherits nothing it was not given */
+}
+
+int mproc__plat_kill_pid(long pid, int kill)
+{
+    (void)pid;
+    (void)kill;
+    return mproc__error(MPROC_ENOTSUP);
+}
+
+/* Console Ctrl-C reaches every process attached to the console. */
+void mproc__plat_ignore_interrupt(int ignore) { (void)SetConsoleCtrlHandler(NULL, ignore ? TRUE : FALSE); }
+
+/* Only fork needs it, and Windows has no fork. */
+long mproc__plat_thread_count(void) { return -1; }
 
 double mproc__plat_now(void)
 {

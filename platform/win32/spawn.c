@@ -7,8 +7,8 @@
  * list of PROC_THREAD_ATTRIBUTE_HANDLE_LIST limits inheritance, where plain
  * bInheritHandles would hand the child every inheritable handle of the
  * process, including other children's channels being set up concurrently.
- * The child learns the handle's value from MPROC_BOOTSTRAP in the
- * environment block it is created with.
+ * The child learns the handle's value from the environment variable the
+ * core names, in the environment block it is created with.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +16,8 @@
 
 #include "win.h"
 
-#define BOOTSTRAP_VAR_W L"" MPROC__WIN_BOOTSTRAP_VAR
 #define CREATE_ATTEMPTS 3
+#define VAR_MAX 64 /* the bootstrap variable's name */
 
 /* Set once by mproc__plat_init, under state_lock.  A private lock, not the
  * global one: the core may ask whether we are initialized while it holds
@@ -26,7 +26,6 @@ static SRWLOCK state_lock = SRWLOCK_INIT;
 static int initialized;
 static wchar_t *exe_path;     /* GetModuleFileNameW(NULL) */
 static wchar_t *command_line; /* GetCommandLineW(), copied */
-static int bootstrap_taken;
 
 static wchar_t *wcs_copy(const wchar_t *s)
 {
@@ -103,61 +102,6 @@ int mproc__plat_initialized(void)
     return r;
 }
 
-/* The handle value as written by environment_with_bootstrap, or
- * MPROC__NO_HANDLE when the variable is malformed. */
-static mproc__handle bootstrap_parse(const char *value)
-{
-    char *end;
-    unsigned long long v;
-    if (value[0] < '0' || value[0] > '9')
-        return MPROC__NO_HANDLE;
-    v = strtoull(value, &end, 10);
-    if (*end != '\0' || v == 0 || v > (unsigned long long)INTPTR_MAX)
-        return MPROC__NO_HANDLE;
-    return (mproc__handle)v;
-}
-
-/* A stale variable (one that reached us through an unrelated program's
- * environment) must not make us read some other handle: it has to be the
- * client end of a pipe, as spawn made it. */
-static int is_pipe_client(HANDLE h)
-{
-    DWORD flags;
-    return GetFileType(h) == FILE_TYPE_PIPE && GetNamedPipeInfo(h, &flags, NULL, NULL, NULL) &&
-           !(flags & PIPE_SERVER_END);
-}
-
-mproc__handle mproc__plat_take_bootstrap(void)
-{
-    mproc__handle h = MPROC__NO_HANDLE;
-    AcquireSRWLockExclusive(&state_lock);
-    if (!bootstrap_taken) {
-        const char *value = getenv(MPROC__WIN_BOOTSTRAP_VAR);
-        bootstrap_taken = 1;
-        if (value != NULL) {
-            h = bootstrap_parse(value); /* before unsetenv frees value */
-            /* Children of this child must not believe they are spawned
-             * with our channel. */
-            mproc__plat_unsetenv(MPROC__WIN_BOOTSTRAP_VAR);
-        }
-    }
-    ReleaseSRWLockExclusive(&state_lock);
-    if (h == MPROC__NO_HANDLE || !is_pipe_client((HANDLE)h))
-        return MPROC__NO_HANDLE;
-    /* The handle came to us inheritable; our own children must not get it. */
-    (void)SetHandleInformation((HANDLE)h, HANDLE_FLAG_INHERIT, 0);
-    return h;
-}
-
-int mproc__plat_is_spawned_child(void)
-{
-    int r;
-    AcquireSRWLockShared(&state_lock);
-    r = !bootstrap_taken && getenv(MPROC__WIN_BOOTSTRAP_VAR) != NULL;
-    ReleaseSRWLockShared(&state_lock);
-    return r;
-}
-
 /* Compares an environment entry's name with name, as Windows orders
  * environment blocks: ordinal, case-insensitive.  The name ends at the
  * first '=' after its first character: the per-drive directories Windows
@@ -169,16 +113,21 @@ static int env_name_compare(const wchar_t *entry, const wchar_t *name)
     return CompareStringOrdinal(entry, len, name, -1, TRUE) - CSTR_EQUAL;
 }
 
-/* A copy of this process's environment block with MPROC_BOOTSTRAP=<client>
+/* A copy of this process's environment block with <env_name>=<client>
  * added at its sorted place (CreateProcess documents the block as sorted).
  * The variable is never set in our own environment: other threads could
  * spawn (or read it) at the same time. */
-static int environment_with_bootstrap(HANDLE client, wchar_t **out)
+static int environment_with_bootstrap(const char *env_name, HANDLE client, wchar_t **out)
 {
-    wchar_t var[64];
-    int var_len =
-        swprintf(var, sizeof var / sizeof var[0], BOOTSTRAP_VAR_W L"=%llu", (unsigned long long)(uintptr_t)client);
-    wchar_t *parent = GetEnvironmentStringsW(), *block, *dst;
+    wchar_t name[VAR_MAX], var[VAR_MAX + 32];
+    int var_len;
+    wchar_t *parent, *block, *dst;
+    size_t k;
+    for (k = 0; env_name[k] != '\0' && k + 1 < VAR_MAX; k++)
+        name[k] = (wchar_t)(unsigned char)env_name[k]; /* an ASCII name */
+    name[k] = L'\0';
+    var_len = swprintf(var, sizeof var / sizeof var[0], L"%ls=%llu", name, (unsigned long long)(uintptr_t)client);
+    parent = GetEnvironmentStringsW();
     const wchar_t *entry;
     size_t parent_len = 0;
     int inserted = 0;
@@ -196,7 +145,7 @@ static int environment_with_bootstrap(HANDLE client, wchar_t **out)
     dst = block;
     for (entry = parent; *entry != L'\0'; entry += wcslen(entry) + 1) {
         size_t len = wcslen(entry) + 1;
-        int order = env_name_compare(entry, BOOTSTRAP_VAR_W);
+        int order = env_name_compare(entry, name);
         if (order == 0)
             continue; /* a stale value must not shadow ours */
         if (order > 0 && !inserted) {
@@ -317,7 +266,7 @@ static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROC
     return rc;
 }
 
-int mproc__plat_spawn(mproc__child **out)
+int mproc__plat_spawn(mproc__child **out, const char *env_name)
 {
     HANDLE server = NULL, client = NULL;
     wchar_t *env = NULL, *cmd = NULL;
@@ -340,7 +289,7 @@ int mproc__plat_spawn(mproc__child **out)
      * calls before anything else, and only the child end is inheritable. */
     else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 1, &server, &client)) ==
                  0 &&
-             (rc = environment_with_bootstrap(client, &env)) == 0 && (rc = inherit_set_build(&inherit, client)) == 0 &&
+             (rc = environment_with_bootstrap(env_name, client, &env)) == 0 && (rc = inherit_set_build(&inherit, client)) == 0 &&
              (rc = create_process(cmd, env, &inherit, &pi)) == 0) {
         CloseHandle(pi.hThread);
         c->handle = pi.hProcess;

@@ -13,6 +13,11 @@
 
 #include "win.h"
 
+int mproc__win_peer_gone(DWORD err)
+{
+    return err == ERROR_BROKEN_PIPE || err == ERROR_NO_DATA || err == ERROR_PIPE_NOT_CONNECTED;
+}
+
 DWORD mproc__win_ms(double seconds)
 {
     double ms = ceil(seconds * 1000.0);

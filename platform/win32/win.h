@@ -18,10 +18,6 @@
 #include "internal.h"
 #include "platform.h"
 
-/* The environment variable that hands a spawned child its bootstrap
- * channel: the decimal value of an inherited pipe handle. */
-#define MPROC__WIN_BOOTSTRAP_VAR "MPROC_BOOTSTRAP"
-
 /* A started child.  handle is the sentinel: the process handle (spawn) or
  * the thread handle (thread); both become signalled when the child ends. */
 struct mproc__child {
@@ -44,7 +40,7 @@ mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int
 int mproc__win_pipe_pair(DWORD server_mode, DWORD client_access, DWORD flags, int client_inheritable, HANDLE *server,
                          HANDLE *client);
 
-/* io.c: whether a pipe error means the peer has gone: the other end was
+/* wait.c: whether a pipe error means the peer has gone: the other end was
  * closed (ERROR_BROKEN_PIPE; also what a dead child's end gives), is being
  * closed (ERROR_NO_DATA, on write) or was never connected. */
 int mproc__win_peer_gone(DWORD err);
