@@ -65,6 +65,17 @@ static void client_unlock(mproc__mutex *m)
 
 int mproc__forkserver_client_locked(void) { return client_locked; }
 
+/* With client_mu held: ends the server and forgets it; the next request
+ * starts a new one. */
+static void drop_server(void)
+{
+    int code;
+    (void)mproc__plat_child_signal(server, 1);
+    (void)mproc__plat_child_wait(server, -1, &code);
+    mproc__plat_child_free(server);
+    server = NULL;
+}
+
 /* With client_mu held: a running server, started or restarted as needed. */
 static int ensure_server(void)
 {
@@ -131,10 +142,13 @@ int mproc__forkserver_start(void **out, const mproc__encoded *rec)
         return mproc__error(MPROC_ENOMEM);
     }
     rc = ensure_server();
-    if (rc == 0)
+    if (rc == 0) {
         rc = mproc__plat_send_handles(mproc__plat_child_channel(server), NULL, &status[1], 1);
-    if (rc == 0)
-        rc = mproc__record_send(mproc__plat_child_channel(server), NULL, rec);
+        if (rc == 0)
+            rc = mproc__record_send(mproc__plat_child_channel(server), NULL, rec);
+        if (rc != 0)
+            drop_server(); /* its stream may hold half a request now */
+    }
     client_unlock(lock);
     mproc__plat_close(status[1]);
 
