@@ -1,12 +1,17 @@
 /* Fork safety: the library's locks are consistent in a forked child even
  * when another thread holds them at the moment of fork, and forking a
  * multi-threaded process is reported through the log hook. */
+#include "testutil.h"
+
+#ifdef _WIN32
+int main(void) { return tu_skip_program("fork_safety", "Windows has no fork()"); }
+#else
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "internal.h"
-#include "testutil.h"
 
 static atomic_int stop;
 
@@ -110,6 +115,9 @@ static void test_fork_with_threads_warns_through_the_log_hook(void)
     char gate[64];
     pthread_t t;
 
+    TU_SKIP_IF(mproc__plat_thread_count() < 0,
+               "this build cannot count the process's threads (no /proc, proc_pidinfo or kinfo_proc: "
+               "only threads mproc started are seen, see the next test)");
     warnings = 0;
     mproc_set_log_handler(record, NULL);
     run_fork_child();
@@ -131,12 +139,40 @@ static void test_fork_with_threads_warns_through_the_log_hook(void)
     mproc_set_log_handler(NULL, NULL);
 }
 
+static int wait_for_gate(mproc_args *a) { return tu_gate_wait(mproc_args_str(a, 0), 60) == 0 ? 0 : 1; }
+
+/* Wherever the OS cannot count threads, those mproc started still count. */
+static void test_fork_while_an_mproc_thread_runs_warns(void)
+{
+    char gate[64];
+    mproc_args *a = mproc_args_new();
+    mproc_process *t;
+
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    mproc_args_add_str(a, gate);
+    t = mproc_process_new(mproc_get_context(MPROC_THREAD), wait_for_gate, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(t), 0);
+    warnings = 0;
+    mproc_set_log_handler(record, NULL);
+    run_fork_child();
+    mproc_set_log_handler(NULL, NULL);
+    CU_ASSERT_EQUAL(warnings, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_warning, "multi-threaded"));
+    tu_gate_release(gate);
+    CU_ASSERT_EQUAL(tu_finish(t, 60), 0);
+    tu_gate_destroy(gate);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_fork_while_another_thread_holds_the_lock),
     TU_TEST(test_fork_with_threads_warns_through_the_log_hook),
+    TU_TEST(test_fork_while_an_mproc_thread_runs_warns),
     CU_TEST_INFO_NULL,
 };
 
 static void reg(void) { tu_add_suite("fork_safety", tests); }
 
 int main(int argc, char **argv) { return tu_main(argc, argv, reg); }
+
+#endif /* _WIN32 */

@@ -40,7 +40,10 @@ static void test_1000_start_join_cycles_leak_nothing(void)
         failures += run_one() != 0;
     CU_ASSERT_EQUAL(failures, 0);
     CU_ASSERT_EQUAL(tu_open_handle_count(), before);
-    CU_ASSERT_EQUAL(tu_zombie_count(), 0);
+    if (tu_zombie_count() < 0)
+        tu_skip_part("zombie count", "the test helper cannot list this OS's zombie processes");
+    else
+        CU_ASSERT_EQUAL(tu_zombie_count(), 0);
 }
 
 #ifdef _WIN32

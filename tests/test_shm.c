@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 
-#ifdef __linux__
+#ifndef _WIN32
 #include <dirent.h>
 #endif
 
@@ -85,10 +85,13 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
     CU_ASSERT_EQUAL(tu_open_handle_count(), before);
     /* A leaked segment per cycle would add 1,000 mappings; allocators and
      * sanitizers legitimately add a few of their own. */
-    CU_ASSERT(tu_mapping_count() - maps < 50);
+    if (maps < 0)
+        tu_skip_part("mapping count", "this OS does not list a process's mappings to the test helper");
+    else
+        CU_ASSERT(tu_mapping_count() - maps < 50);
 }
 
-#ifdef __linux__
+#ifndef _WIN32
 static int dev_shm_entries(void)
 {
     DIR *d = opendir("/dev/shm");
@@ -105,7 +108,9 @@ static int dev_shm_entries(void)
 static void test_nothing_is_left_in_dev_shm(void)
 {
     int before = dev_shm_entries();
-    mproc_shm *s = mproc_shm_new(NULL, 1 << 20);
+    mproc_shm *s;
+    TU_SKIP_IF(before < 0, "this OS keeps POSIX shared memory names where the test cannot list them (no /dev/shm)");
+    s = mproc_shm_new(NULL, 1 << 20);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(dev_shm_entries(), before);
     mproc_shm_free(s);
@@ -118,7 +123,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_shm_rejects_bad_sizes),
     TU_TEST(test_args_shm_wrong_type_is_einval),
     TU_TEST(test_1000_create_transfer_free_cycles_leak_nothing),
-#ifdef __linux__
+#ifndef _WIN32
     TU_TEST(test_nothing_is_left_in_dev_shm),
 #endif
     CU_TEST_INFO_NULL,

@@ -360,7 +360,10 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
     CU_ASSERT_EQUAL(tu_open_handle_count(), before);
     /* A leaked segment per cycle would add 1,000 mappings; allocators and
      * sanitizers legitimately add a few of their own. */
-    CU_ASSERT(tu_mapping_count() - maps < 50);
+    if (maps < 0)
+        tu_skip_part("mapping count", "this OS does not list a process's mappings to the test helper");
+    else
+        CU_ASSERT(tu_mapping_count() - maps < 50);
 }
 
 static CU_TestInfo tests[] = {

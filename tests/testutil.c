@@ -12,6 +12,10 @@
 #else
 #include <dirent.h>
 #include <errno.h>
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#include <sys/types.h>
+#endif
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -23,11 +27,43 @@
 int tu_argc;
 char **tu_argv;
 static unsigned counter;
+static unsigned skipped;
+
+static const char *current_test(void)
+{
+    CU_pTest t = CU_get_current_test();
+    return t && t->pName ? t->pName : "?";
+}
+
+static const char *current_suite(void)
+{
+    CU_pSuite s = CU_get_current_suite();
+    return s && s->pName ? s->pName : "?";
+}
+
+void tu_skip(const char *reason)
+{
+    skipped++;
+    printf("\n    SKIPPED: %s/%s: %s\n", current_suite(), current_test(), reason);
+    fflush(stdout);
+}
+
+void tu_skip_part(const char *what, const char *reason)
+{
+    printf("\n    SKIPPED: %s/%s (%s): %s\n", current_suite(), current_test(), what, reason);
+    fflush(stdout);
+}
+
+int tu_skip_program(const char *name, const char *reason)
+{
+    printf("SKIPPED: %s: %s\n", name, reason);
+    return TU_SKIP_CODE;
+}
 
 int tu_main(int argc, char **argv, tu_register_fn reg)
 {
     int rc;
-    unsigned failures;
+    unsigned failures, run;
 
     tu_argc = argc;
     tu_argv = argv;
@@ -45,8 +81,13 @@ int tu_main(int argc, char **argv, tu_register_fn reg)
     failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     if (CU_get_number_of_suites_failed() > 0)
         failures++;
+    run = CU_get_number_of_tests_run();
     CU_cleanup_registry();
-    return failures ? 1 : 0;
+    if (skipped)
+        printf("%u of %u tests skipped (see the SKIPPED lines above)\n", skipped, run);
+    if (failures)
+        return 1;
+    return run > 0 && skipped == run ? TU_SKIP_CODE : 0;
 }
 
 void tu_add_suite(const char *name, CU_TestInfo *tests)
@@ -153,9 +194,9 @@ int tu_open_handle_count(void)
     return (int)n;
 }
 
-int tu_zombie_count(void) { return 0; }
+int tu_zombie_count(void) { return 0; /* Windows has no zombies */ }
 
-int tu_mapping_count(void) { return 0; }
+int tu_mapping_count(void) { return -1; }
 
 int tu_pid_alive(long pid)
 {
@@ -214,9 +255,20 @@ int tu_gate_wait(const char *name, double timeout)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+#if defined(__APPLE__)
+    /* No sem_timedwait: try in 1 ms slices until the deadline. */
+    {
+        struct timespec slice = {0, 1000000L};
+        double end = tu_now() + timeout;
+        while ((r = sem_trywait(s)) != 0 && (errno == EAGAIN || errno == EINTR) && (timeout < 0 || tu_now() < end))
+            nanosleep(&slice, NULL);
+        (void)ts;
+    }
+#else
     do
         r = timeout < 0 ? sem_wait(s) : sem_timedwait(s, &ts);
     while (r != 0 && errno == EINTR);
+#endif
     gate_close(s);
     return r == 0 ? 0 : -1;
 }
@@ -246,63 +298,95 @@ int tu_open_handle_count(void)
 int tu_mapping_count(void)
 {
     int n = 0;
-#ifdef __linux__
     FILE *f = fopen("/proc/self/maps", "r");
     int c;
     if (!f)
-        return 0;
+        return -1;
     while ((c = fgetc(f)) != EOF)
         n += c == '\n';
     fclose(f);
-#endif
     return n;
+}
+
+#if defined(__APPLE__)
+/* macOS has no /proc: the kernel's process table through sysctl. */
+static int proc_info(pid_t pid, struct kinfo_proc *info)
+{
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+    size_t len = sizeof *info;
+    return sysctl(mib, 4, info, &len, NULL, 0) == 0 && len == sizeof *info ? 0 : -1;
 }
 
 int tu_zombie_count(void)
 {
-#ifdef __linux__
-    DIR *d = opendir("/proc");
-    struct dirent *e;
+    int mib[3] = {CTL_KERN, KERN_PROC, KERN_PROC_ALL};
+    size_t len = 0;
+    struct kinfo_proc *all;
     int zombies = 0;
-    long me = (long)getpid();
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        char path[300], buf[512], state;
-        long ppid;
-        FILE *f;
-        const char *rp;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        if (!(f = fopen(path, "r")))
-            continue;
-        if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 &&
-            ppid == me && state == 'Z')
-            zombies++;
-        fclose(f);
+    if (sysctl(mib, 3, NULL, &len, NULL, 0) != 0 || !(all = malloc(len + 16 * sizeof *all)))
+        return -1;
+    len += 16 * sizeof *all;
+    if (sysctl(mib, 3, all, &len, NULL, 0) != 0) {
+        free(all);
+        return -1;
     }
-    closedir(d);
+    for (size_t i = 0; i < len / sizeof *all; i++)
+        zombies += all[i].kp_eproc.e_ppid == getpid() && all[i].kp_proc.p_stat == SZOMB;
+    free(all);
     return zombies;
-#else
-    return 0;
-#endif
 }
 
 int tu_pid_alive(long pid)
 {
-    char path[64], buf[512], state = '?';
-    FILE *f;
+    struct kinfo_proc info;
     if (kill((pid_t)pid, 0) != 0)
         return 0;
+    return proc_info((pid_t)pid, &info) != 0 || info.kp_proc.p_stat != SZOMB;
+}
+#else
+/* Linux: /proc/<pid>/stat's state field; elsewhere -1 (unknown). */
+static char proc_state(long pid, long *ppid)
+{
+    char path[64], buf[512], state = '?';
+    FILE *f;
+    const char *rp;
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    if ((f = fopen(path, "r")) != NULL) {
-        const char *rp;
-        if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')))
-            sscanf(rp + 1, " %c", &state);
-        fclose(f);
-    }
-    return state != 'Z';
+    if (!(f = fopen(path, "r")))
+        return '?';
+    if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) && sscanf(rp + 1, " %c %ld", &state, ppid) != 2)
+        state = '?';
+    fclose(f);
+    return state;
 }
 
-#endif
+int tu_zombie_count(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int zombies = 0;
+    long me = (long)getpid();
+    if (!d || access("/proc/self/stat", R_OK) != 0) {
+        if (d)
+            closedir(d);
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        long ppid = 0;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        zombies += proc_state(strtol(e->d_name, NULL, 10), &ppid) == 'Z' && ppid == me;
+    }
+    closedir(d);
+    return zombies;
+}
+
+int tu_pid_alive(long pid)
+{
+    long ppid;
+    if (kill((pid_t)pid, 0) != 0)
+        return 0;
+    return proc_state(pid, &ppid) != 'Z';
+}
+#endif /* __APPLE__ */
+
+#endif /* _WIN32 */

@@ -21,6 +21,26 @@ int tu_main(int argc, char **argv, tu_register_fn reg);
 void tu_add_suite(const char *name, CU_TestInfo *tests);
 #define TU_TEST(fn) {#fn, fn}
 
+/* Skips are visible, never silent passes.  tu_skip marks the running test
+ * skipped and prints "SKIPPED: <suite>/<test>: <reason>" (ci/report-skips.sh
+ * lists those lines after every CTest run); the caller then returns.
+ * tu_skip_part skips one check of a test that otherwise runs.  A program
+ * whose every test was skipped exits with TU_SKIP_CODE, which CTest reports
+ * as "Skipped" (SKIP_RETURN_CODE). */
+#define TU_SKIP_CODE 77
+void tu_skip(const char *reason);
+void tu_skip_part(const char *what, const char *reason);
+#define TU_SKIP_IF(cond, reason)                                                                                      \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            tu_skip(reason);                                                                                           \
+            return;                                                                                                    \
+        }                                                                                                              \
+    } while (0)
+/* For a program that cannot run at all on this OS or build: prints the
+ * reason and returns TU_SKIP_CODE (return it from main). */
+int tu_skip_program(const char *name, const char *reason);
+
 /* The start method under test (MPROC_START_METHOD or the default). */
 mproc_method tu_method(void);
 /* A method that starts a real process: the one under test, or spawn when
@@ -49,10 +69,11 @@ void tu_gate_destroy(const char *name);
 
 /* Open descriptors (POSIX) or handles (Windows) of this process. */
 int tu_open_handle_count(void);
-/* Memory mappings of this process (Linux: /proc/self/maps lines; 0 where
- * the OS does not tell). */
+/* Memory mappings of this process (Linux: /proc/self/maps lines), or -1
+ * where this test helper cannot count them. */
 int tu_mapping_count(void);
-/* Zombie children of this process (0 where the OS has no zombies). */
+/* Zombie children of this process (0 where the OS has no zombies), or -1
+ * where this test helper cannot count them. */
 int tu_zombie_count(void);
 /* Whether a process with this pid exists (and is not a zombie). */
 int tu_pid_alive(long pid);
