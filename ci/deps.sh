@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages a build needs, only those missing.
+# Installs the Debian/Ubuntu packages a build needs, only those missing.
 #   ci/deps.sh PACKAGE...
-# Runs apt-get update once, and only when something is missing.
+# Runs apt-get update once, and only when something is missing.  Needs root
+# or sudo then.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 missing=()
 for pkg in "$@"; do
@@ -10,8 +12,7 @@ for pkg in "$@"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+as_root apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,145 +1,28 @@
 #!/usr/bin/env bash
 # Builds mproc for Windows with MinGW-w64 and runs its test suite under Wine.
 #
-#   ci/windows.sh [build-dir]        (default: build/mingw in the source tree)
+#   ci/windows.sh [BUILD_DIR]     (default: build/mingw; relative to the repo root)
 #
-# Meant for a Debian 12 machine, as root (or with sudo): installs what is
-# missing, cross-builds CUnit from Debian's own source package (Debian ships
-# no MinGW build of it) into <build-dir>/cunit, then configures with
-# cmake/mingw-w64.cmake, builds, and runs ctest, every test program under Wine.
-# Exits nonzero when any step or test fails.
+# Debian 12 or Ubuntu 24.04, as root or with sudo: installs what is missing,
+# cross-builds CUnit from the distribution's source package (it ships no
+# MinGW build of it) into BUILD_DIR/cunit with ci/cunit.sh, creates a Wine
+# prefix in BUILD_DIR/wineprefix, then configures with cmake/mingw-w64.cmake,
+# builds and runs ctest (every test program under Wine) with
+# ci/build-and-test.sh.  Exits nonzero when any step or test fails.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+. ci/lib.sh
 
-src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${1:-$src/build/mingw}"
-mkdir -p "$build"
-build="$(cd "$build" && pwd)" # WINEPREFIX and CUNIT_ROOT must be absolute
-cunit="$build/cunit"
+build="$(abs_dir "${1:-build/mingw}")" # WINEPREFIX and CUNIT_ROOT must be absolute
 triplet=x86_64-w64-mingw32
 
-log() { printf '== %s\n' "$*" >&2; }
-die() { printf 'ci/windows.sh: %s\n' "$*" >&2; exit 1; }
+# wine runs wine64 when the 32-bit loader is absent, which is all a 64-bit
+# test suite needs.
+ci/deps.sh gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 cmake make
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
+ci/cunit.sh "$triplet-gcc" "$triplet-ar" "$build/cunit"
 
-apt_updated=0
-apt_update() {
-  if [ "$apt_updated" -eq 0 ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    apt_updated=1
-  fi
-}
-
-# ---- tools -----------------------------------------------------------------
-
-# dpkg-dev unpacks source packages (apt-get source); wine runs wine64 when
-# the 32-bit loader is absent, which is all a 64-bit test suite needs.
-"$src/ci/deps.sh" gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 dpkg-dev cmake make
-
-# ---- CUnit for MinGW ---------------------------------------------------------
-
-# apt-get source needs deb-src entries, which a fresh Debian 12 lacks.  Debian
-# 12 describes its archive in deb822 form (/etc/apt/sources.list.d/
-# debian.sources); older or upgraded systems in one-line form
-# (/etc/apt/sources.list).  The Debian archive entries of either are copied as
-# deb-src entries into files of our own; third-party repositories are left out
-# (most publish no sources, and apt-get update would fail on them).
-ensure_deb_src() {
-  local files=() f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && files+=("$f")
-  done
-  if [ "${#files[@]}" -gt 0 ] &&
-     grep -qsE '^[[:space:]]*deb-src[[:space:]]|^Types:.*deb-src' "${files[@]}"; then
-    return
-  fi
-  log "adding deb-src entries for the Debian archive"
-  local deb822="" oneline="" added=0
-  for f in "${files[@]}"; do
-    case "$f" in
-      *.sources)
-        # Paragraph mode: one record per stanza; keep Debian's, make them deb-src.
-        deb822+="$(awk 'BEGIN { RS = ""; ORS = "\n\n" }
-          /(^|\n)URIs:[^\n]*debian\.org/ && /(^|\n)Types:[^\n]*deb/ {
-            sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f")"$'\n'
-        ;;
-      *)
-        oneline+="$(sed -nE 's/^[[:space:]]*deb[[:space:]]+(.*debian\.org.*)$/deb-src \1/p' "$f")"$'\n'
-        ;;
-    esac
-  done
-  if [ -n "${deb822//[[:space:]]/}" ]; then
-    printf '%s' "$deb822" | as_root tee /etc/apt/sources.list.d/mproc-deb-src.sources >/dev/null
-    added=1
-  fi
-  if [ -n "${oneline//[[:space:]]/}" ]; then
-    printf '%s' "$oneline" | as_root tee /etc/apt/sources.list.d/mproc-deb-src.list >/dev/null
-    added=1
-  fi
-  [ "$added" -eq 1 ] || die "no Debian archive entry in ${files[*]:-/etc/apt} to derive deb-src from"
-  apt_updated=0 # the new entries need their index
-}
-
-build_cunit() {
-  local cache="$build/cunit-src" dir version release obj=() f
-  if [ -f "$cunit/lib/libcunit.a" ] && [ -f "$cunit/include/CUnit/CUnit.h" ]; then
-    log "CUnit for MinGW already built in $cunit"
-    return
-  fi
-  mkdir -p "$cache"
-  dir="$(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'cunit-*' | head -n1)"
-  if [ -z "$dir" ]; then
-    ensure_deb_src
-    apt_update
-    log "fetching Debian's CUnit source"
-    (cd "$cache" && apt-get source -q cunit)
-    dir="$(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'cunit-*' | head -n1)"
-    [ -n "$dir" ] || die "apt-get source cunit unpacked nothing into $cache"
-  fi
-  log "building CUnit from $dir"
-
-  # CUnit.h is generated by configure from CUnit.h.in (the CUnit.h shipped
-  # next to it is stale); only the version macro is substituted, from the
-  # numbers configure.in sets.
-  version="$(sed -n 's/^VERSION_MAJOR=//p' "$dir/configure.in").$(sed -n 's/^VERSION_MINOR=//p' "$dir/configure.in")"
-  release="$(sed -n 's/^RELEASE=//p' "$dir/configure.in")"
-  if [ "$version" = . ] || [ -z "$release" ]; then
-    die "no CUnit version in $dir/configure.in"
-  fi
-  rm -rf "$cunit"
-  mkdir -p "$cunit/include/CUnit" "$cunit/lib" "$cunit/obj"
-  cp "$dir"/CUnit/Headers/*.h "$cunit/include/CUnit/"
-  sed -e "s/@VERSION@/$version/g" -e "s/@RELEASE@/$release/g" \
-    "$dir/CUnit/Headers/CUnit.h.in" >"$cunit/include/CUnit/CUnit.h"
-
-  for f in "$dir"/CUnit/Sources/Framework/*.c "$dir/CUnit/Sources/Basic/Basic.c"; do
-    obj+=("$cunit/obj/$(basename "${f%.c}").o")
-    "$triplet-gcc" -O2 -w -I"$cunit/include" -I"$cunit/include/CUnit" -c "$f" -o "${obj[-1]}"
-  done
-  "$triplet-ar" rcs "$cunit/lib/libcunit.a" "${obj[@]}"
-  rm -rf "$cunit/obj"
-}
-
-build_cunit
-
-# ---- configure, build, test -------------------------------------------------
-
-log "configuring in $build"
-cmake -S "$src" -B "$build" \
-  -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64.cmake" \
-  -DCUNIT_ROOT="$cunit" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo
-log "building"
-cmake --build "$build" -j2
-
+# ---- Wine --------------------------------------------------------------------
 export WINEDEBUG=-all
 export WINEPREFIX="$build/wineprefix"
 # Creating a prefix takes tens of seconds: done here, not inside the first
@@ -162,6 +45,8 @@ wineserver -p
 trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 wine cmd /c exit </dev/null >/dev/null 2>&1 || die "wine cannot run programs in $WINEPREFIX"
 
-log "testing"
-cd "$build"
-ctest --output-on-failure
+# ---- configure, build, test (one test at a time, as before: one wineserver) --
+CI_STAGE="${CI_STAGE:-MinGW under Wine}" CI_CTEST_JOBS="${CI_CTEST_JOBS:-1}" \
+  ci/build-and-test.sh "$build" \
+  -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/mingw-w64.cmake" \
+  -DCUNIT_ROOT="$build/cunit"

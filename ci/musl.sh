@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds mproc (library, examples, tests) with musl libc and runs the test
+# suite under every start method.
+#
+#   ci/musl.sh [BUILD_DIR]        (default: build/musl; relative to the repo root)
+#
+# Debian/Ubuntu: installs musl-tools, builds CUnit with musl-gcc into
+# BUILD_DIR/cunit (ci/cunit.sh: the distribution ships no musl CUnit), then
+# configures with CC=musl-gcc and runs ci/build-and-test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. ci/lib.sh
+
+build="${1:-build/musl}"
+ci/deps.sh musl-tools cmake make
+ci/cunit.sh musl-gcc ar "$build/cunit"
+CC=musl-gcc CI_STAGE="${CI_STAGE:-musl}" \
+  ci/build-and-test.sh "$build" -DCUNIT_ROOT="$(abs_dir "$build/cunit")"
