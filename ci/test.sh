@@ -3,12 +3,16 @@
 # command; .ci/run calls exactly this).  Stages, each in its own build tree
 # under build/, each followed by the list of skipped tests:
 #   0. ci/check-workflow.py: the GitHub workflow names scripts that exist
-#   1. gcc build: every CUnit suite under each start method (CTest)
-#   2. fallback build (gcc, MPROC_FORCE_FALLBACKS=ON): the macOS/BSD code paths
+#   1. gcc build: every CUnit suite under each start method (CTest), then
+#      ci/check-layout.py on its objects (no file-dependency cycle, platform/
+#      a leaf, no OS name in core/ or platform/)
+#   2. fallback build (gcc, MPROC_FORCE_FALLBACKS=ON): the macOS/BSD code
+#      paths, and the layout check on them
 #   3. musl: the same tests linked against musl libc
 #   4. clang ASan+UBSan build: the same tests
 #   5. clang ThreadSanitizer build: the same tests (data races)
-#   6. MinGW build: the same suites (spawn, thread) under Wine
+#   6. MinGW build: the same suites (spawn, thread) under Wine, and the
+#      layout check on the Windows objects
 # Installs whatever is missing first.  Stops at the first failing stage.
 #   ci/test.sh
 set -euo pipefail
@@ -19,9 +23,12 @@ ci/deps.sh python3-yaml
 
 ci/deps.sh build-essential cmake libcunit1-dev pkg-config
 CI_STAGE="native (gcc)" ci/build-and-test.sh build/gcc -DCMAKE_C_COMPILER=gcc
+/usr/bin/python3 ci/check-layout.py build/gcc
 ci/fallback.sh build/fallback
+/usr/bin/python3 ci/check-layout.py build/fallback
 ci/musl.sh build/musl
 ci/sanitize.sh asan build/asan
 ci/sanitize.sh tsan build/tsan
 ci/windows.sh build/mingw
+/usr/bin/python3 ci/check-layout.py build/mingw x86_64-w64-mingw32-nm
 echo "=== all test suites passed"

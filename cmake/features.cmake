@@ -98,6 +98,18 @@ foreach(feature ${MPROC_FEATURES})
   endif()
 endforeach()
 
+# OS identity (the default start method follows it) is CMake's to say, so
+# that no source file tests an OS name.
+if(WIN32)
+  set(MPROC_CONFIG_OS MPROC_OS_WINDOWS)
+elseif(APPLE)
+  set(MPROC_CONFIG_OS MPROC_OS_MACOS)
+elseif(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+  set(MPROC_CONFIG_OS MPROC_OS_LINUX)
+else()
+  set(MPROC_CONFIG_OS MPROC_OS_BSD)
+endif()
+
 set(MPROC_CONFIG_DIR ${PROJECT_BINARY_DIR}/generated)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc_config.h.in ${MPROC_CONFIG_DIR}/mproc_config.h @ONLY)
 

@@ -406,13 +406,3 @@ static void barrier_release(void *obj) { mproc_barrier_free(obj); }
 const mproc__objtype mproc__cond_type = {cond_export, cond_import, cond_release};
 const mproc__objtype mproc__event_type = {pair_export, pair_import, event_release};
 const mproc__objtype mproc__barrier_type = {pair_export, pair_import, barrier_release};
-
-int mproc_args_add_cond(mproc_args *a, mproc_cond *c) { return mproc__args_add_object(a, MPROC__OBJ_COND, c); }
-int mproc_args_add_event(mproc_args *a, mproc_event *e) { return mproc__args_add_object(a, MPROC__OBJ_EVENT, e); }
-int mproc_args_add_barrier(mproc_args *a, mproc_barrier *b) { return mproc__args_add_object(a, MPROC__OBJ_BARRIER, b); }
-mproc_cond *mproc_args_cond(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_COND); }
-mproc_event *mproc_args_event(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_EVENT); }
-mproc_barrier *mproc_args_barrier(const mproc_args *a, size_t i)
-{
-    return mproc__args_object(a, i, MPROC__OBJ_BARRIER);
-}

@@ -251,6 +251,3 @@ static void *conn_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 static void conn_release(void *obj) { mproc_conn_close(obj); }
 
 const mproc__objtype mproc__conn_type = {conn_export, conn_import, conn_release};
-
-int mproc_args_add_conn(mproc_args *a, mproc_conn *c) { return mproc__args_add_object(a, MPROC__OBJ_CONN, c); }
-mproc_conn *mproc_args_conn(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_CONN); }

@@ -1,6 +1,5 @@
-/* Error codes, their sentences, and the per-thread last error. */
-#include <stdarg.h>
-#include <stdio.h>
+/* Error codes, their sentences, and the per-thread last error.  A leaf:
+ * calls nothing of the library (mproc__errorf, which logs, is in log.c). */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -16,17 +15,6 @@ int mproc__error(int code)
 {
     last_error = code;
     return code;
-}
-
-int mproc__errorf(int code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    mproc__log(MPROC_LOG_ERROR, "%s: %s", mproc_strerror(code), msg);
-    return mproc__error(code);
 }
 
 int mproc__sys_error(long os_error)

@@ -11,7 +11,7 @@
 #include "mproc.h"
 #include "platform.h"
 
-/* ---- errors and logging (core/error.c, core/log.c) -------------------- */
+/* ---- errors (core/error.c) and logging (core/log.c) ------------------- */
 
 /* Sets this thread's last error to code and returns it. */
 int mproc__error(int code);

@@ -1,4 +1,5 @@
-/* The log hook: the library never prints; it tells the user's handler. */
+/* The log hook: the library never prints; it tells the user's handler.
+ * Also the errors that come with a message (mproc__errorf). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,17 @@ void mproc__log(int level, const char *fmt, ...)
         return;
     }
     deliver(level, msg);
+}
+
+int mproc__errorf(int code, const char *fmt, ...)
+{
+    char msg[MSG_MAX - 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mproc__log(MPROC_LOG_ERROR, "%s: %s", mproc_strerror(code), msg);
+    return mproc__error(code);
 }
 
 void mproc__log_hold(void) { hold_depth++; }

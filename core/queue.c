@@ -617,6 +617,3 @@ static void *queue_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 static void queue_release(void *obj) { mproc_queue_free(obj); }
 
 const mproc__objtype mproc__queue_type = {queue_export, queue_import, queue_release};
-
-int mproc_args_add_queue(mproc_args *a, mproc_queue *q) { return mproc__args_add_object(a, MPROC__OBJ_QUEUE, q); }
-mproc_queue *mproc_args_queue(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_QUEUE); }

@@ -59,9 +59,7 @@ void mproc_shm_free(mproc_shm *s)
     free(s);
 }
 
-int mproc_args_add_shm(mproc_args *a, mproc_shm *s) { return mproc__args_add_object(a, MPROC__OBJ_SHM, s); }
 
-mproc_shm *mproc_args_shm(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_SHM); }
 
 static int shm_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {

@@ -249,8 +249,3 @@ static void sem_release_obj(void *obj) { mproc_sem_free(obj); }
 
 const mproc__objtype mproc__lock_type = {lock_export, lock_import, lock_release_obj};
 const mproc__objtype mproc__sem_type = {sem_export, sem_import, sem_release_obj};
-
-int mproc_args_add_lock(mproc_args *a, mproc_lock *l) { return mproc__args_add_object(a, MPROC__OBJ_LOCK, l); }
-int mproc_args_add_sem(mproc_args *a, mproc_sem *s) { return mproc__args_add_object(a, MPROC__OBJ_SEM, s); }
-mproc_lock *mproc_args_lock(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_LOCK); }
-mproc_sem *mproc_args_sem(const mproc_args *a, size_t i) { return mproc__args_object(a, i, MPROC__OBJ_SEM); }

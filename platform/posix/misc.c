@@ -17,18 +17,8 @@
 #include <sys/user.h>
 #endif
 
-/* OS identity only (the default start method follows the OS); features are
- * chosen by MPROC_HAVE_*, never here. */
-mproc_os mproc__plat_os(void)
-{
-#if defined(__APPLE__)
-    return MPROC_OS_MACOS;
-#elif defined(__linux__)
-    return MPROC_OS_LINUX;
-#else
-    return MPROC_OS_BSD;
-#endif
-}
+/* OS identity (the default start method follows the OS), from CMake. */
+mproc_os mproc__plat_os(void) { return MPROC_CONFIG_OS; }
 
 int mproc__plat_method_available(mproc_method m) { return m >= MPROC_FORK && m <= MPROC_THREAD; }
 
