@@ -56,7 +56,11 @@ void tu_skip_part(const char *what, const char *reason)
 
 int tu_skip_program(const char *name, const char *reason)
 {
-    printf("SKIPPED: %s: %s\n", name, reason);
+    const char *base = name;
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    printf("SKIPPED: %s (every test): %s\n", base, reason);
     return TU_SKIP_CODE;
 }
 
@@ -67,6 +71,8 @@ int tu_main(int argc, char **argv, tu_register_fn reg)
 
     tu_argc = argc;
     tu_argv = argv;
+    if (getenv("MPROC_TEST_SKIP"))
+        return tu_skip_program(argc > 0 ? argv[0] : "test", getenv("MPROC_TEST_SKIP"));
     rc = mproc_init(argc, argv);
     if (rc != 0) {
         fprintf(stderr, "mproc_init failed: %s\n", mproc_strerror(rc));
@@ -196,7 +202,18 @@ int tu_open_handle_count(void)
 
 int tu_zombie_count(void) { return 0; /* Windows has no zombies */ }
 
-int tu_mapping_count(void) { return -1; }
+/* Mapped views (file mappings) in this process's address space. */
+int tu_mapping_count(void)
+{
+    MEMORY_BASIC_INFORMATION info;
+    const char *p = NULL;
+    int n = 0;
+    while (VirtualQuery(p, &info, sizeof info) == sizeof info) {
+        n += info.State == MEM_COMMIT && info.Type == MEM_MAPPED;
+        p = (const char *)info.BaseAddress + info.RegionSize;
+    }
+    return n;
+}
 
 int tu_pid_alive(long pid)
 {
