@@ -13,6 +13,8 @@
 #   5. clang ThreadSanitizer build: the same tests (data races)
 #   6. MinGW build: the same suites (spawn, thread) under Wine, and the
 #      layout check on the Windows objects
+#   7. ci/msvc-syntax.sh: every file compiled by clang as an MSVC target
+#      (what can be checked of MSVC without MSVC)
 # Installs whatever is missing first.  Stops at the first failing stage.
 #   ci/test.sh
 set -euo pipefail
@@ -31,4 +33,5 @@ ci/sanitize.sh asan build/asan
 ci/sanitize.sh tsan build/tsan
 ci/windows.sh build/mingw
 /usr/bin/python3 ci/check-layout.py build/mingw x86_64-w64-mingw32-nm
+ci/msvc-syntax.sh build/mingw
 echo "=== all test suites passed"

@@ -23,8 +23,9 @@
 
 #include "mproc.h"
 
-/* Thread-local storage.  MSVC's C compiler has no _Thread_local. */
-#if defined(_MSC_VER) && !defined(__clang__)
+/* Thread-local storage.  MSVC's C compiler has no _Thread_local (clang in
+ * MSVC mode takes this branch too, which ci/msvc-syntax.sh relies on). */
+#if defined(_MSC_VER)
 #define MPROC_TLS __declspec(thread)
 #else
 #define MPROC_TLS _Thread_local

@@ -142,21 +142,38 @@ typedef int (*mproc_target_fn)(mproc_args *args);
 MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
 
 /* MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
- * its own name before main runs. */
-#if defined(__GNUC__) || defined(__clang__)
-#define MPROC__CONSTRUCTOR(f) static void f(void) __attribute__((constructor)); static void f(void)
-#elif defined(_MSC_VER)
+ * its own name before main runs.  Two different functions registered under
+ * one name (static functions of the same name in two files) are refused by
+ * spawn and forkserver (MPROC_ENOTREG), whatever the compiler. */
+#if defined(_MSC_VER)
+/* MSVC's C compiler has no constructor attribute: a pointer placed in the
+ * C runtime's initializer table (.CRT$XCU), kept by /include even when it
+ * comes from a static library.  Its name is made unique per use (function,
+ * line, counter); 32-bit x86 decorates C symbols with a leading '_'. */
 #pragma section(".CRT$XCU", read)
-#define MPROC__CONSTRUCTOR(f)                                                       \
-    static void f(void);                                                            \
-    __declspec(allocate(".CRT$XCU")) void (*f##_ptr)(void) = f;                     \
-    __pragma(comment(linker, "/include:" #f "_ptr")) static void f(void)
+#if defined(_M_IX86)
+#define MPROC__SYMBOL_PREFIX "_"
+#else
+#define MPROC__SYMBOL_PREFIX ""
+#endif
+#define MPROC__STRING2(x) #x
+#define MPROC__STRING(x) MPROC__STRING2(x)
+#define MPROC__MSVC_TARGET(fn, ptr)                                                   \
+    static void mproc__register_##fn(void) { (void)mproc_register_target(#fn, fn); } \
+    __declspec(allocate(".CRT$XCU")) void (*const ptr)(void) = mproc__register_##fn; \
+    __pragma(comment(linker, "/include:" MPROC__SYMBOL_PREFIX MPROC__STRING(ptr)))    \
+    extern int mproc__target_registry_anchor
+#define MPROC__MSVC_TARGET2(fn, line, n) MPROC__MSVC_TARGET(fn, mproc__ctor_##fn##_##line##_##n)
+#define MPROC__MSVC_TARGET1(fn, line, n) MPROC__MSVC_TARGET2(fn, line, n)
+#define MPROC_TARGET(fn) MPROC__MSVC_TARGET1(fn, __LINE__, __COUNTER__)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MPROC_TARGET(fn)                                                                    \
+    static void mproc__register_##fn(void) __attribute__((constructor));                   \
+    static void mproc__register_##fn(void) { (void)mproc_register_target(#fn, fn); }       \
+    extern int mproc__target_registry_anchor
 #else
 #error "MPROC_TARGET needs constructor support; call mproc_register_target() instead"
 #endif
-#define MPROC_TARGET(fn)                                                            \
-    MPROC__CONSTRUCTOR(mproc__register_##fn) { (void)mproc_register_target(#fn, fn); } \
-    extern int mproc__target_registry_anchor
 
 /* ------------------------------------------------------------------ */
 /* Arguments                                                           */
