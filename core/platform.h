@@ -201,8 +201,10 @@ void mproc__plat_shm_unmap(void *ptr, size_t size);
 /* Each lives in MPROC__SYNC_MEM bytes of shared memory the core provides
  * and/or in a kernel object (Windows: its handle, to be sent to children).
  * Any thread of any process holding the memory may call any of these at
- * once; none is recursive (a second acquire by the holder waits, or times
- * out, even where the kernel object would allow it). */
+ * once.  Recursion differs: a Windows kernel mutex lets its holder acquire
+ * it again (and must be released as often); a pthread or pid-owner mutex
+ * makes the holder wait on itself.  The core never acquires a mutex it
+ * holds, so neither behaviour is relied on. */
 #define MPROC__SYNC_MEM 128
 typedef struct {
     void *mem;
@@ -252,8 +254,10 @@ void mproc__plat_global_unlock(void);
  * core/lifecycle.c); later calls replace it.  No effect without fork. */
 void mproc__plat_atfork_child(void (*fn)(void));
 
-/* A per-object mutex for threads of one process.  Not recursive.  new
- * returns NULL when out of memory. */
+/* A per-object mutex for threads of one process (pthread mutex, SRW lock).
+ * Not recursive.  new returns NULL when out of memory.  A forked child
+ * must not use one another thread held at the fork: objects re-create
+ * theirs through core/lifecycle.c's after-fork registry. */
 typedef struct mproc__mutex mproc__mutex;
 mproc__mutex *mproc__plat_mutex_new(void);
 void mproc__plat_mutex_lock(mproc__mutex *m);

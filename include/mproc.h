@@ -257,7 +257,8 @@ MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
  * MPROC_ENOINIT (spawn/forkserver and mproc_init() has not run in this
  * program, or this is a spawned child whose mproc_init() has not run, or the
  * child exited before its mproc_init() took the bootstrap record),
- * MPROC_ESYS.
+ * MPROC_ESYS (also when the bootstrap record could not be sent: the child
+ * started for it is ended and reaped first, never waited for).
  */
 MPROC_API int mproc_process_start(mproc_process *p);
 /* Waits for the process to end.  0 when it has ended (it is then reaped),
@@ -306,7 +307,9 @@ MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
 /* Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
  * timeout), MPROC_ETOOBIG (over the item limit), MPROC_ESTATE (closed),
  * MPROC_EBROKEN (a process died holding the queue's lock: the queue is
- * unusable for everyone). */
+ * unusable for everyone).  The death is seen at once where the OS has
+ * robust or abandoned mutexes (Linux, FreeBSD, Windows), else within about
+ * 0.1 s of the dead holder's pid disappearing (macOS, OpenBSD). */
 MPROC_API int mproc_queue_put(mproc_queue *queue, const void *data, size_t len, double timeout);
 /* Removes the oldest item into a new buffer (free with mproc_free).  0,
  * MPROC_EEMPTY (none within timeout), MPROC_EBROKEN, MPROC_ESTATE. */
