@@ -34,3 +34,10 @@ esac
 
 ci/deps.sh clang libclang-rt-dev cmake libcunit1-dev
 CI_STAGE="${CI_STAGE:-$stage}" ci/build-and-test.sh "$build" -DCMAKE_C_COMPILER=clang "$flag"
+# A child that leaves through _exit (fork and forkserver children do) skips
+# the sanitizer's exit code: its report only shows in the test's output.
+log="$build/Testing/Temporary/LastTest.log"
+if grep -nE "WARNING: ThreadSanitizer|ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$log"; then
+  die "$stage: sanitizer reports in the tests' output (above, from $log)"
+fi
+echo "$stage: no sanitizer report in any process's output"

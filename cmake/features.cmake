@@ -14,7 +14,7 @@ set(MPROC_FEATURES
   SIGTIMEDWAIT MUTEX_CLOCKLOCK MUTEX_TIMEDLOCK ROBUST_MUTEX CONDATTR_SETCLOCK
   MEMFD PIDFD CLOSE_RANGE CLOSEFROM ADDCLOSEFROM SPAWN_CLOEXEC_DEFAULT
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
-  PROC_PIDINFO KINFO_PROC_NUMTHREADS)
+  PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -85,6 +85,12 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
     #include <sys/sysctl.h>
     #include <sys/user.h>
     int main(void) { struct kinfo_proc k; int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, 1}; (void)mib; return k.ki_numthreads; }")
+  mproc_probe_source(KINFO_PROC_P_STAT "#include <sys/types.h>
+    #include <sys/sysctl.h>
+    int main(void) { struct kinfo_proc k; int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, 1}; (void)mib; return k.kp_proc.p_stat == SZOMB; }")
+  mproc_probe_source(WAITID "#include <string.h>
+    #include <sys/wait.h>
+    int main(void) { siginfo_t i; memset(&i, 0, sizeof i); return waitid(P_PID, 1, &i, WEXITED | WNOHANG | WNOWAIT); }")
   unset(CMAKE_REQUIRED_DEFINITIONS)
   unset(CMAKE_REQUIRED_LIBRARIES)
   unset(CMAKE_REQUIRED_QUIET)

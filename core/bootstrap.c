@@ -131,20 +131,19 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
         free(ack);
         rc = MPROC_EBROKEN;
     }
-    /* The child did not take its record.  One that never got it may wait
-     * on the channel we still hold: end it before reaping (as libuv reaps a
-     * child whose exec failed), never wait on it first.  A channel the
-     * child already closed (ECLOSED) means it is leaving by itself. */
-    if (!sent && rc != MPROC_ECLOSED)
-        (void)mproc__plat_child_signal(c, 1);
+    /* The child did not take its record.  It may still run (waiting on the
+     * channel we hold, or doing anything else before its mproc_init): end
+     * it before reaping, as libuv reaps a child whose exec failed, never
+     * wait on it first.  One already leaving is not hurt by the signal. */
+    (void)mproc__plat_child_signal(c, 1);
     (void)mproc__plat_child_wait(c, -1, &code);
     mproc__plat_child_free(c);
     if (!sent && rc != MPROC_ECLOSED)
         return rc;
     if (rc == MPROC_ECLOSED || rc == MPROC_EBROKEN || rc == MPROC_ESYS)
         return mproc__errorf(MPROC_ENOINIT,
-                             "the spawned child exited (code %d) before its mproc_init() took the bootstrap record; "
-                             "call mproc_init(argc, argv) first in main",
+                             "the spawned child closed its bootstrap channel (exit code %d) before its mproc_init() "
+                             "took the record; call mproc_init(argc, argv) first in main",
                              code);
     if (rc == MPROC_ENOTREG)
         return mproc__errorf(rc, "the spawned child has no target of that name");

@@ -77,18 +77,18 @@ void mproc__on_exit(int phase, void (*fn)(void))
 
 void mproc__on_fork_child(void (*fn)(void))
 {
-    int first;
     mproc__plat_global_lock();
     for (int i = 0; i < n_fork; i++)
         if (fork_handlers[i] == fn)
             fn = NULL;
     if (fn && n_fork < MAX_HANDLERS)
         fork_handlers[n_fork++] = fn;
-    first = !atfork_registered;
+    /* Under the lock: no thread may return from here and fork before the
+     * hook is in place. */
+    if (!atfork_registered)
+        mproc__plat_atfork_child(run_fork_handlers);
     atfork_registered = 1;
     mproc__plat_global_unlock();
-    if (first)
-        mproc__plat_atfork_child(run_fork_handlers);
 }
 
 void mproc__exit_process(int code)

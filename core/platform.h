@@ -138,7 +138,8 @@ mproc__handle mproc__plat_child_channel(mproc__child *c);
 mproc__handle mproc__plat_child_sentinel(mproc__child *c);
 long mproc__plat_child_pid(mproc__child *c);
 /* Waits up to timeout for the child to end and reaps it; stores the exit
- * code (return value, or -signal).  0 or MPROC_ETIMEDOUT. */
+ * code (return value, or -signal).  0, MPROC_ETIMEDOUT, or the error of
+ * the wait itself (MPROC_ESYS). */
 int mproc__plat_child_wait(mproc__child *c, double timeout, int *code);
 /* Sends SIGTERM (kill == 0) or SIGKILL; on Windows TerminateProcess with a
  * code that later reads as -15 or -9.  No effect once the child ended.
@@ -162,8 +163,9 @@ mproc__handle mproc__plat_child_events(void);
 /* Consumes the notifications, then reaps one ended child: 1 and its pid
  * and exit code, 0 when none has ended, or an error. */
 int mproc__plat_reap_any(long *pid, int *code);
-/* Ignores (1) or restores (0) the interactive interrupt (SIGINT), so that
- * a server process outlives the Ctrl-C sent to its process group. */
+/* Ignores (1) the interactive interrupt (SIGINT), so that a server process
+ * outlives the Ctrl-C sent to its process group; 0 sets the default
+ * action back (for the server's children). */
 void mproc__plat_ignore_interrupt(int ignore);
 /* In a new child: keeps the std streams and hs[0..n), renumbered from 3 on
  * (hs is updated), and closes every other descriptor.  Returns n. */
@@ -250,8 +252,8 @@ void mproc__plat_global_unlock(void);
 
 /* Sets the function that runs in the child of every fork() of this process
  * (the library's or the application's), single-threaded, after the
- * platform has re-initialised its own locks.  Set once (by
- * core/lifecycle.c); later calls replace it.  No effect without fork. */
+ * platform has re-initialised its own locks.  Called with the global lock
+ * held, once (by core/lifecycle.c).  No effect without fork. */
 void mproc__plat_atfork_child(void (*fn)(void));
 
 /* A per-object mutex for threads of one process (pthread mutex, SRW lock).

@@ -11,6 +11,7 @@
 
 #ifndef _WIN32
 #include <spawn.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 extern char **environ;
@@ -116,6 +117,22 @@ static void test_failed_bootstrap_send_does_not_hang_start(void)
 }
 
 #ifndef _WIN32
+/* A spawned child that lets go of its bootstrap channel and then lingers
+ * before any mproc_init: start() reports it at once, it does not wait for
+ * the child to end by itself. */
+static void test_child_that_drops_its_channel_is_not_waited_for(void)
+{
+    mproc_process *p;
+    double t0;
+    tu_setenv("MPROC_TEST_DROP_CHANNEL", "1");
+    p = mproc_process_new(mproc_get_context(MPROC_SPAWN), return_five, NULL);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_process_start(p), MPROC_ENOINIT);
+    tu_setenv("MPROC_TEST_DROP_CHANNEL", NULL);
+    CU_ASSERT(tu_now() - t0 < 30); /* the child lingers for 120 s */
+    mproc_process_free(p);
+}
+
 /* A program found through PATH (argv[0] without a slash) still spawns
  * itself: where the OS cannot name the running executable, mproc searches
  * PATH as execvp did. */
@@ -184,6 +201,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_start_works_after_a_failed_bootstrap),
     TU_TEST(test_failed_bootstrap_send_does_not_hang_start),
 #ifndef _WIN32
+    TU_TEST(test_child_that_drops_its_channel_is_not_waited_for),
     TU_TEST(test_program_started_through_path_spawns_itself),
 #endif
     CU_TEST_INFO_NULL,
@@ -216,6 +234,12 @@ int main(int argc, char **argv)
 #ifndef _WIN32
     if (getenv("MPROC_TEST_VIA_PATH"))
         return spawn_one_via_path(argc, argv);
+    if (getenv("MPROC_TEST_DROP_CHANNEL") && getenv("MPROC_BOOTSTRAP")) {
+        struct timespec linger = {120, 0};
+        close(3); /* the bootstrap channel of a POSIX spawn */
+        nanosleep(&linger, NULL);
+        return 4;
+    }
 #endif
     return tu_main(argc, argv, reg);
 }

@@ -342,6 +342,37 @@ static void test_consumer_killed_mid_message_breaks_the_queue(void)
     CU_ASSERT_EQUAL(ok, 20);
 }
 
+/* A short timeout must not hide a holder that died long before. */
+static void test_short_get_after_a_dead_reader_is_ebroken(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_event *mid = mproc_event_new(NULL);
+    mproc_args *a = mproc_args_new();
+    mproc_process *victim;
+    char gate[64];
+    void *d = NULL;
+    size_t n;
+    int rc = 0;
+    tu_gate_name(gate);
+    tu_gate_create(gate);
+    mproc_queue_put(q, "a message that will be torn", 27, -1);
+    mproc_args_add_queue(a, q);
+    mproc_args_add_event(a, mid);
+    mproc_args_add_str(a, gate);
+    victim = tu_start(hold_reader_and_block, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
+    CU_ASSERT_EQUAL(tu_finish(victim, 60), -9); /* dead and reaped */
+    /* Each get waits 0.05 s, less than any liveness slice. */
+    for (int i = 0; i < 20 && (rc = mproc_queue_get(q, &d, &n, 0.05)) == MPROC_EEMPTY; i++)
+        ;
+    CU_ASSERT_EQUAL(rc, MPROC_EBROKEN);
+    tu_gate_destroy(gate);
+    mproc_event_free(mid);
+    mproc_queue_cancel_join_thread(q);
+    mproc_queue_free(q);
+}
+
 /* ---- a dead producer breaks the queue instead of hanging it ---------------- */
 
 static int hold_writer_and_block(mproc_args *a)
@@ -626,6 +657,7 @@ static CU_TestInfo tests[] = {
  * without them (macOS, MPROC_FORCE_FALLBACKS) the holder's pid does. */
 static CU_TestInfo kill_tests[] = {
     TU_TEST(test_consumer_killed_mid_message_breaks_the_queue),
+    TU_TEST(test_short_get_after_a_dead_reader_is_ebroken),
     TU_TEST(test_producer_killed_mid_write_breaks_the_queue),
     CU_TEST_INFO_NULL,
 };

@@ -13,11 +13,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if MPROC_HAVE_KINFO_PROC_P_STAT
+#include <sys/sysctl.h>
+#endif
 
 mproc__child *mproc__posix_child_new(void)
 {
@@ -66,17 +70,61 @@ int mproc__posix_status_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+/* Whether pid is a zombie, where the OS tells about any process: 1, 0, or
+ * -1 when it cannot say. */
+static int is_zombie(pid_t pid)
+{
+#if MPROC_HAVE_PROCFS
+    char path[64], buf[512], state = '?';
+    const char *rp;
+    int fd;
+    ssize_t n;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            if ((rp = strrchr(buf, ')')) && rp[1] == ' ')
+                state = rp[2];
+            return state == 'Z' || state == 'X';
+        }
+    }
+#endif
+#if MPROC_HAVE_KINFO_PROC_P_STAT
+    {
+        struct kinfo_proc info;
+        size_t len = sizeof info;
+        int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+        if (sysctl(mib, 4, &info, &len, NULL, 0) == 0 && len == sizeof info)
+            return info.kp_proc.p_stat == SZOMB;
+    }
+#endif
+    (void)pid;
+    return -1;
+}
+
 int mproc__posix_pid_alive(pid_t pid)
 {
-    siginfo_t info;
     if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
         return 0;
-    /* A dead child of ours stays a zombie until reaped: kill() still finds
-     * it.  WNOWAIT looks without reaping (the owner of the child object
-     * still collects its status). */
-    memset(&info, 0, sizeof info);
-    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
-        return 0;
+    /* A dead process stays a zombie until its parent reaps it: kill() still
+     * finds it. */
+    switch (is_zombie(pid)) {
+    case 1: return 0;
+    case 0: return 1;
+    default: break;
+    }
+#if MPROC_HAVE_WAITID
+    {
+        /* Our own child we can look at without reaping it (its owner still
+         * collects the status). */
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+            return 0;
+    }
+#endif
     return 1;
 }
 

@@ -123,22 +123,24 @@ int mproc__plat_recv_handles(mproc__handle channel, mproc__handle *hs, size_t ca
     msg.msg_controllen = sizeof control.space;
 #if MPROC_HAVE_MSG_CMSG_CLOEXEC
     flags = MSG_CMSG_CLOEXEC;
-#else
-    /* Received descriptors are inheritable until marked: no fork or exec
-     * may happen in between.  Wait first, so the lock is never held across
-     * a blocking recvmsg. */
-    if ((rc = mproc__posix_wait_readable((int)channel, -1)) < 0)
-        return rc;
-    rc = 0;
-    flags = MSG_DONTWAIT;
-    mproc__posix_fd_lock_shared();
-#endif
     do
         got = recvmsg((int)channel, &msg, flags);
     while (got < 0 && errno == EINTR);
     total = got > 0 ? take_fds(&msg, hs, cap, n) : 0;
-#if !MPROC_HAVE_MSG_CMSG_CLOEXEC
-    mproc__posix_fd_unlock_shared();
+#else
+    /* Received descriptors are inheritable until marked: no fork or exec
+     * may happen in between.  Wait first, so the lock is never held across
+     * a blocking recvmsg. */
+    flags = MSG_DONTWAIT;
+    do {
+        if ((rc = mproc__posix_wait_readable((int)channel, -1)) < 0)
+            return rc;
+        mproc__posix_fd_lock();
+        got = recvmsg((int)channel, &msg, flags);
+        total = got > 0 ? take_fds(&msg, hs, cap, n) : 0;
+        mproc__posix_fd_unlock();
+    } while (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
+    rc = 0;
 #endif
     if (got == 0)
         return mproc__error(MPROC_ECLOSED);

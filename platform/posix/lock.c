@@ -12,7 +12,7 @@
 /* ---- the global lock, the descriptor lock, and fork --------------------- */
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_rwlock_t fd_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void (*fork_child_fn)(void);
 
@@ -21,26 +21,26 @@ static void (*fork_child_fn)(void);
  * descriptor lock first: its holders never take the global lock. */
 static void atfork_prepare(void)
 {
-    pthread_rwlock_wrlock(&fd_lock);
+    pthread_mutex_lock(&fd_lock);
     pthread_mutex_lock(&global_lock);
 }
 
 static void atfork_parent(void)
 {
     pthread_mutex_unlock(&global_lock);
-    pthread_rwlock_unlock(&fd_lock);
+    pthread_mutex_unlock(&fd_lock);
 }
 
-/* In the child, re-initialised rather than unlocked: glibc's rwlock knows
- * its writer by thread id, which the forking thread no longer has. */
+/* The forking thread holds both in the child too, so it may unlock them
+ * (plain mutexes: an rwlock would not do, glibc knows its writer by thread
+ * id).  fork_child_fn is read under the global lock it was written under. */
 static void atfork_child(void)
 {
-    static const pthread_mutex_t fresh_mutex = PTHREAD_MUTEX_INITIALIZER;
-    static const pthread_rwlock_t fresh_rwlock = PTHREAD_RWLOCK_INITIALIZER;
-    global_lock = fresh_mutex;
-    fd_lock = fresh_rwlock;
-    if (fork_child_fn)
-        fork_child_fn();
+    void (*fn)(void) = fork_child_fn;
+    pthread_mutex_unlock(&global_lock);
+    pthread_mutex_unlock(&fd_lock);
+    if (fn)
+        fn();
 }
 
 static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
@@ -53,19 +53,21 @@ void mproc__plat_global_lock(void)
 
 void mproc__plat_global_unlock(void) { pthread_mutex_unlock(&global_lock); }
 
+/* Called with the global lock held (core/lifecycle.c): that lock orders
+ * the write before any fork's read in atfork_child. */
 void mproc__plat_atfork_child(void (*fn)(void))
 {
     pthread_once(&atfork_once, register_atfork);
     fork_child_fn = fn;
 }
 
-void mproc__posix_fd_lock_shared(void)
+void mproc__posix_fd_lock(void)
 {
     pthread_once(&atfork_once, register_atfork);
-    pthread_rwlock_rdlock(&fd_lock);
+    pthread_mutex_lock(&fd_lock);
 }
 
-void mproc__posix_fd_unlock_shared(void) { pthread_rwlock_unlock(&fd_lock); }
+void mproc__posix_fd_unlock(void) { pthread_mutex_unlock(&fd_lock); }
 
 /* ---- per-object mutexes ------------------------------------------------- */
 

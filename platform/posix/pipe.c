@@ -45,11 +45,11 @@ int mproc__posix_pipe(int fds[2], int nonblock)
 #if MPROC_HAVE_PIPE2
     rc = pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
 #else
-    mproc__posix_fd_lock_shared();
+    mproc__posix_fd_lock();
     rc = pipe(fds);
     if (rc == 0)
         rc = finish_pair(fds, nonblock);
-    mproc__posix_fd_unlock_shared();
+    mproc__posix_fd_unlock();
 #endif
 #if MPROC_HAVE_F_SETNOSIGPIPE
     if (rc == 0)
@@ -64,11 +64,11 @@ int mproc__posix_socketpair(int fds[2], int nonblock)
 #if MPROC_HAVE_SOCK_CLOEXEC
     rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, fds);
 #else
-    mproc__posix_fd_lock_shared();
+    mproc__posix_fd_lock();
     rc = socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
     if (rc == 0)
         rc = finish_pair(fds, nonblock);
-    mproc__posix_fd_unlock_shared();
+    mproc__posix_fd_unlock();
 #endif
 #if MPROC_HAVE_SO_NOSIGPIPE
     if (rc == 0) {

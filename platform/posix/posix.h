@@ -47,8 +47,9 @@ int mproc__posix_pidfd(pid_t pid);
 int mproc__posix_have_pidfd(void);
 /* A wait status the way CPython reports it: code, or -signal. */
 int mproc__posix_status_code(int status);
-/* Whether process pid still runs: it exists and, if it is our child, it is
- * not a zombie waiting to be reaped. */
+/* Whether process pid still runs: it exists and is not a zombie waiting to
+ * be reaped (seen through /proc or sysctl where the OS offers them, else
+ * only for our own children). */
 int mproc__posix_pid_alive(pid_t pid);
 /* In a child of fork_detached: default SIGCHLD, the parent's notification
  * pipe closed. */
@@ -58,11 +59,13 @@ void mproc__posix_child_events_reset(void);
 
 /* Where a descriptor cannot be created close-on-exec atomically (no pipe2,
  * SOCK_CLOEXEC, MSG_CMSG_CLOEXEC), it is created and marked with this lock
- * held shared; fork (through pthread_atfork) takes it exclusive, so no
- * child is born between the two steps (libuv's cloexec_lock).  Never take
- * the global lock or log while holding it. */
-void mproc__posix_fd_lock_shared(void);
-void mproc__posix_fd_unlock_shared(void);
+ * held; fork (through pthread_atfork) and a spawn that lists the
+ * descriptors to close take it too, so no child is born between the two
+ * steps (libuv's cloexec_lock).  A plain mutex: each holder keeps it for a
+ * couple of system calls.  Never take the global lock or log while holding
+ * it. */
+void mproc__posix_fd_lock(void);
+void mproc__posix_fd_unlock(void);
 /* The clock timed waits count on: monotonic where condition variables can
  * be set to it, else the realtime clock. */
 #if MPROC_HAVE_CONDATTR_SETCLOCK

@@ -27,11 +27,11 @@ static int anonymous_fd(void)
         snprintf(name, sizeof name, "/mproc-%ld-%u-%d", (long)getpid(), atomic_fetch_add(&counter, 1) + 1, attempt);
         /* shm_open sets FD_CLOEXEC by POSIX; the lock covers systems
          * that set it a step later. */
-        mproc__posix_fd_lock_shared();
+        mproc__posix_fd_lock();
         fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
         if (fd >= 0)
             mproc__posix_cloexec(fd);
-        mproc__posix_fd_unlock_shared();
+        mproc__posix_fd_unlock();
         if (fd >= 0) {
             shm_unlink(name);
             return fd;

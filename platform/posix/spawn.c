@@ -199,9 +199,11 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     posix_spawn_file_actions_addinherit_np(&fa, 1);
     posix_spawn_file_actions_addinherit_np(&fa, 2);
 #else
-    /* Not under the descriptor lock: a C library whose posix_spawn runs the
-     * fork handlers would deadlock on it.  Every system that takes this path
-     * today creates its descriptors close-on-exec atomically anyway. */
+    /* Listing and spawning under the descriptor lock: no descriptor of ours
+     * is between its creation and FD_CLOEXEC meanwhile.  (posix_spawn runs
+     * no fork handlers in glibc >= 2.24, musl or the BSDs, so it does not
+     * take the lock again.) */
+    mproc__posix_fd_lock();
     mproc__posix_each_fd(BOOTSTRAP_FD + 1, close_if_inherited, &fa);
 #endif
     /* The child starts with no signals blocked, whatever this thread blocks. */
@@ -209,6 +211,9 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     posix_spawnattr_setsigmask(&attr, &empty);
     posix_spawnattr_setflags(&attr, flags);
     err = posix_spawn(&pid, exe_path, &fa, &attr, saved_argv, env);
+#if !MPROC_HAVE_ADDCLOSEFROM && !MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
+    mproc__posix_fd_unlock();
+#endif
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     free(env);

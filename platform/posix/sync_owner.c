@@ -12,10 +12,11 @@
  * and, once the process is gone, takes the mutex from it and reports
  * MPROC_EBROKEN.
  *
- * Limits: a dead holder is seen only once its pid no longer exists: at
- * once when the waiter is its parent (a zombie is recognised with waitid's
- * WNOWAIT), else when its parent has reaped it.  A pid reused by a new
- * process in between hides the death until that process ends.
+ * Limits: a dead holder is seen once its pid no longer runs: a zombie is
+ * recognised by its parent (waitid's WNOWAIT) and, where the OS tells any
+ * process's state (/proc, sysctl's p_stat), by everyone; otherwise only once
+ * its parent has reaped it.  A pid reused by a new process in between hides
+ * the death until that process ends.
  */
 #include "posix.h"
 
@@ -114,14 +115,17 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
 {
     pmutex *p = m->mem;
     uint64_t self = me();
-    double now = mproc__plat_now(), deadline = now + timeout, next_check = now + MPROC__LIVENESS_SLICE;
+    double now = mproc__plat_now(), deadline = now + timeout, next_check = now;
     unsigned round = 0;
     for (;;) {
         uint64_t holder = 0;
         if (atomic_compare_exchange_strong(&p->owner, &holder, self))
             return 0;
-        /* holder is now who has it.  Is it still there? */
-        if (timeout == 0 || (now = mproc__plat_now()) >= next_check) {
+        /* holder is now who has it.  Is it still there?  At the first
+         * failure, every slice after, and before giving up: a short timeout
+         * must still see a holder that is long dead. */
+        now = mproc__plat_now();
+        if (now >= next_check || (timeout >= 0 && now >= deadline)) {
             if (!mproc__posix_pid_alive((pid_t)(holder >> 32))) {
                 /* Only one waiter takes it from the dead: that one reports
                  * the death; the others find the mutex free afterwards. */

@@ -11,6 +11,12 @@
 #include <unistd.h>
 
 static atomic_long live_threads;
+static pthread_once_t reset_once = PTHREAD_ONCE_INIT;
+
+/* Threads do not cross fork(): a child starts with none of ours. */
+static void reset_in_child(void) { atomic_store(&live_threads, 0); }
+
+static void register_reset(void) { pthread_atfork(NULL, NULL, reset_in_child); }
 
 /* Shared by the thread and its child handle: the handle may be freed while
  * the thread still runs (the thread is then detached). */
@@ -81,6 +87,7 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     c->box = b;
     c->reap_thread = reap;
     c->release_thread = release;
+    pthread_once(&reset_once, register_reset);
     atomic_fetch_add(&live_threads, 1);
     if ((err = pthread_create(&c->thread, NULL, thread_main, b)) != 0) {
         atomic_fetch_sub(&live_threads, 1);

@@ -80,12 +80,22 @@ int mproc__plat_recv_handles(mproc__handle channel, mproc__handle *hs, size_t ca
     if ((rc = mproc__plat_read_all(channel, msg, COUNT_BYTES)) != 0)
         return rc; /* MPROC_ECLOSED: the parent went before sending */
     count = get_le(msg, COUNT_BYTES);
-    if (count > MPROC__MAX_HANDLES || count > cap)
+    if (count > MPROC__MAX_HANDLES)
         return mproc__error(MPROC_EBROKEN);
     if (count > 0 && (rc = mproc__plat_read_all(channel, msg, VALUE_BYTES * (size_t)count)) != 0)
         return rc == MPROC_ECLOSED ? mproc__error(MPROC_EBROKEN) : rc;
-    for (size_t i = 0; i < count; i++)
-        hs[i] = (mproc__handle)(intptr_t)get_le(msg + VALUE_BYTES * i, VALUE_BYTES);
+    for (size_t i = 0; i < count; i++) {
+        mproc__handle h = (mproc__handle)(intptr_t)get_le(msg + VALUE_BYTES * i, VALUE_BYTES);
+        if (i < cap)
+            hs[i] = h;
+        else
+            mproc__plat_close(h); /* already ours: more than asked for */
+    }
+    if (count > cap) {
+        for (size_t i = 0; i < cap; i++)
+            mproc__plat_close(hs[i]);
+        return mproc__error(MPROC_EBROKEN);
+    }
     *n = (size_t)count;
     return 0;
 }
