@@ -283,14 +283,32 @@ static void test_cancel_join_thread_exits_without_waiting(void)
 
 /* ---- a dead consumer breaks the queue instead of hanging it -------------- */
 
-static int hold_reader_and_block(mproc_args *a)
+/* Holds the queue's reader lock mid-message (i64 arg 3 == 0) or its writer
+ * lock mid-write (1), says so on event arg 1, and waits to be killed. */
+static int hold_lock_and_block(mproc_args *a)
 {
-    if (mproc__queue_hold_reader_mid_message(mproc_args_queue(a, 0)) != 0)
+    mproc_queue *q = mproc_args_queue(a, 0);
+    int rc = mproc_args_i64(a, 3) ? mproc__queue_hold_writer_mid_message(q) : mproc__queue_hold_reader_mid_message(q);
+    if (rc != 0)
         return 1;
     mproc_event_set(mproc_args_event(a, 1));
     return tu_gate_wait(mproc_args_str(a, 2), 60) == 0 ? 0 : 2; /* killed before that */
 }
-MPROC_TARGET(hold_reader_and_block);
+MPROC_TARGET(hold_lock_and_block);
+
+/* Starts hold_lock_and_block on q and returns once it holds the lock. */
+static mproc_process *start_lock_holder(mproc_queue *q, int writer, mproc_event *mid, const char *gate)
+{
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_event(a, mid);
+    mproc_args_add_str(a, gate);
+    mproc_args_add_i64(a, writer);
+    p = tu_start(hold_lock_and_block, a);
+    CU_ASSERT_EQUAL(mproc_event_wait(mid, 60), 0);
+    return p;
+}
 
 static int get_once(mproc_args *a)
 {
@@ -308,7 +326,7 @@ static void test_consumer_killed_mid_message_breaks_the_queue(void)
     for (int round = 0; round < 20; round++) {
         mproc_queue *q = mproc_queue_new(NULL, 0);
         mproc_event *mid = mproc_event_new(NULL);
-        mproc_args *a = mproc_args_new(), *b = mproc_args_new();
+        mproc_args *b = mproc_args_new();
         mproc_process *victim, *other;
         char gate[64];
         double t0;
@@ -318,11 +336,7 @@ static void test_consumer_killed_mid_message_breaks_the_queue(void)
         tu_gate_name(gate);
         tu_gate_create(gate);
         mproc_queue_put(q, "a message that will be torn", 27, -1);
-        mproc_args_add_queue(a, q);
-        mproc_args_add_event(a, mid);
-        mproc_args_add_str(a, gate);
-        victim = tu_start(hold_reader_and_block, a);
-        CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
+        victim = start_lock_holder(q, 0, mid, gate);
         mproc_args_add_queue(b, q);
         other = tu_start(get_once, b); /* blocks on the reader lock */
         t0 = tu_now();
@@ -347,7 +361,6 @@ static void test_short_get_after_a_dead_reader_is_ebroken(void)
 {
     mproc_queue *q = mproc_queue_new(NULL, 0);
     mproc_event *mid = mproc_event_new(NULL);
-    mproc_args *a = mproc_args_new();
     mproc_process *victim;
     char gate[64];
     void *d = NULL;
@@ -356,11 +369,7 @@ static void test_short_get_after_a_dead_reader_is_ebroken(void)
     tu_gate_name(gate);
     tu_gate_create(gate);
     mproc_queue_put(q, "a message that will be torn", 27, -1);
-    mproc_args_add_queue(a, q);
-    mproc_args_add_event(a, mid);
-    mproc_args_add_str(a, gate);
-    victim = tu_start(hold_reader_and_block, a);
-    CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
+    victim = start_lock_holder(q, 0, mid, gate);
     CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
     CU_ASSERT_EQUAL(tu_finish(victim, 60), -9); /* dead and reaped */
     /* Each get waits 0.05 s, less than any liveness slice. */
@@ -374,15 +383,6 @@ static void test_short_get_after_a_dead_reader_is_ebroken(void)
 }
 
 /* ---- a dead producer breaks the queue instead of hanging it ---------------- */
-
-static int hold_writer_and_block(mproc_args *a)
-{
-    if (mproc__queue_hold_writer_mid_message(mproc_args_queue(a, 0)) != 0)
-        return 1;
-    mproc_event_set(mproc_args_event(a, 1));
-    return tu_gate_wait(mproc_args_str(a, 2), 60) == 0 ? 0 : 2; /* killed before that */
-}
-MPROC_TARGET(hold_writer_and_block);
 
 /* Puts one small item every 10 ms until a put fails (at most 30 s). */
 static int put_until_failure(mproc_args *a)
@@ -405,7 +405,7 @@ static void test_producer_killed_mid_write_breaks_the_queue(void)
     for (int round = 0; round < 20; round++) {
         mproc_queue *q = mproc_queue_new(NULL, 0);
         mproc_event *mid = mproc_event_new(NULL), *never = mproc_event_new(NULL);
-        mproc_args *a = mproc_args_new(), *b = mproc_args_new(), *c = mproc_args_new();
+        mproc_args *b = mproc_args_new(), *c = mproc_args_new();
         mproc_process *victim, *getter, *putter;
         char gate[64];
         double t0, getter_done, putter_done;
@@ -414,11 +414,7 @@ static void test_producer_killed_mid_write_breaks_the_queue(void)
         int getter_code, putter_code;
         tu_gate_name(gate);
         tu_gate_create(gate);
-        mproc_args_add_queue(a, q);
-        mproc_args_add_event(a, mid);
-        mproc_args_add_str(a, gate);
-        victim = tu_start(hold_writer_and_block, a);
-        CU_ASSERT_EQUAL_FATAL(mproc_event_wait(mid, 60), 0);
+        victim = start_lock_holder(q, 1, mid, gate);
         mproc_args_add_queue(b, q);
         getter = tu_start(get_once, b); /* reads half a header, waits for the rest */
         mproc_args_add_queue(c, q);

@@ -235,26 +235,6 @@ int mproc__plat_pmutex_release(mproc__psync *m)
     return rc == 0 ? 0 : rc == EPERM ? MPROC_ESTATE : mproc__sys_error(rc);
 }
 
-mproc__handle mproc__plat_psync_handle(const mproc__psync *s)
-{
-    (void)s;
-    return MPROC__NO_HANDLE; /* all of it lives in the shared memory */
-}
-
-int mproc__plat_psync_attach(mproc__psync *s, void *mem, mproc__handle h)
-{
-    s->mem = mem;
-    s->h = h;
-    return 0;
-}
-
-void mproc__plat_psync_close(mproc__psync *s)
-{
-    /* Nothing to destroy: other processes may still use the memory, which
-     * goes away with its last mapping. */
-    s->mem = NULL;
-}
-
 #else
 /* Without robust mutexes: sync_owner.c. */
 typedef int mproc__no_robust_mutexes;

@@ -147,21 +147,6 @@ int mproc__plat_pmutex_release(mproc__psync *m)
     return atomic_compare_exchange_strong(&p->owner, &self, 0) ? 0 : MPROC_ESTATE;
 }
 
-mproc__handle mproc__plat_psync_handle(const mproc__psync *s)
-{
-    (void)s;
-    return MPROC__NO_HANDLE; /* all of it lives in the shared memory */
-}
-
-int mproc__plat_psync_attach(mproc__psync *s, void *mem, mproc__handle h)
-{
-    s->mem = mem;
-    s->h = h;
-    return 0;
-}
-
-void mproc__plat_psync_close(mproc__psync *s) { s->mem = NULL; }
-
 #else
 /* With robust mutexes: sync.c. */
 typedef int mproc__have_robust_mutexes;
