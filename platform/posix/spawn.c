@@ -164,7 +164,7 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     pid_t pid;
 
     if (!initialized)
-        return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) first in main");
+        return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
     if (!(c = mproc__posix_child_new()))
         return mproc__error(MPROC_ENOMEM);
     if (mproc__posix_socketpair(sv, 0) != 0) {

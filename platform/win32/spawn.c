@@ -278,7 +278,7 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     *out = NULL;
     memset(&inherit, 0, sizeof inherit);
     if (!mproc__plat_initialized())
-        return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) first in main");
+        return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
     /* Allocated first, so nothing can fail once the child runs. */
     c = mproc__win_child_new(NULL, 0, NULL, 0);
     /* CreateProcessW may write into the command line it is given. */
