@@ -16,6 +16,7 @@
 
 struct mproc_conn {
     uint32_t magic;
+    struct mproc_conn *prev, *next; /* live connections of this process */
     mproc__handle rd, wr; /* duplex: the same handle; simplex: one is NO_HANDLE */
     mproc__mutex *send_mu, *recv_mu;
     size_t max;
@@ -26,6 +27,44 @@ struct mproc_conn {
     unsigned char *body;
     size_t body_len, body_got;
 };
+
+static mproc_conn *live; /* global lock */
+
+/* In a forked child: a thread that was sending or receiving at the fork
+ * does not exist here, yet its lock would stay held for ever.  The old
+ * mutexes are the parent's (a copy, possibly locked): left, not freed. */
+static void reset_locks_after_fork(void)
+{
+    for (mproc_conn *c = live; c; c = c->next) {
+        c->send_mu = mproc__plat_mutex_new();
+        c->recv_mu = mproc__plat_mutex_new();
+        /* No memory: send and receive then fail with MPROC_ENOMEM. */
+    }
+}
+
+static void register_live(mproc_conn *c)
+{
+    mproc__on_fork_child(reset_locks_after_fork);
+    mproc__plat_global_lock();
+    c->prev = NULL;
+    c->next = live;
+    if (live)
+        live->prev = c;
+    live = c;
+    mproc__plat_global_unlock();
+}
+
+static void unregister_live(mproc_conn *c)
+{
+    mproc__plat_global_lock();
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (live == c)
+        live = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    mproc__plat_global_unlock();
+}
 
 static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
 {
@@ -41,6 +80,7 @@ static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
     c->rd = rd;
     c->wr = wr;
     c->max = MPROC__MSG_DEFAULT_MAX;
+    register_live(c);
     return c;
 }
 
@@ -104,6 +144,8 @@ int mproc_conn_send(mproc_conn *c, const void *data, size_t len)
         return mproc__errorf(MPROC_ESTATE, "connection is read-only");
     if (len > c->max)
         return mproc__errorf(MPROC_ETOOBIG, "message of %zu bytes exceeds the limit of %zu", len, c->max);
+    if (!c->send_mu)
+        return mproc__error(MPROC_ENOMEM); /* a fork child that could not re-create it */
     mproc__msg_header(small, len);
     mproc__plat_mutex_lock(c->send_mu);
     if (len <= SMALL_SEND) {
@@ -180,6 +222,8 @@ int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
     *len = 0;
     if (c->rd == MPROC__NO_HANDLE)
         return mproc__errorf(MPROC_ESTATE, "connection is write-only");
+    if (!c->recv_mu)
+        return mproc__error(MPROC_ENOMEM); /* a fork child that could not re-create it */
     mproc__plat_mutex_lock(c->recv_mu);
     rc = receive(c, data, len, timeout);
     mproc__plat_mutex_unlock(c->recv_mu);
@@ -203,6 +247,7 @@ void mproc_conn_close(mproc_conn *c)
 {
     if (!c)
         return;
+    unregister_live(c);
     if (c->rd != MPROC__NO_HANDLE)
         mproc__plat_close(c->rd);
     if (c->wr != MPROC__NO_HANDLE && c->wr != c->rd)

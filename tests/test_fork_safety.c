@@ -164,8 +164,71 @@ static void test_fork_while_an_mproc_thread_runs_warns(void)
     tu_gate_destroy(gate);
 }
 
+/* ---- objects a thread was using at the moment of fork ------------------- */
+
+static mproc_conn *reader_end;
+static atomic_int receiving;
+
+static void *receive_until_told(void *arg)
+{
+    void *d = NULL;
+    size_t n;
+    (void)arg;
+    atomic_store(&receiving, 1);
+    /* Holds the connection's receive lock while it waits. */
+    mproc_conn_recv(reader_end, &d, &n, 60);
+    mproc_free(d);
+    return NULL;
+}
+
+/* In the child: the same connection must still be usable (nothing to read,
+ * so a short receive times out instead of hanging on a lock nobody will
+ * ever release). */
+static int receive_briefly(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n;
+    (void)a;
+    return mproc_conn_recv(reader_end, &d, &n, 0.2) == MPROC_ETIMEDOUT ? 0 : 1;
+}
+
+static void test_fork_while_a_thread_waits_in_conn_recv(void)
+{
+    int failures = 0;
+    mproc_set_log_handler(quiet, NULL);
+    for (int round = 0; round < 20; round++) {
+        mproc_conn *writer_end;
+        mproc_process *p;
+        pthread_t t;
+        int code = -1;
+        CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &reader_end, &writer_end), 0);
+        atomic_store(&receiving, 0);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, receive_until_told, NULL), 0);
+        /* The thread is a few instructions from taking the receive lock. */
+        while (!atomic_load(&receiving))
+            ;
+        p = mproc_process_new(mproc_get_context(MPROC_FORK), receive_briefly, NULL);
+        CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+        if (mproc_process_join(p, 10) != 0) {
+            /* Hung on the inherited lock: end it so the test ends. */
+            mproc_process_kill(p);
+            mproc_process_join(p, -1);
+        }
+        if (mproc_process_exitcode(p, &code) != 0 || code != 0)
+            failures++;
+        mproc_process_free(p);
+        CU_ASSERT_EQUAL(mproc_conn_send(writer_end, "go", 2), 0);
+        pthread_join(t, NULL);
+        mproc_conn_close(reader_end);
+        mproc_conn_close(writer_end);
+    }
+    mproc_set_log_handler(NULL, NULL);
+    CU_ASSERT_EQUAL(failures, 0);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_fork_while_another_thread_holds_the_lock),
+    TU_TEST(test_fork_while_a_thread_waits_in_conn_recv),
     TU_TEST(test_fork_with_threads_warns_through_the_log_hook),
     TU_TEST(test_fork_while_an_mproc_thread_runs_warns),
     CU_TEST_INFO_NULL,
