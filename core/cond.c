@@ -52,6 +52,8 @@ int mproc_cond_wait(mproc_cond *c, double timeout)
 {
     unsigned count;
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
 
     if (!c)
         return mproc__error(MPROC_EINVAL);
@@ -194,6 +196,8 @@ int mproc_event_is_set(mproc_event *e)
 int mproc_event_wait(mproc_event *e, double timeout)
 {
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!e)
         return mproc__error(MPROC_EINVAL);
     mproc_lock_acquire(e->s.cond->lock, -1);
@@ -262,10 +266,13 @@ static void barrier_break(mproc_barrier *br)
 int mproc_barrier_wait(mproc_barrier *br, double timeout)
 {
     barrier_state *st;
-    double deadline = mproc__plat_now() + timeout;
+    double deadline;
     unsigned index;
     int rc = 0;
 
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
+    deadline = mproc__plat_now() + timeout;
     if (!br)
         return mproc__error(MPROC_EINVAL);
     st = br->s.b.state;

@@ -216,6 +216,8 @@ out:
 int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
 {
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!c || !data || !len)
         return mproc__error(MPROC_EINVAL);
     *data = NULL;
@@ -233,6 +235,8 @@ int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
 int mproc_conn_poll(mproc_conn *c, double timeout)
 {
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!c)
         return mproc__error(MPROC_EINVAL);
     if (c->rd == MPROC__NO_HANDLE)

@@ -37,6 +37,16 @@ void mproc__fault_arm(int point, int n);
 /* 1 when this pass through point must fail (and counts it down). */
 int mproc__fault_hit(int point);
 
+/* ---- timeouts (core/timeout.c) ---------------------------------------- */
+
+/* Beyond this many seconds a timeout means forever. */
+#define MPROC__TIMEOUT_FOREVER 1e9
+/* Normalises a timeout given to a public call: NaN is MPROC_EINVAL (with a
+ * message); < 0, -inf, +inf and anything over MPROC__TIMEOUT_FOREVER
+ * become -1 (forever); the rest (0, denormals included) stays.  Every
+ * public call that blocks runs its timeout through this first. */
+int mproc__timeout(double *timeout);
+
 /* ---- growable byte buffer and bounds-checked reader (core/buf.c) ------- */
 
 typedef struct {

@@ -375,6 +375,8 @@ int mproc_process_join(mproc_process *p, double timeout)
 {
     tracked *c = NULL;
     int rc = started_child(p, &c);
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (rc)
         return rc;
     rc = wait_child(p, c, timeout);
@@ -457,6 +459,8 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
     mproc__handle hs[64];
     int r[64];
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
 
     if (!objects || n == 0 || n > 64)
         return mproc__error(MPROC_EINVAL);

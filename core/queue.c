@@ -253,6 +253,8 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
 {
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
 
     if (!q || q->magic != QUEUE_MAGIC || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
@@ -349,8 +351,11 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
 
 int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
 {
-    double deadline = mproc__plat_now() + timeout, left;
+    double deadline, left;
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
+    deadline = mproc__plat_now() + timeout;
 
     if (!q || q->magic != QUEUE_MAGIC || !data || !len)
         return mproc__error(MPROC_EINVAL);

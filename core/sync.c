@@ -82,6 +82,8 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
 {
     lock_state *st;
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!l)
         return mproc__error(MPROC_EINVAL);
     st = state_of(l);
@@ -173,6 +175,8 @@ mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value)
 int mproc_sem_acquire(mproc_sem *s, double timeout)
 {
     int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!s)
         return mproc__error(MPROC_EINVAL);
     rc = mproc__plat_psem_acquire(&s->b.prims[0], timeout);

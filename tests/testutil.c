@@ -109,6 +109,25 @@ mproc_method tu_process_method(void) { return tu_method() == MPROC_THREAD ? MPRO
 
 double tu_now(void) { return mproc__plat_now(); }
 
+double tu_cpu_seconds(void)
+{
+#ifdef _WIN32
+    FILETIME created, exited, kernel, user;
+    ULARGE_INTEGER k, u;
+    if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user))
+        return 0;
+    k.LowPart = kernel.dwLowDateTime;
+    k.HighPart = kernel.dwHighDateTime;
+    u.LowPart = user.dwLowDateTime;
+    u.HighPart = user.dwHighDateTime;
+    return (double)(k.QuadPart + u.QuadPart) * 1e-7;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#endif
+}
+
 mproc_process *tu_start(mproc_target_fn fn, mproc_args *args)
 {
     mproc_process *p = mproc_process_new(NULL, fn, args);

@@ -48,6 +48,8 @@ mproc_method tu_method(void);
 mproc_method tu_process_method(void);
 
 double tu_now(void);
+/* CPU time this process (all its threads) has used, in seconds. */
+double tu_cpu_seconds(void);
 
 /* Starts fn(args) under the default context (the method being tested);
  * a failure to start fails the running test. */
