@@ -20,6 +20,26 @@
 #define LIVENESS_SLICE MPROC__LIVENESS_SLICE /* how often a blocked reader checks its writer */
 
 enum { Q_PLAIN = 1, Q_SIMPLE, Q_JOINABLE };
+
+/* What a process has put and its feeder has not written yet: a list of
+ * chunks of about CHUNK_SIZE (an item larger than that gets one of its own),
+ * so a fast producer is bounded by memory, not by one contiguous buffer
+ * (CPython's deque has no cap either).  A frame never spans two chunks. */
+#define CHUNK_SIZE ((size_t)1 << 20)
+typedef struct chunk {
+    struct chunk *next;
+    size_t len, cap;
+    unsigned char data[];
+} chunk;
+
+static void chunks_free(chunk *c)
+{
+    while (c) {
+        chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
 enum { RLOCK, WLOCK, SLOTS };
 
 typedef struct {
@@ -38,8 +58,8 @@ struct mproc_queue {
     /* this process's side: the feeder and what it has yet to write */
     mproc__mutex *mu;
     mproc__cond *cv;
-    mproc__buf pending;
-    mproc__buf spare; /* the feeder's last batch buffer, kept for reuse */
+    chunk *head, *tail; /* frames put and not yet written, oldest first */
+    chunk *spare;       /* a written chunk kept for the next puts */
     mproc__child *feeder;
     int closed, cancel_join;
     atomic_int abandon; /* freed after cancel_join_thread: stop writing */
@@ -94,8 +114,7 @@ static int local_init(mproc_queue *q)
 {
     q->mu = mproc__plat_mutex_new();
     q->cv = mproc__plat_cond_new();
-    memset(&q->pending, 0, sizeof q->pending);
-    memset(&q->spare, 0, sizeof q->spare);
+    q->head = q->tail = q->spare = NULL;
     q->feeder = NULL;
     q->closed = q->cancel_join = 0;
     return q->mu && q->cv ? 0 : MPROC_ENOMEM;
@@ -105,8 +124,8 @@ static void queue_destroy(mproc_queue *q)
 {
     mproc__plat_mutex_free(q->mu);
     mproc__plat_cond_free(q->cv);
-    mproc__buf_free(&q->pending);
-    mproc__buf_free(&q->spare);
+    chunks_free(q->head);
+    chunks_free(q->spare);
     if (q->rd != MPROC__NO_HANDLE)
         mproc__plat_close(q->rd);
     if (q->wr != MPROC__NO_HANDLE)
@@ -202,47 +221,81 @@ static int feeder_main(void *ud)
 {
     mproc_queue *q = ud;
     for (;;) {
-        mproc__buf batch;
+        chunk *batch;
         mproc__plat_mutex_lock(q->mu);
-        while (q->pending.len == 0 && !q->closed)
+        while (!q->head && !q->closed)
             mproc__plat_cond_wait(q->cv, q->mu, -1);
-        if (q->pending.len == 0) {
+        if (!q->head) {
             mproc__plat_mutex_unlock(q->mu);
             return 0;
         }
-        batch = q->pending;
-        q->pending = q->spare;
-        memset(&q->spare, 0, sizeof q->spare);
+        batch = q->head;
+        q->head = q->tail = NULL;
         mproc__plat_mutex_unlock(q->mu);
-        /* Every frame buffered so far, in as few system calls as the pipe allows. */
-        (void)write_frames(q, batch.data, batch.len);
-        /* Two buffers take turns: no regrowing one from scratch per batch. */
-        batch.len = 0;
+        /* Every frame buffered so far, a chunk per call: as few system calls
+         * as the pipe allows. */
+        for (chunk *c = batch; c; c = c->next)
+            if (c->len > 0)
+                (void)write_frames(q, c->data, c->len);
+        /* One chunk of the usual size is kept: no allocation per batch. */
         mproc__plat_mutex_lock(q->mu);
-        if (!q->spare.data && !q->closed)
+        if (!q->spare && !q->closed && batch->cap == CHUNK_SIZE) {
+            chunk *rest = batch->next;
+            batch->next = NULL;
+            batch->len = 0;
             q->spare = batch;
-        else
-            mproc__buf_free(&batch);
+            batch = rest;
+        }
         mproc__plat_mutex_unlock(q->mu);
+        chunks_free(batch);
     }
+}
+
+/* With q->mu held: a chunk at the tail with room for need bytes, or NULL. */
+static chunk *room_for(mproc_queue *q, size_t need)
+{
+    chunk *c = q->tail;
+    if (c && c->cap - c->len >= need)
+        return c;
+    if (need <= CHUNK_SIZE && q->spare) {
+        c = q->spare;
+        q->spare = NULL;
+    } else if (!(c = malloc(sizeof *c + (need > CHUNK_SIZE ? need : CHUNK_SIZE)))) {
+        return NULL;
+    } else {
+        c->cap = need > CHUNK_SIZE ? need : CHUNK_SIZE;
+    }
+    c->next = NULL;
+    c->len = 0;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    return c;
 }
 
 static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
 {
     unsigned char hdr[MPROC__MSG_HDR];
+    size_t need = sizeof hdr + len;
+    chunk *c;
     int rc = 0;
 
     mproc__msg_header(hdr, len);
     mproc__plat_mutex_lock(q->mu);
     if (q->closed) {
         rc = MPROC_ESTATE;
-    } else if ((rc = mproc__buf_reserve(&q->pending, sizeof hdr + len)) == 0) {
-        /* Room reserved: neither append can fail and tear the buffer. */
-        mproc__buf_bytes(&q->pending, hdr, sizeof hdr);
-        mproc__buf_bytes(&q->pending, data, len);
+    } else if (!(c = room_for(q, need))) {
+        rc = MPROC_ENOMEM;
+    } else {
+        memcpy(c->data + c->len, hdr, sizeof hdr);
+        if (len)
+            memcpy(c->data + c->len + sizeof hdr, data, len);
+        c->len += need;
         if (!q->feeder && (rc = mproc__plat_thread_start(&q->feeder, feeder_main, q)) != 0) {
             q->feeder = NULL;
-            q->pending.len -= sizeof hdr + len; /* not queued after all */
+            c->len -= need; /* not queued after all */
         }
         mproc__plat_cond_signal(q->cv);
     }
@@ -487,7 +540,8 @@ void mproc_queue_free(mproc_queue *q)
         /* Whatever is still buffered is dropped, as CPython drops it, and a
          * feeder waiting for room in the pipe gives up within a slice. */
         mproc__plat_mutex_lock(q->mu);
-        mproc__buf_free(&q->pending);
+        chunks_free(q->head);
+        q->head = q->tail = NULL;
         atomic_store(&q->abandon, 1);
         mproc__plat_mutex_unlock(q->mu);
     }

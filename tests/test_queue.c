@@ -50,7 +50,7 @@ static void test_one_producers_items_arrive_in_order(void)
 
 #define PRODUCERS 4
 #define CONSUMERS 4
-#define PER_PRODUCER 12500 /* 50,000 items in all */
+#define PER_PRODUCER 50000 /* 4 x 4 x 50,000 each: 200,000 items in all */
 #define MAX_ITEM (200 * 1024)
 
 typedef struct {
