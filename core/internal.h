@@ -177,7 +177,8 @@ int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 /* Tests only (core/queue.c). */
 mproc__handle mproc__queue_write_handle(mproc_queue *q);
 int mproc__queue_hold_reader_mid_message(mproc_queue *q);
-int mproc__queue_hold_writer_mid_message(mproc_queue *q);
+/* body 0: half a header; else a header for body bytes and half of them. */
+int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body);
 /* 1 when the reader lock is free (taken and given back), else 0. */
 int mproc__queue_reader_lock_free(mproc_queue *q);
 

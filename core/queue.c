@@ -191,22 +191,28 @@ int mproc_queue_set_max_message(mproc_queue *q, size_t max)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Writes whole frames under the writer lock.  Waits for room in slices so a
- * queue broken meanwhile (a reader died) stops the wait. */
+/* Writes whole frames under the writer lock.  A writer that died holding
+ * it left half a frame in the pipe: whoever takes the lock from the dead
+ * marks the queue broken while still holding it, and every writer checks
+ * the mark once it holds the lock, so no frame ever follows a torn one (it
+ * would complete the torn item with another item's bytes).  Waits for room
+ * in slices so a queue broken meanwhile (a reader died) stops the wait. */
 static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
 {
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
-    if (rc == MPROC_EBROKEN)
-        return mark_broken(q); /* a writer died mid-batch */
-    if (rc != 0)
+    if (rc != 0 && rc != MPROC_EBROKEN)
         return rc;
     mproc__log_hold();
+    if (rc == MPROC_EBROKEN)
+        mark_broken(q); /* a writer died mid-batch; we hold its lock now */
+    else if (is_broken(q))
+        rc = MPROC_EBROKEN;
     while (len > 0 && rc == 0) {
         long n = mproc__plat_write_timed(q->wr, p, len, LIVENESS_SLICE);
         if (n < 0)
             rc = (int)n;
-        else if (n == 0 && is_broken(q))
-            rc = MPROC_EBROKEN;
+        else if (is_broken(q))
+            rc = MPROC_EBROKEN; /* a reader found the stream unusable */
         else if (n == 0 && atomic_load(&q->abandon))
             rc = MPROC_ECLOSED; /* may tear a frame: CPython's cancel_join_thread may too */
         p += n > 0 ? n : 0;
@@ -365,10 +371,13 @@ static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
             rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], 0);
             if (rc == MPROC_ETIMEDOUT)
                 continue; /* a live writer is mid-write */
-            if (rc == 0)
-                mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
-            if (rc == 0 || rc == MPROC_EBROKEN)
-                return mark_broken(q);
+            if (rc != 0 && rc != MPROC_EBROKEN)
+                return rc;
+            /* Free (nobody is writing) or taken from a dead writer: the rest
+             * will never come.  Marked while holding it, so no writer adds
+             * a frame to the torn one. */
+            rc = mark_broken(q);
+            mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
             return rc;
         }
         p += got;
@@ -421,8 +430,14 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
     rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], timeout);
     if (rc == MPROC_ETIMEDOUT)
         return mproc__error(MPROC_EEMPTY);
-    if (rc == MPROC_EBROKEN) /* the previous reader died holding it, perhaps mid-message */
-        return mproc__error(mark_broken(q));
+    if (rc == MPROC_EBROKEN) {
+        /* The previous reader died holding it, perhaps mid-message. */
+        mproc__log_hold();
+        rc = mark_broken(q);
+        mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+        mproc__log_release();
+        return mproc__error(rc);
+    }
     if (rc != 0)
         return mproc__error(rc);
     left = timeout < 0 ? -1 : deadline - mproc__plat_now();
@@ -563,20 +578,25 @@ int mproc__queue_hold_reader_mid_message(mproc_queue *q)
     return mproc__plat_read_timed(q->rd, &first, 1, -1) == 1 ? 0 : MPROC_EBROKEN;
 }
 
-int mproc__queue_hold_writer_mid_message(mproc_queue *q)
+int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body)
 {
-    unsigned char hdr[MPROC__MSG_HDR];
+    unsigned char frame[MPROC__MSG_HDR + 4096];
+    size_t half = body ? MPROC__MSG_HDR + body / 2 : MPROC__MSG_HDR / 2;
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
     if (rc != 0)
         return rc;
-    mproc__msg_header(hdr, 100);
+    if (half > sizeof frame)
+        return MPROC_EINVAL;
+    memset(frame, 'v', sizeof frame);
+    mproc__msg_header(frame, body ? body : 100);
     atomic_fetch_add(&state_of(q)->items, 1);
-    return mproc__write_fully(q->wr, hdr, MPROC__MSG_HDR / 2);
+    return mproc__write_fully(q->wr, frame, half);
 }
 
 int mproc__queue_reader_lock_free(mproc_queue *q)
 {
-    if (mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0) != 0)
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0);
+    if (rc != 0 && rc != MPROC_EBROKEN)
         return 0;
     mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
     return 1;

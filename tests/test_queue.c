@@ -284,11 +284,14 @@ static void test_cancel_join_thread_exits_without_waiting(void)
 /* ---- a dead consumer breaks the queue instead of hanging it -------------- */
 
 /* Holds the queue's reader lock mid-message (i64 arg 3 == 0) or its writer
- * lock mid-write (1), says so on event arg 1, and waits to be killed. */
+ * lock mid-header (1) or mid-body (the body's size), says so on event arg
+ * 1, and waits to be killed. */
 static int hold_lock_and_block(mproc_args *a)
 {
     mproc_queue *q = mproc_args_queue(a, 0);
-    int rc = mproc_args_i64(a, 3) ? mproc__queue_hold_writer_mid_message(q) : mproc__queue_hold_reader_mid_message(q);
+    int64_t how = mproc_args_i64(a, 3);
+    int rc = how ? mproc__queue_hold_writer_mid_message(q, how > 1 ? (size_t)how : 0)
+                 : mproc__queue_hold_reader_mid_message(q);
     if (rc != 0)
         return 1;
     mproc_event_set(mproc_args_event(a, 1));
@@ -444,6 +447,83 @@ static void test_producer_killed_mid_write_breaks_the_queue(void)
         mproc_queue_free(q);
     }
     CU_ASSERT_EQUAL(ok, 20);
+}
+
+/* Puts small items, says so on event arg 1, then returns (its feeder
+ * writes them, or finds the queue broken). */
+static int put_some(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    for (int i = 0; i < 50; i++)
+        if (mproc_queue_put(q, "pppppppppppppppp", 16, 1) != 0)
+            break;
+    mproc_event_set(mproc_args_event(a, 1));
+    return 0;
+}
+MPROC_TARGET(put_some);
+
+/* Starts a get and says so on event arg 1 just before; returns -code, or
+ * 100 for an item (which can only be torn: the victim's frame never ended). */
+static int get_after_signal(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n;
+    int rc;
+    mproc_event_set(mproc_args_event(a, 1));
+    rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, 30);
+    mproc_free(d);
+    return rc == 0 ? 100 : -rc;
+}
+MPROC_TARGET(get_after_signal);
+
+/* A producer killed in the middle of an item's body while others keep
+ * putting: no other frame may complete its item (a torn item delivered as
+ * a success); the reader gets MPROC_EBROKEN. */
+static void test_no_torn_item_when_a_writer_dies_mid_body(void)
+{
+    int torn = 0, broken = 0;
+    for (int round = 0; round < 20; round++) {
+        mproc_queue *q = mproc_queue_new(NULL, 0);
+        mproc_event *mid = mproc_event_new(NULL), *reading = mproc_event_new(NULL);
+        mproc_event *put1 = mproc_event_new(NULL), *put2 = mproc_event_new(NULL);
+        mproc_args *g = mproc_args_new(), *p1 = mproc_args_new(), *p2 = mproc_args_new();
+        mproc_process *victim, *getter, *putter1, *putter2;
+        char gate[64];
+        int code;
+        tu_gate_name(gate);
+        tu_gate_create(gate);
+        victim = start_lock_holder(q, 512, mid, gate); /* 256 body bytes missing */
+        mproc_args_add_queue(g, q);
+        mproc_args_add_event(g, reading);
+        getter = tu_start(get_after_signal, g);
+        mproc_args_add_queue(p1, q);
+        mproc_args_add_event(p1, put1);
+        putter1 = tu_start(put_some, p1);
+        mproc_args_add_queue(p2, q);
+        mproc_args_add_event(p2, put2);
+        putter2 = tu_start(put_some, p2);
+        CU_ASSERT_EQUAL(mproc_event_wait(reading, 60), 0);
+        CU_ASSERT_EQUAL(mproc_event_wait(put1, 60), 0);
+        CU_ASSERT_EQUAL(mproc_event_wait(put2, 60), 0);
+        CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
+        CU_ASSERT_EQUAL(tu_finish(victim, 60), -9);
+        code = tu_finish(getter, 60);
+        torn += code == 100;
+        broken += code == -MPROC_EBROKEN;
+        CU_ASSERT_EQUAL(tu_finish(putter1, 60), 0);
+        CU_ASSERT_EQUAL(tu_finish(putter2, 60), 0);
+        tu_gate_destroy(gate);
+        mproc_event_free(mid);
+        mproc_event_free(reading);
+        mproc_event_free(put1);
+        mproc_event_free(put2);
+        mproc_queue_cancel_join_thread(q);
+        mproc_queue_free(q);
+    }
+    if (torn)
+        printf("\n    %d of 20 reads returned a torn item\n", torn);
+    CU_ASSERT_EQUAL(torn, 0);
+    CU_ASSERT_EQUAL(broken, 20);
 }
 
 /* ---- fork after use ------------------------------------------------------ */
@@ -655,6 +735,7 @@ static CU_TestInfo kill_tests[] = {
     TU_TEST(test_consumer_killed_mid_message_breaks_the_queue),
     TU_TEST(test_short_get_after_a_dead_reader_is_ebroken),
     TU_TEST(test_producer_killed_mid_write_breaks_the_queue),
+    TU_TEST(test_no_torn_item_when_a_writer_dies_mid_body),
     CU_TEST_INFO_NULL,
 };
 

@@ -24,6 +24,7 @@ typedef struct {
 
 typedef struct {
     pthread_mutex_t mu;
+    int recovered; /* the holder took it from a dead one (written by the holder only) */
 } pmutex;
 
 _Static_assert(sizeof(psem) <= MPROC__SYNC_MEM, "MPROC__SYNC_MEM too small for a semaphore");
@@ -196,10 +197,10 @@ int mproc__plat_pmutex_init(mproc__psync *m, void *mem)
     return 0;
 }
 
-/* A mutex whose owner died was made consistent by lock_until: the caller
- * gets EBROKEN and does not keep it.  (Named so that ThreadSanitizer, which
- * does not see an EOWNERDEAD acquisition, can be told about this unlock.) */
-static void drop_recovered_mutex(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+/* Releases a mutex taken with EOWNERDEAD.  (Named so that ThreadSanitizer,
+ * which does not see an EOWNERDEAD acquisition, can be told about this
+ * unlock: tests/tsan.supp.) */
+static int release_recovered_mutex(pthread_mutex_t *m) { return pthread_mutex_unlock(m); }
 
 int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
 {
@@ -222,7 +223,9 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
     if (rc == ETIMEDOUT)
         return MPROC_ETIMEDOUT;
     if (rc == EOWNERDEAD) {
-        drop_recovered_mutex(&p->mu);
+        /* Held, and consistent again: the caller decides what the death
+         * means for what the mutex guarded, then releases it. */
+        p->recovered = 1;
         return MPROC_EBROKEN;
     }
     return mproc__sys_error(rc);
@@ -231,7 +234,13 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
 int mproc__plat_pmutex_release(mproc__psync *m)
 {
     pmutex *p = m->mem;
-    int rc = pthread_mutex_unlock(&p->mu);
+    int rc;
+    if (p->recovered) {
+        p->recovered = 0;
+        rc = release_recovered_mutex(&p->mu);
+    } else {
+        rc = pthread_mutex_unlock(&p->mu);
+    }
     return rc == 0 ? 0 : rc == EPERM ? MPROC_ESTATE : mproc__sys_error(rc);
 }
 

@@ -7,7 +7,7 @@
  * so on macOS.  Here no kernel lock is ever held: each primitive is a lock-
  * free word in the shared memory, and a waiter polls it in growing slices
  * (CPython's own sem_timedwait emulation for macOS polls too, up to 20 ms;
- * here 50 us doubling to 2 ms).  A mutex keeps its holder's pid and thread
+ * here 50 us doubling to 10 ms).  A mutex keeps its holder's pid and thread
  * beside it; a waiter looks at that pid every MPROC__LIVENESS_SLICE seconds
  * and, once the process is gone, takes the mutex from it and reports
  * MPROC_EBROKEN.
@@ -127,9 +127,9 @@ int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
         now = mproc__plat_now();
         if (now >= next_check || (timeout >= 0 && now >= deadline)) {
             if (!mproc__posix_pid_alive((pid_t)(holder >> 32))) {
-                /* Only one waiter takes it from the dead: that one reports
-                 * the death; the others find the mutex free afterwards. */
-                if (atomic_compare_exchange_strong(&p->owner, &holder, 0))
+                /* Only one waiter takes it from the dead, and holds it:
+                 * that one reports the death and releases it after. */
+                if (atomic_compare_exchange_strong(&p->owner, &holder, self))
                     return MPROC_EBROKEN;
                 continue;
             }

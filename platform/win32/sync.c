@@ -6,7 +6,7 @@
  *
  * Kernel mutexes are robust by nature: when the thread holding one ends,
  * even by TerminateProcess, the next waiter gets it with WAIT_ABANDONED
- * (MPROC_EBROKEN, the mutex released again).
+ * (MPROC_EBROKEN, the mutex held by that waiter).
  * Unlike a POSIX mutex they are recursive (the holding thread may take one
  * again, and must release it as often), and only the holding thread can
  * release them.
@@ -57,15 +57,9 @@ int mproc__plat_psem_release(mproc__psync *s)
 
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem) { return psync_set(m, mem, CreateMutexW(NULL, FALSE, NULL)); }
 
-int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout)
-{
-    int rc = psync_wait(m, timeout);
-    /* The contract keeps an abandoned mutex with nobody: what it guarded is
-     * suspect, and the next acquire must succeed. */
-    if (rc == MPROC_EBROKEN)
-        ReleaseMutex((HANDLE)m->h);
-    return rc;
-}
+/* An abandoned mutex comes with its ownership (WAIT_ABANDONED), as the
+ * contract wants: the caller reports the death, then releases it. */
+int mproc__plat_pmutex_acquire(mproc__psync *m, double timeout) { return psync_wait(m, timeout); }
 
 int mproc__plat_pmutex_release(mproc__psync *m)
 {
