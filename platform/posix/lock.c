@@ -134,10 +134,10 @@ struct timespec mproc__posix_deadline(double timeout)
 
 void mproc__posix_backoff(unsigned *round)
 {
-    long ns = 50000L << (*round < 6 ? *round : 6); /* 50 us .. 3.2 ms */
+    long ns = 50000L << (*round < 8 ? *round : 8); /* 50 us .. 12.8 ms */
     struct timespec ts;
-    if (ns > 2000000L)
-        ns = 2000000L;
+    if (ns > 10000000L)
+        ns = 10000000L;
     ts.tv_sec = 0;
     ts.tv_nsec = ns;
     (*round)++;

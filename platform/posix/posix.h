@@ -75,7 +75,8 @@ void mproc__posix_fd_unlock(void);
 #endif
 /* The absolute time timeout seconds from now on MPROC__WAIT_CLOCK. */
 struct timespec mproc__posix_deadline(double timeout);
-/* Sleeps a short, growing slice while polling (50 us doubling to 2 ms). */
+/* Sleeps a short, growing slice while polling (50 us doubling to 10 ms:
+ * a long wait wakes 100 times a second, under 1% of a CPU). */
 void mproc__posix_backoff(unsigned *round);
 
 /* ---- pipe.c ------------------------------------------------------------ */
