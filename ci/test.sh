@@ -11,6 +11,8 @@
 #   3. musl: the same tests linked against musl libc
 #   4. clang ASan+UBSan build: the same tests
 #   5. clang ThreadSanitizer build: the same tests (data races)
+#   5b. ci/fuzz.sh: libFuzzer on the frame parser, the argument decoder and
+#      the bootstrap record decoder, 20 s each from tests/fuzz/seeds
 #   6. MinGW build: the same suites (spawn, thread) under Wine, and the
 #      layout check on the Windows objects
 #   7. ci/msvc-syntax.sh: every file compiled by clang as an MSVC target
@@ -31,6 +33,7 @@ ci/fallback.sh build/fallback
 ci/musl.sh build/musl
 ci/sanitize.sh asan build/asan
 ci/sanitize.sh tsan build/tsan
+ci/fuzz.sh build/fuzz 20
 ci/windows.sh build/mingw
 /usr/bin/python3 ci/check-layout.py build/mingw x86_64-w64-mingw32-nm
 ci/msvc-syntax.sh build/mingw

@@ -283,10 +283,18 @@ static int decode_object(mproc__reader *r, mproc_args *a, const mproc__handle *h
 
 mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t nh)
 {
+    /* No handles may come as NULL: every slice below (hs + first) must
+     * point into an array, even an empty one (NULL + 0 is undefined). */
+    static const mproc__handle none[1] = {MPROC__NO_HANDLE};
     uint32_t n = mproc__rd_u32(r);
     mproc_args *a = NULL;
     size_t used = 0;
     int rc = 0;
+
+    if (!hs) {
+        hs = none;
+        nh = 0;
+    }
 
     if (r->bad || n > ARGS_MAX_COUNT || !(a = mproc_args_new())) {
         if (!a)
