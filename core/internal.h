@@ -31,7 +31,7 @@ void mproc__log_release(void);
 
 /* ---- fault injection for tests (core/fault.c) -------------------------- */
 
-enum { MPROC__FAULT_BOOTSTRAP_SEND = 0, MPROC__FAULT_COUNT };
+enum { MPROC__FAULT_BOOTSTRAP_SEND = 0, MPROC__FAULT_FEEDER_START, MPROC__FAULT_COUNT };
 /* Makes the next n passes through point fail (tests only). */
 void mproc__fault_arm(int point, int n);
 /* 1 when this pass through point must fail (and counts it down). */

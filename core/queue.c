@@ -299,7 +299,9 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
         if (len)
             memcpy(c->data + c->len + sizeof hdr, data, len);
         c->len += need;
-        if (!q->feeder && (rc = mproc__plat_thread_start(&q->feeder, feeder_main, q)) != 0) {
+        if (!q->feeder && (rc = mproc__fault_hit(MPROC__FAULT_FEEDER_START)
+                                    ? mproc__error(MPROC_ESYS) /* as with no descriptor left */
+                                    : mproc__plat_thread_start(&q->feeder, feeder_main, q)) != 0) {
             q->feeder = NULL;
             c->len -= need; /* not queued after all */
         }
@@ -346,6 +348,9 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         atomic_fetch_sub(&state_of(q)->items, 1);
         if (q->maxsize)
             mproc__plat_psem_release(&q->b.prims[SLOTS]);
+        /* The item never went in: neither does its task (else join hangs). */
+        if (q->kind == Q_JOINABLE)
+            (void)mproc_queue_task_done(q);
         return mproc__error(rc);
     }
     return 0;

@@ -624,6 +624,31 @@ static void test_joinable_queue_join_waits_for_task_done(void)
     mproc_queue_free(q);
 }
 
+static int join_queue(mproc_args *a) { return mproc_queue_join(mproc_args_queue(a, 0)); }
+
+/* A put that fails leaves no unfinished task behind: join() returns. */
+static void test_joinable_put_that_fails_counts_no_task(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *joiner;
+    size_t n = 99;
+    mproc__fault_arm(MPROC__FAULT_FEEDER_START, 1); /* no thread for the feeder */
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "lost", 4, -1), MPROC_ESYS);
+    mproc__fault_arm(MPROC__FAULT_FEEDER_START, 0);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE); /* nothing unfinished */
+    /* join() itself, in a daemon thread so a hang cannot outlive the test. */
+    mproc_args_add_queue(a, q);
+    joiner = mproc_process_new(mproc_get_context(MPROC_THREAD), join_queue, a);
+    CU_ASSERT_EQUAL(mproc_process_set_daemon(joiner, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(joiner), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(joiner, 10), 0);
+    mproc_process_free(joiner);
+    mproc_queue_free(q);
+}
+
 /* ---- malformed data and leaks -------------------------------------------- */
 
 static void test_garbage_in_the_pipe_breaks_the_queue(void)
@@ -722,6 +747,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_cancel_join_thread_exits_without_waiting),
     TU_TEST(test_simple_queue_puts_and_gets),
     TU_TEST(test_joinable_queue_join_waits_for_task_done),
+    TU_TEST(test_joinable_put_that_fails_counts_no_task),
     TU_TEST(test_garbage_in_the_pipe_breaks_the_queue),
     TU_TEST(test_log_hook_never_runs_under_the_reader_lock),
     TU_TEST(test_item_over_the_limit_is_etoobig),
