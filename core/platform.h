@@ -224,11 +224,12 @@ int mproc__plat_psem_release(mproc__psync *s);
 /* A robust mutex: only the holder releases it.  acquire returns 0,
  * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
  * it: the caller then holds it (POSIX EOWNERDEAD semantics), decides what
- * the death means for what it guarded while no one else can act on it
- * (a queue marks itself broken), and releases it.  Robust pthread mutexes and abandoned Windows
- * mutexes report the death at once; elsewhere the holder's pid is kept
- * beside the lock and a waiter checks it every MPROC__LIVENESS_SLICE
- * seconds (a pid reused by a new process before then hides the death).
+ * the death means for what it guarded while no one else can act on it (a
+ * queue marks itself broken), and releases it.  Robust pthread mutexes and
+ * abandoned Windows mutexes report the death at once; elsewhere the
+ * holder's pid is kept beside the lock and a waiter checks it every
+ * MPROC__LIVENESS_SLICE seconds (a pid reused by a new process before then
+ * hides the death).
  * MPROC_ENOTSUP when the OS cannot share it between processes. */
 #define MPROC__LIVENESS_SLICE 0.1
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem);

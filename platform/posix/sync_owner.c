@@ -9,8 +9,8 @@
  * (CPython's own sem_timedwait emulation for macOS polls too, up to 20 ms;
  * here 50 us doubling to 10 ms).  A mutex keeps its holder's pid and thread
  * beside it; a waiter looks at that pid every MPROC__LIVENESS_SLICE seconds
- * and, once the process is gone, takes the mutex from it and reports
- * MPROC_EBROKEN.
+ * and, once the process is gone, takes the mutex from it (and holds it,
+ * as EOWNERDEAD would) and reports MPROC_EBROKEN.
  *
  * Limits: a dead holder is seen once its pid no longer runs: a zombie is
  * recognised by its parent (waitid's WNOWAIT) and, where the OS tells any
