@@ -16,7 +16,7 @@
 
 struct mproc_conn {
     uint32_t magic;
-    struct mproc_conn *prev, *next; /* live connections of this process */
+    mproc__link link; /* in live: the connections of this process */
     mproc__handle rd, wr; /* duplex: the same handle; simplex: one is NO_HANDLE */
     mproc__mutex *send_mu, *recv_mu;
     size_t max;
@@ -28,14 +28,15 @@ struct mproc_conn {
     size_t body_len, body_got;
 };
 
-static mproc_conn *live; /* global lock */
+static mproc__link *live; /* global lock */
 
 /* In a forked child: a thread that was sending or receiving at the fork
  * does not exist here, yet its lock would stay held for ever.  The old
  * mutexes are the parent's (a copy, possibly locked): left, not freed. */
 static void reset_locks_after_fork(void)
 {
-    for (mproc_conn *c = live; c; c = c->next) {
+    for (mproc__link *l = live; l; l = l->next) {
+        mproc_conn *c = l->obj;
         c->send_mu = mproc__plat_mutex_new();
         c->recv_mu = mproc__plat_mutex_new();
         /* No memory: send and receive then fail with MPROC_ENOMEM. */
@@ -45,25 +46,7 @@ static void reset_locks_after_fork(void)
 static void register_live(mproc_conn *c)
 {
     mproc__on_fork_child(reset_locks_after_fork);
-    mproc__plat_global_lock();
-    c->prev = NULL;
-    c->next = live;
-    if (live)
-        live->prev = c;
-    live = c;
-    mproc__plat_global_unlock();
-}
-
-static void unregister_live(mproc_conn *c)
-{
-    mproc__plat_global_lock();
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (live == c)
-        live = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    mproc__plat_global_unlock();
+    mproc__link_add(&live, &c->link, c);
 }
 
 static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
@@ -251,7 +234,7 @@ void mproc_conn_close(mproc_conn *c)
 {
     if (!c)
         return;
-    unregister_live(c);
+    mproc__link_remove(&live, &c->link);
     if (c->rd != MPROC__NO_HANDLE)
         mproc__plat_close(c->rd);
     if (c->wr != MPROC__NO_HANDLE && c->wr != c->rd)

@@ -211,6 +211,15 @@ void mproc__on_exit(int phase, void (*fn)(void));
 /* Registers fn to run in the child of every fork (idempotent per fn); it
  * runs single-threaded, after the platform re-initialised its locks. */
 void mproc__on_fork_child(void (*fn)(void));
+/* A list of this process's live objects of one kind (queues,
+ * connections), which the exit and after-fork work walks.  Add and remove
+ * take the global lock; walkers hold it, or run in a fork child. */
+typedef struct mproc__link {
+    struct mproc__link *prev, *next;
+    void *obj;
+} mproc__link;
+void mproc__link_add(mproc__link **head, mproc__link *l, void *obj);
+void mproc__link_remove(mproc__link **head, mproc__link *l);
 /* Runs the exit work now, then leaves the process with code (skipping
  * atexit: a fork child).  Never returns. */
 _Noreturn void mproc__exit_process(int code);

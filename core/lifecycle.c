@@ -91,6 +91,31 @@ void mproc__on_fork_child(void (*fn)(void))
     mproc__plat_global_unlock();
 }
 
+void mproc__link_add(mproc__link **head, mproc__link *l, void *obj)
+{
+    mproc__plat_global_lock();
+    l->obj = obj;
+    l->prev = NULL;
+    l->next = *head;
+    if (*head)
+        (*head)->prev = l;
+    *head = l;
+    mproc__plat_global_unlock();
+}
+
+void mproc__link_remove(mproc__link **head, mproc__link *l)
+{
+    mproc__plat_global_lock();
+    if (l->prev)
+        l->prev->next = l->next;
+    else if (*head == l)
+        *head = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+    mproc__plat_global_unlock();
+}
+
 void mproc__exit_process(int code)
 {
     run_exit_handlers();

@@ -63,10 +63,10 @@ struct mproc_queue {
     mproc__child *feeder;
     int closed, cancel_join;
     atomic_int abandon; /* freed after cancel_join_thread: stop writing */
-    struct mproc_queue *prev, *next; /* live queues of this process */
+    mproc__link link; /* in live: the queues of this process */
 };
 
-static mproc_queue *live; /* global lock */
+static mproc__link *live; /* global lock */
 
 static void close_all_at_exit(void);
 static void flush_all_at_exit(void);
@@ -89,25 +89,7 @@ static void register_live(mproc_queue *q)
     mproc__on_exit(MPROC__EXIT_CLOSE, close_all_at_exit);
     mproc__on_exit(MPROC__EXIT_FLUSH, flush_all_at_exit);
     mproc__on_fork_child(reset_locals_after_fork);
-    mproc__plat_global_lock();
-    q->prev = NULL;
-    q->next = live;
-    if (live)
-        live->prev = q;
-    live = q;
-    mproc__plat_global_unlock();
-}
-
-static void unregister_live(mproc_queue *q)
-{
-    mproc__plat_global_lock();
-    if (q->prev)
-        q->prev->next = q->next;
-    else if (live == q)
-        live = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
-    mproc__plat_global_unlock();
+    mproc__link_add(&live, &q->link, q);
 }
 
 static int local_init(mproc_queue *q)
@@ -554,7 +536,7 @@ void mproc_queue_free(mproc_queue *q)
 {
     if (!q)
         return;
-    unregister_live(q);
+    mproc__link_remove(&live, &q->link);
     mproc_queue_close(q);
     if (q->cancel_join) {
         /* Whatever is still buffered is dropped, as CPython drops it, and a
@@ -613,18 +595,22 @@ int mproc__queue_reader_lock_free(mproc_queue *q)
 static void close_all_at_exit(void)
 {
     mproc__plat_global_lock();
-    for (mproc_queue *q = live; q; q = q->next)
-        mproc_queue_close(q);
+    for (mproc__link *l = live; l; l = l->next)
+        mproc_queue_close(l->obj);
     mproc__plat_global_unlock();
 }
 
 static void flush_all_at_exit(void)
 {
-    mproc_queue *q;
     for (;;) {
+        mproc_queue *q = NULL;
+        /* The next queue whose feeder has items to flush. */
         mproc__plat_global_lock();
-        for (q = live; q && (q->cancel_join || !q->feeder); q = q->next)
-            ;
+        for (mproc__link *l = live; l && !q; l = l->next) {
+            mproc_queue *each = l->obj;
+            if (!each->cancel_join && each->feeder)
+                q = each;
+        }
         mproc__plat_global_unlock();
         if (!q)
             return;
@@ -637,8 +623,8 @@ static void flush_all_at_exit(void)
  * old mutex may have been held by a thread that is gone). */
 static void reset_locals_after_fork(void)
 {
-    for (mproc_queue *q = live; q; q = q->next)
-        (void)local_init(q); /* the old ones are the parent's: left as they are */
+    for (mproc__link *l = live; l; l = l->next)
+        (void)local_init(l->obj); /* the old ones are the parent's: left as they are */
 }
 
 /* ---- passing to children ------------------------------------------------ */
