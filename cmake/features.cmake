@@ -14,7 +14,7 @@ set(MPROC_FEATURES
   SIGTIMEDWAIT MUTEX_CLOCKLOCK MUTEX_TIMEDLOCK ROBUST_MUTEX CONDATTR_SETCLOCK
   MEMFD PIDFD CLOSE_RANGE CLOSEFROM ADDCLOSEFROM SPAWN_CLOEXEC_DEFAULT
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
-  PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID)
+  PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -55,6 +55,7 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
       return pthread_mutex_consistent(&m) == EOWNERDEAD;
     }")
   mproc_probe_symbol(CONDATTR_SETCLOCK pthread_condattr_setclock "pthread.h")
+  mproc_probe_symbol(SEM_TIMEDWAIT sem_timedwait "semaphore.h;time.h")
   mproc_probe_symbol(MEMFD memfd_create "sys/mman.h")
   mproc_probe_source(PIDFD "#include <sys/syscall.h>
     #include <unistd.h>

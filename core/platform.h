@@ -149,6 +149,11 @@ int mproc__plat_child_signal(mproc__child *c, int kill);
  * a child of this process (a forkserver child).  The caller makes sure the
  * pid has not been reaped yet.  MPROC_ENOTSUP without signals. */
 int mproc__plat_kill_pid(long pid, int kill);
+/* Whether process pid still runs: 0 once it has ended (a zombie counts
+ * as ended where the OS tells: /proc, sysctl, our own child, Windows), else
+ * 1.  Used by the core to find holders and members of shared objects that
+ * died; a pid reused by a new process reads as alive. */
+int mproc__plat_pid_alive(long pid);
 /* Releases the child's handles; the child must have been reaped, or the
  * caller accepts leaving it running (a thread is detached). */
 void mproc__plat_child_free(mproc__child *c);

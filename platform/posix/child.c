@@ -128,6 +128,8 @@ int mproc__posix_pid_alive(pid_t pid)
     return 1;
 }
 
+int mproc__plat_pid_alive(long pid) { return mproc__posix_pid_alive((pid_t)pid); }
+
 mproc__handle mproc__plat_child_channel(mproc__child *c) { return c->channel; }
 
 mproc__handle mproc__plat_child_sentinel(mproc__child *c) { return c->sentinel; }

@@ -1,11 +1,20 @@
 /*
  * Process-shared semaphores and robust mutexes where the OS has robust
  * mutexes (MPROC_HAVE_ROBUST_MUTEX), kept entirely in shared memory the
- * core provides: a process-shared pthread mutex + condition + count.
- * (Unnamed semaphores are missing on some systems and sem_open names
- * outlive a killed process; this needs no name.)  A process killed while
- * holding the mutex leaves EOWNERDEAD for the next locker rather than a
- * lock held forever.  Without robust mutexes, sync_owner.c is built instead.
+ * core provides (sem_open names would outlive a killed process).  A
+ * process killed while holding a mutex leaves EOWNERDEAD for the next
+ * locker rather than a lock held forever.
+ *
+ * A semaphore is an unnamed process-shared sem_t where there is one
+ * (MPROC_HAVE_SEM_TIMEDWAIT), plus a robust mutex that serialises releases
+ * so that a bounded one never passes its maximum.  Not a pthread condition
+ * variable: glibc's process-shared condition keeps a count of the waiters
+ * in each group, a waiter killed inside pthread_cond_wait never gives its
+ * share back, and the next pthread_cond_signal waits for it for ever.  A
+ * sem_t waiter holds nothing (glibc and musl wait on a futex; a dead one
+ * at most costs a later post a needless wake-up).  Elsewhere the mutex +
+ * condition + count below is kept, with that limit.  Without robust
+ * mutexes, sync_owner.c is built instead.
  */
 #include "posix.h"
 
@@ -14,13 +23,24 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#if MPROC_HAVE_SEM_TIMEDWAIT
+#include <semaphore.h>
+#endif
 
+#if MPROC_HAVE_SEM_TIMEDWAIT
+typedef struct {
+    sem_t sem;
+    pthread_mutex_t release_mu;
+    unsigned max;
+} psem;
+#else
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned value, max;
     int broken; /* a holder of mu died mid-update: counts untrustworthy */
 } psem;
+#endif
 
 typedef struct {
     pthread_mutex_t mu;
@@ -103,6 +123,72 @@ static int lock_until(pthread_mutex_t *m, const struct timespec *deadline)
     return rc;
 }
 
+#if MPROC_HAVE_SEM_TIMEDWAIT
+
+int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max)
+{
+    psem *p = mem;
+    int rc;
+    memset(p, 0, sizeof *p);
+    if ((rc = init_mutex(&p->release_mu)) != 0)
+        return rc;
+    if (sem_init(&p->sem, 1, value) != 0) {
+        rc = errno;
+        pthread_mutex_destroy(&p->release_mu);
+        return rc == ENOSYS ? mproc__errorf(MPROC_ENOTSUP, "this OS cannot share a semaphore between processes")
+                            : mproc__sys_error(rc);
+    }
+    p->max = max;
+    s->mem = mem;
+    s->h = MPROC__NO_HANDLE;
+    return 0;
+}
+
+int mproc__plat_psem_acquire(mproc__psync *s, double timeout)
+{
+    psem *p = s->mem;
+    struct timespec deadline;
+    int rc;
+    if (timeout > 0) {
+        /* sem_timedwait counts on the realtime clock. */
+        double whole = (double)(long)timeout;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t)whole;
+        deadline.tv_nsec += (long)((timeout - whole) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    do {
+        rc = timeout == 0 ? sem_trywait(&p->sem)
+             : timeout < 0 ? sem_wait(&p->sem)
+                           : sem_timedwait(&p->sem, &deadline);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0)
+        return 0;
+    return errno == ETIMEDOUT || errno == EAGAIN ? MPROC_ETIMEDOUT : mproc__sys_error(errno);
+}
+
+int mproc__plat_psem_release(mproc__psync *s)
+{
+    psem *p = s->mem;
+    int value = 0, rc = lock_until(&p->release_mu, NULL);
+    if (rc != 0 && rc != EOWNERDEAD)
+        return mproc__sys_error(rc);
+    /* Acquirers only lower the value, so checked under the release lock it
+     * cannot pass max. */
+    sem_getvalue(&p->sem, &value);
+    if (value >= 0 && (unsigned)value >= p->max)
+        rc = MPROC_ESTATE;
+    else
+        rc = sem_post(&p->sem) == 0 ? 0 : mproc__sys_error(errno);
+    pthread_mutex_unlock(&p->release_mu);
+    return rc;
+}
+
+#else /* !MPROC_HAVE_SEM_TIMEDWAIT */
+
 int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max)
 {
     psem *p = mem;
@@ -184,6 +270,8 @@ int mproc__plat_psem_release(mproc__psync *s)
     pthread_mutex_unlock(&p->mu);
     return 0;
 }
+
+#endif /* MPROC_HAVE_SEM_TIMEDWAIT */
 
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem)
 {

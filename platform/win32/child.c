@@ -27,6 +27,19 @@ mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int
     return c;
 }
 
+int mproc__plat_pid_alive(long pid)
+{
+    /* An ended process's object lives on while a handle to it is open, and
+     * is then signalled; one that is gone fails to open. */
+    HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+    int alive;
+    if (h == NULL)
+        return GetLastError() == ERROR_ACCESS_DENIED; /* exists, not ours to open */
+    alive = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+    CloseHandle(h);
+    return alive;
+}
+
 mproc__handle mproc__plat_child_channel(mproc__child *c)
 {
     return c->channel != NULL ? (mproc__handle)c->channel : MPROC__NO_HANDLE;
