@@ -3,13 +3,40 @@
  * a Condition is its lock plus three process-shared semaphores (sleepers,
  * woken, and the one sleepers wait on); Event and Barrier are a Condition
  * over shared state.
+ *
+ * CPython's notify waits, lock held, for every sleeper it woke to say so;
+ * a sleeper that was killed never says so, and the notifier (and every
+ * process after it that needs the lock) hangs.  Here each sleeper also
+ * takes a slot in the condition's shared state (its pid, and whether it is
+ * still asleep), so a notifier that hears nothing for a slice can look:
+ * a dead sleeper makes it stop waiting and rebuild the counts from the
+ * slots (repair), and so does finding that no live sleeper is left to
+ * answer.  A notifier that died mid-notify leaves its pid behind, and the
+ * next notify repairs first.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "internal.h"
 
 enum { SLEEPING, WOKEN, WAIT };
+
+/* A waiter: pid and tag set and cleared with the lock held; asleep cleared
+ * by the waiter without it, once it has said it woke. */
+typedef struct {
+    atomic_llong pid; /* 0: a free slot */
+    atomic_int asleep;
+    atomic_int tag;
+} sleeper;
+
+#define SLOTS ((MPROC__BLOCK_STATE_MAX - 64) / sizeof(sleeper))
+typedef struct {
+    atomic_llong notifier; /* pid of a notify waiting for answers, else 0 */
+    atomic_uint untracked; /* waiters that found every slot taken */
+    sleeper slots[SLOTS];
+} cond_state;
+_Static_assert(sizeof(cond_state) <= MPROC__BLOCK_STATE_MAX, "condition state too large for its block");
 
 struct mproc_cond {
     mproc__block b;
@@ -18,6 +45,7 @@ struct mproc_cond {
 };
 
 static mproc__psync *prim(mproc_cond *c, int i) { return &c->b.prims[i]; }
+static cond_state *cstate(mproc_cond *c) { return c->b.state; }
 
 static mproc_cond *cond_alloc(void)
 {
@@ -36,7 +64,7 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
         return NULL;
     c->lock = lock ? lock : mproc_rlock_new(ctx);
     c->owns_lock = !lock;
-    if (!c->lock || (rc = mproc__block_new(&c->b, 0, kinds, zero, max, 3)) != 0) {
+    if (!c->lock || (rc = mproc__block_new(&c->b, sizeof(cond_state), kinds, zero, max, 3)) != 0) {
         rc = mproc_last_error();
         if (c->owns_lock)
             mproc_lock_free(c->lock);
@@ -48,9 +76,114 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
 
 mproc_lock *mproc_cond_lock(mproc_cond *c) { return c ? c->lock : NULL; }
 
+/* ---- the sleepers' slots (lock held) ------------------------------------ */
+
+static int claim_slot(mproc_cond *c, int tag)
+{
+    cond_state *st = cstate(c);
+    for (size_t i = 0; i < SLOTS; i++) {
+        if (atomic_load(&st->slots[i].pid) == 0) {
+            atomic_store(&st->slots[i].tag, tag);
+            atomic_store(&st->slots[i].asleep, 1);
+            atomic_store(&st->slots[i].pid, mproc__plat_getpid());
+            return (int)i;
+        }
+    }
+    atomic_fetch_add(&st->untracked, 1);
+    return -1;
+}
+
+static unsigned take_all(mproc__psync *s)
+{
+    unsigned n = 0;
+    while (mproc__plat_psem_acquire(s, 0) == 0)
+        n++;
+    return n;
+}
+
+/* After a member died: frees the dead sleepers' slots and sets the counts
+ * to what the live slots say.  SLEEPING becomes the live sleepers still
+ * asleep (and every untracked one); wake-ups and answers in flight are
+ * dropped.  A live sleeper that took a wake-up and has not answered yet
+ * is counted asleep and answers later, which the next notify reads as a
+ * sleeper that timed out: the counts stay right.  One that answered and
+ * has not yet marked itself awake is counted once too often, which costs
+ * at most a spurious wake-up.  Returns how many dead sleepers had tag. */
+static unsigned repair(mproc_cond *c, int tag)
+{
+    cond_state *st = cstate(c);
+    unsigned asleep = atomic_load(&st->untracked), dead = 0;
+    (void)take_all(prim(c, WAIT));
+    (void)take_all(prim(c, WOKEN));
+    (void)take_all(prim(c, SLEEPING));
+    for (size_t i = 0; i < SLOTS; i++) {
+        long long pid = atomic_load(&st->slots[i].pid);
+        if (pid == 0)
+            continue;
+        if (!mproc__plat_pid_alive((long)pid)) {
+            dead += atomic_load(&st->slots[i].tag) == tag;
+            atomic_store(&st->slots[i].pid, 0);
+        } else if (atomic_load(&st->slots[i].asleep)) {
+            asleep++;
+        }
+    }
+    while (asleep-- > 0)
+        mproc__plat_psem_release(prim(c, SLEEPING));
+    atomic_store(&st->notifier, 0);
+    return dead;
+}
+
+enum { SOMEONE_CAN_ANSWER, SLEEPER_DIED, NOBODY_CAN_ANSWER };
+
+/* A notify heard nothing for a slice: why? */
+static int sleepers_verdict(mproc_cond *c, int with_tag, int tag)
+{
+    cond_state *st = cstate(c);
+    int asleep = atomic_load(&st->untracked) > 0;
+    long long self = mproc__plat_getpid();
+    for (size_t i = 0; i < SLOTS; i++) {
+        long long pid = atomic_load(&st->slots[i].pid);
+        if (pid == 0 || (with_tag && atomic_load(&st->slots[i].tag) != tag))
+            continue;
+        if (pid != self && !mproc__plat_pid_alive((long)pid))
+            return SLEEPER_DIED;
+        asleep |= atomic_load(&st->slots[i].asleep);
+    }
+    return asleep ? SOMEONE_CAN_ANSWER : NOBODY_CAN_ANSWER;
+}
+
+/* ---- wait and notify -------------------------------------------------- */
+
+/* mproc_cond_wait with a tag in the sleeper's slot (a barrier marks the
+ * parties it counts).  0, ETIMEDOUT, or EBROKEN: the lock came back from a
+ * holder that died meanwhile (held all the same). */
+static int cond_wait_tagged(mproc_cond *c, double timeout, int tag)
+{
+    cond_state *st = cstate(c);
+    unsigned count;
+    int slot, rc, relock;
+
+    /* Counted as a sleeper before the lock goes: a notifier that takes the
+     * lock next must see this waiter. */
+    slot = claim_slot(c, tag);
+    mproc__plat_psem_release(prim(c, SLEEPING));
+    count = mproc__lock_release_all(c->lock);
+    rc = mproc__plat_psem_acquire(prim(c, WAIT), timeout);
+    /* Tell the notifier this sleeper is awake (or gave up); only then stop
+     * being one a notifier may wait for. */
+    mproc__plat_psem_release(prim(c, WOKEN));
+    if (slot >= 0)
+        atomic_store(&st->slots[slot].asleep, 0);
+    relock = mproc__lock_restore(c->lock, count);
+    if (slot >= 0)
+        atomic_store(&st->slots[slot].pid, 0);
+    else
+        atomic_fetch_sub(&st->untracked, 1);
+    return relock == MPROC_EBROKEN ? relock : rc;
+}
+
 int mproc_cond_wait(mproc_cond *c, double timeout)
 {
-    unsigned count;
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
@@ -59,25 +192,26 @@ int mproc_cond_wait(mproc_cond *c, double timeout)
         return mproc__error(MPROC_EINVAL);
     if (!mproc__lock_is_mine(c->lock))
         return mproc__errorf(MPROC_ESTATE, "must acquire the condition's lock before waiting");
-    /* Counted as a sleeper before the lock goes: a notifier that takes the
-     * lock next must see this waiter. */
-    mproc__plat_psem_release(prim(c, SLEEPING));
-    count = mproc__lock_release_all(c->lock);
-    rc = mproc__plat_psem_acquire(prim(c, WAIT), timeout);
-    /* Tell the notifier this sleeper is awake (or gave up). */
-    mproc__plat_psem_release(prim(c, WOKEN));
-    mproc__lock_restore(c->lock, count);
+    rc = cond_wait_tagged(c, timeout, 0);
+    if (rc == MPROC_EBROKEN)
+        return mproc__errorf(rc, "the condition's lock came back from a holder that died: held again, "
+                                 "what it guarded may be inconsistent");
     return rc ? mproc__error(rc) : 0;
 }
 
 int mproc_cond_notify(mproc_cond *c, unsigned n)
 {
-    unsigned sleepers = 0;
+    cond_state *st;
+    unsigned sleepers = 0, answers = 0;
 
     if (!c)
         return mproc__error(MPROC_EINVAL);
     if (!mproc__lock_is_mine(c->lock))
         return mproc__errorf(MPROC_ESTATE, "must acquire the condition's lock before notifying");
+    st = cstate(c);
+    /* Only a notifier holding the lock sets it: one left means it died. */
+    if (atomic_load(&st->notifier) != 0)
+        (void)repair(c, 0);
     /* Account for sleepers that timed out since the last notify. */
     while (mproc__plat_psem_acquire(prim(c, WOKEN), 0) == 0)
         (void)mproc__plat_psem_acquire(prim(c, SLEEPING), 0);
@@ -85,14 +219,28 @@ int mproc_cond_notify(mproc_cond *c, unsigned n)
         mproc__plat_psem_release(prim(c, WAIT));
         sleepers++;
     }
-    if (sleepers) {
-        /* Wait for each woken sleeper to say so, then take back wake-ups
-         * nobody consumed (a sleeper that timed out meanwhile). */
-        for (unsigned i = 0; i < sleepers; i++)
-            mproc__plat_psem_acquire(prim(c, WOKEN), -1);
-        while (mproc__plat_psem_acquire(prim(c, WAIT), 0) == 0)
-            ;
+    if (!sleepers)
+        return 0;
+    /* Wait for each woken sleeper to say so, then take back wake-ups
+     * nobody consumed (a sleeper that timed out meanwhile).  A slice of
+     * silence means a sleeper may have died: look before waiting on. */
+    atomic_store(&st->notifier, mproc__plat_getpid());
+    while (answers < sleepers) {
+        int verdict;
+        if (mproc__plat_psem_acquire(prim(c, WOKEN), MPROC__LIVENESS_SLICE) == 0) {
+            answers++;
+            continue;
+        }
+        verdict = sleepers_verdict(c, 0, 0);
+        if (verdict == SLEEPER_DIED) {
+            (void)repair(c, 0);
+            return 0;
+        }
+        if (verdict == NOBODY_CAN_ANSWER)
+            break;
     }
+    (void)take_all(prim(c, WAIT));
+    atomic_store(&st->notifier, 0);
     return 0;
 }
 
@@ -108,15 +256,28 @@ void mproc_cond_free(mproc_cond *c)
     free(c);
 }
 
-/* Waits until pred(state) holds or timeout passes; lock held. 0/ETIMEDOUT. */
-static int wait_for(mproc_cond *c, int (*pred)(void *), void *state, double timeout)
+/* Waits until pred(state) holds or timeout passes; lock held; sleeps
+ * tagged tag.  0, ETIMEDOUT, or EBROKEN (the lock came back from a dead
+ * holder).  With watch, the wait goes in slices and also ends (EBROKEN,
+ * *dead set) when a sleeper tagged watch died. */
+static int wait_for(mproc_cond *c, int (*pred)(void *), void *state, double timeout, int tag, int watch,
+                    unsigned *dead)
 {
     double deadline = mproc__plat_now() + timeout;
     while (!pred(state)) {
         double left = timeout < 0 ? -1 : deadline - mproc__plat_now();
+        int rc;
         if (timeout >= 0 && left <= 0)
             return MPROC_ETIMEDOUT;
-        if (mproc_cond_wait(c, left) == MPROC_ETIMEDOUT && !pred(state))
+        if (watch && (left < 0 || left > MPROC__LIVENESS_SLICE))
+            left = MPROC__LIVENESS_SLICE;
+        rc = cond_wait_tagged(c, left, tag);
+        if (rc == MPROC_EBROKEN)
+            return rc;
+        if (watch && !pred(state) && sleepers_verdict(c, 1, watch) == SLEEPER_DIED &&
+            (*dead = repair(c, watch)) > 0)
+            return MPROC_EBROKEN;
+        if (!watch && rc == MPROC_ETIMEDOUT && !pred(state))
             return MPROC_ETIMEDOUT;
     }
     return 0;
@@ -134,6 +295,7 @@ typedef struct {
 
 typedef struct {
     int flag;
+    int broken; /* a process died holding the lock: every call fails */
 } event_state;
 
 struct mproc_event {
@@ -159,14 +321,34 @@ mproc_event *mproc_event_new(mproc_ctx *ctx)
     return e;
 }
 
+static event_state *event_of(mproc_event *e) { return e->s.b.state; }
+
+/* Takes the event's lock: 0, or an error with the lock not held.  A
+ * process that died holding it (mid-set, mid-wait) breaks the event. */
+static int event_lock(mproc_event *e)
+{
+    int rc = mproc_lock_acquire(e->s.cond->lock, -1);
+    if (rc == MPROC_EBROKEN)
+        event_of(e)->broken = 1;
+    else if (rc != 0)
+        return rc;
+    if (event_of(e)->broken) {
+        mproc_lock_release(e->s.cond->lock);
+        return mproc__errorf(MPROC_EBROKEN, "event broken: a process died while holding its lock");
+    }
+    return 0;
+}
+
 static int flag_set(void *st) { return ((event_state *)st)->flag; }
 
 int mproc_event_set(mproc_event *e)
 {
+    int rc;
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->s.cond->lock, -1);
-    ((event_state *)e->s.b.state)->flag = 1;
+    if ((rc = event_lock(e)) != 0)
+        return rc;
+    event_of(e)->flag = 1;
     mproc_cond_notify_all(e->s.cond);
     mproc_lock_release(e->s.cond->lock);
     return 0;
@@ -174,10 +356,12 @@ int mproc_event_set(mproc_event *e)
 
 int mproc_event_clear(mproc_event *e)
 {
+    int rc;
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->s.cond->lock, -1);
-    ((event_state *)e->s.b.state)->flag = 0;
+    if ((rc = event_lock(e)) != 0)
+        return rc;
+    event_of(e)->flag = 0;
     mproc_lock_release(e->s.cond->lock);
     return 0;
 }
@@ -187,8 +371,9 @@ int mproc_event_is_set(mproc_event *e)
     int v;
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->s.cond->lock, -1);
-    v = ((event_state *)e->s.b.state)->flag;
+    if ((v = event_lock(e)) != 0)
+        return v;
+    v = event_of(e)->flag;
     mproc_lock_release(e->s.cond->lock);
     return v;
 }
@@ -200,9 +385,14 @@ int mproc_event_wait(mproc_event *e, double timeout)
         return mproc_last_error();
     if (!e)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(e->s.cond->lock, -1);
-    rc = wait_for(e->s.cond, flag_set, e->s.b.state, timeout);
+    if ((rc = event_lock(e)) != 0)
+        return rc;
+    rc = wait_for(e->s.cond, flag_set, event_of(e), timeout, 0, 0, NULL);
+    if (rc == MPROC_EBROKEN)
+        event_of(e)->broken = 1;
     mproc_lock_release(e->s.cond->lock);
+    if (rc == MPROC_EBROKEN)
+        return mproc__errorf(rc, "event broken: a process died while holding its lock");
     return rc ? mproc__error(rc) : 0;
 }
 
@@ -218,6 +408,8 @@ void mproc_event_free(mproc_event *e)
 /* ---- Barrier (threading.Barrier's algorithm over shared state) ---------- */
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+/* The tag of a sleeper the barrier counts in st->count. */
+#define PARTY 1
 
 typedef struct {
     int state;
@@ -263,12 +455,28 @@ static void barrier_break(mproc_barrier *br)
     mproc_cond_notify_all(br->s.cond);
 }
 
+/* A party died (in the barrier, or holding its lock): the barrier breaks,
+ * and counts only the live parties inside it (the sleepers tagged PARTY,
+ * and the caller when counted), so that reset() can still empty it. */
+static void barrier_lost_party(mproc_barrier *br, int caller_counted)
+{
+    barrier_state *st = br->s.b.state;
+    cond_state *cs;
+    unsigned inside = caller_counted ? 1 : 0;
+    (void)repair(br->s.cond, PARTY);
+    cs = cstate(br->s.cond);
+    for (size_t i = 0; i < SLOTS; i++)
+        inside += atomic_load(&cs->slots[i].pid) != 0 && atomic_load(&cs->slots[i].tag) == PARTY;
+    st->count = inside;
+    barrier_break(br);
+}
+
 int mproc_barrier_wait(mproc_barrier *br, double timeout)
 {
     barrier_state *st;
     double deadline;
-    unsigned index;
-    int rc = 0;
+    unsigned index, dead = 0;
+    int rc;
 
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
@@ -276,22 +484,29 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
     if (!br)
         return mproc__error(MPROC_EINVAL);
     st = br->s.b.state;
-    mproc_lock_acquire(br->s.cond->lock, -1);
-    /* A previous cycle still draining or resetting: wait for it. */
-    wait_for(br->s.cond, not_passing, st, -1);
+    rc = mproc_lock_acquire(br->s.cond->lock, -1);
+    if (rc != 0 && rc != MPROC_EBROKEN)
+        return rc;
+    /* A previous cycle still draining or resetting: wait for it, watching
+     * its parties. */
+    if (rc == MPROC_EBROKEN || wait_for(br->s.cond, not_passing, st, -1, 0, PARTY, &dead) == MPROC_EBROKEN)
+        barrier_lost_party(br, 0);
     if (st->state < 0) {
         mproc_lock_release(br->s.cond->lock);
-        return mproc__error(MPROC_EBROKEN);
+        return mproc__errorf(MPROC_EBROKEN, "barrier broken%s", dead ? ": a party died in it" : "");
     }
     index = st->count++;
+    rc = 0;
     if (index + 1 == st->parties) {
         st->state = DRAINING;
         mproc_cond_notify_all(br->s.cond);
     } else {
         double left = timeout < 0 ? -1 : deadline - mproc__plat_now();
-        if (wait_for(br->s.cond, not_filling, st, left < 0 && timeout >= 0 ? 0 : left) != 0) {
+        rc = wait_for(br->s.cond, not_filling, st, left < 0 && timeout >= 0 ? 0 : left, PARTY, PARTY, &dead);
+        if (rc == MPROC_ETIMEDOUT) {
             barrier_break(br);
-            rc = MPROC_ETIMEDOUT;
+        } else if (rc == MPROC_EBROKEN) {
+            barrier_lost_party(br, 1);
         } else if (st->state < 0) {
             rc = MPROC_EBROKEN;
         }
@@ -302,14 +517,28 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
         mproc_cond_notify_all(br->s.cond);
     }
     mproc_lock_release(br->s.cond->lock);
+    if (rc == MPROC_EBROKEN && dead)
+        return mproc__errorf(rc, "barrier broken: a party died in it");
     return rc ? mproc__error(rc) : (int)index;
+}
+
+/* Takes the barrier's lock for abort and reset; a holder that died breaks
+ * the barrier first. */
+static int barrier_lock(mproc_barrier *br)
+{
+    int rc = mproc_lock_acquire(br->s.cond->lock, -1);
+    if (rc == MPROC_EBROKEN)
+        barrier_lost_party(br, 0);
+    return rc == MPROC_EBROKEN ? 0 : rc;
 }
 
 int mproc_barrier_abort(mproc_barrier *br)
 {
+    int rc;
     if (!br)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(br->s.cond->lock, -1);
+    if ((rc = barrier_lock(br)) != 0)
+        return rc;
     barrier_break(br);
     mproc_lock_release(br->s.cond->lock);
     return 0;
@@ -318,10 +547,12 @@ int mproc_barrier_abort(mproc_barrier *br)
 int mproc_barrier_reset(mproc_barrier *br)
 {
     barrier_state *st;
+    int rc;
     if (!br)
         return mproc__error(MPROC_EINVAL);
     st = br->s.b.state;
-    mproc_lock_acquire(br->s.cond->lock, -1);
+    if ((rc = barrier_lock(br)) != 0)
+        return rc;
     if (st->count > 0) {
         /* Waiters get EBROKEN; the barrier refills once they left. */
         if (st->state == FILLING || st->state == BROKEN)
@@ -332,6 +563,25 @@ int mproc_barrier_reset(mproc_barrier *br)
     mproc_cond_notify_all(br->s.cond);
     mproc_lock_release(br->s.cond->lock);
     return 0;
+}
+
+unsigned mproc__cond_sleepers(mproc_cond *c)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < SLOTS; i++)
+        n += atomic_load(&cstate(c)->slots[i].pid) != 0;
+    return n;
+}
+
+unsigned mproc__event_sleepers(mproc_event *e) { return mproc__cond_sleepers(e->s.cond); }
+
+unsigned mproc__barrier_inside(mproc_barrier *br)
+{
+    unsigned n;
+    mproc_lock_acquire(br->s.cond->lock, -1);
+    n = ((barrier_state *)br->s.b.state)->count;
+    mproc_lock_release(br->s.cond->lock);
+    return n;
 }
 
 void mproc_barrier_free(mproc_barrier *br)

@@ -142,9 +142,12 @@ typedef struct {
 
 enum { MPROC__PRIM_SEM = 1, MPROC__PRIM_MUTEX };
 #define MPROC__BLOCK_PRIMS 4
+/* Shared state at the start of a block: with MPROC__BLOCK_PRIMS primitives
+ * after it, still one page. */
+#define MPROC__BLOCK_STATE_MAX 2048
 typedef struct {
     mproc_shm *shm;
-    void *state; /* 256 bytes of shared state at the start of the block */
+    void *state; /* MPROC__BLOCK_STATE_MAX bytes of shared state */
     mproc__psync prims[MPROC__BLOCK_PRIMS];
     int n;
 } mproc__block;
@@ -181,12 +184,25 @@ int mproc__queue_hold_reader_mid_message(mproc_queue *q);
 int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body);
 /* 1 when the reader lock is free (taken and given back), else 0. */
 int mproc__queue_reader_lock_free(mproc_queue *q);
+/* Tests only: takes the writer lock, writes frames whole items ("item")
+ * and returns holding it (a producer killed between two frames); takes
+ * a JoinableQueue's task lock and returns holding it. */
+int mproc__queue_hold_writer_between_frames(mproc_queue *q, int frames);
+int mproc__queue_hold_task_lock(mproc_queue *q);
+/* Tests only: parties counted inside the barrier now; sleepers registered
+ * in a condition, an event, a JoinableQueue's join. */
+unsigned mproc__barrier_inside(mproc_barrier *br);
+unsigned mproc__cond_sleepers(mproc_cond *c);
+unsigned mproc__event_sleepers(mproc_event *e);
+unsigned mproc__queue_task_sleepers(mproc_queue *q);
 
 /* Lock internals Condition needs (core/sync.c). */
 uint64_t mproc__thread_id(void);
 int mproc__lock_is_mine(mproc_lock *l);
 unsigned mproc__lock_release_all(mproc_lock *l);
-void mproc__lock_restore(mproc_lock *l, unsigned count);
+/* Takes l back with its recursion count: 0, or MPROC_EBROKEN (held) when
+ * its holder died meanwhile. */
+int mproc__lock_restore(mproc_lock *l, unsigned count);
 
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];

@@ -6,7 +6,7 @@
  */
 #include "internal.h"
 
-#define STATE_MAX 256
+#define STATE_MAX MPROC__BLOCK_STATE_MAX
 
 int mproc__block_new(mproc__block *b, size_t state_size, const int *kinds, const unsigned *values,
                      const unsigned *maxes, int n)
