@@ -83,6 +83,25 @@ static int mark_broken(mproc_queue *q)
     return MPROC_EBROKEN;
 }
 
+/* Whether the holder of lock which (RLOCK or WLOCK) died holding it: then
+ * the queue is marked broken while this caller holds the lock in its place
+ * (so no writer adds a frame after that) and MPROC_EBROKEN is returned.
+ * A lock that is free or held by a live process reads as 0.  Called by a
+ * side that has waited a slice for the other: a writer for room (is the
+ * reader alive?), a reader for a header (is the writer?), a bounded put
+ * for a slot.  Never with which held by the caller. */
+static int holder_died(mproc_queue *q, int which)
+{
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[which], 0);
+    if (rc == MPROC_ETIMEDOUT)
+        return 0;
+    if (rc == MPROC_EBROKEN)
+        mark_broken(q);
+    if (rc == 0 || rc == MPROC_EBROKEN)
+        mproc__plat_pmutex_release(&q->b.prims[which]);
+    return rc == MPROC_EBROKEN ? rc : 0;
+}
+
 static void register_live(mproc_queue *q)
 {
     /* Before the global lock: registering takes it. */
@@ -178,7 +197,8 @@ int mproc_queue_set_max_message(mproc_queue *q, size_t max)
  * marks the queue broken while still holding it, and every writer checks
  * the mark once it holds the lock, so no frame ever follows a torn one (it
  * would complete the torn item with another item's bytes).  Waits for room
- * in slices so a queue broken meanwhile (a reader died) stops the wait. */
+ * in slices so that a queue broken meanwhile, or a reader that died holding
+ * the reader lock, stops the wait (the exit flush included). */
 static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
 {
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
@@ -197,6 +217,8 @@ static int write_frames(mproc_queue *q, const unsigned char *p, size_t len)
             rc = MPROC_EBROKEN; /* a reader found the stream unusable */
         else if (n == 0 && atomic_load(&q->abandon))
             rc = MPROC_ECLOSED; /* may tear a frame: CPython's cancel_join_thread may too */
+        else if (n == 0)
+            rc = holder_died(q, RLOCK); /* a reader killed mid-message never reads on */
         p += n > 0 ? n : 0;
         len -= n > 0 ? (size_t)n : 0;
     }
@@ -293,6 +315,42 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
     return rc;
 }
 
+/* Takes a slot of a bounded queue within timeout: 0, MPROC_ETIMEDOUT, or
+ * MPROC_EBROKEN once the queue breaks while waiting, or a reader or writer
+ * died holding its lock (then nobody would ever free a slot). */
+static int take_slot(mproc_queue *q, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout, slice = 0;
+    for (;;) {
+        int rc = mproc__plat_psem_acquire(&q->b.prims[SLOTS], slice);
+        if (rc != MPROC_ETIMEDOUT)
+            return rc;
+        if (is_broken(q))
+            return MPROC_EBROKEN;
+        if (holder_died(q, RLOCK) || holder_died(q, WLOCK))
+            return MPROC_EBROKEN;
+        slice = LIVENESS_SLICE;
+        if (timeout >= 0) {
+            double left = deadline - mproc__plat_now();
+            if (left <= 0)
+                return MPROC_ETIMEDOUT;
+            slice = left < slice ? left : slice;
+        }
+    }
+}
+
+/* Takes the JoinableQueue's task lock; a process that died holding it
+ * breaks the queue (it may have died mid-count). */
+static int lock_tasks(mproc_queue *q)
+{
+    int rc = mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+    if (rc == MPROC_EBROKEN) {
+        mark_broken(q);
+        mproc_lock_release(mproc_cond_lock(q->tasks));
+    }
+    return rc;
+}
+
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
 {
     int rc;
@@ -307,10 +365,14 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         return mproc__error(MPROC_EBROKEN);
     if (q->closed)
         return mproc__errorf(MPROC_ESTATE, "queue is closed");
-    if (q->maxsize && (rc = mproc__plat_psem_acquire(&q->b.prims[SLOTS], timeout)) != 0)
+    if (q->maxsize && (rc = take_slot(q, timeout)) != 0)
         return mproc__error(rc == MPROC_ETIMEDOUT ? MPROC_EFULL : rc);
     if (q->kind == Q_JOINABLE) {
-        mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+        if ((rc = lock_tasks(q)) != 0) {
+            if (q->maxsize)
+                mproc__plat_psem_release(&q->b.prims[SLOTS]);
+            return mproc__error(rc);
+        }
         atomic_fetch_add(&state_of(q)->unfinished, 1);
         mproc_lock_release(mproc_cond_lock(q->tasks));
     }
@@ -373,15 +435,42 @@ static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
     return 0;
 }
 
+/* Waits up to timeout for the first bytes of a header, in slices: a writer
+ * that died holding the writer lock (even between two frames) will never
+ * write on, and nobody else can, so waiting would never end. */
+static long read_header_start(mproc_queue *q, unsigned char *hdr, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    for (;;) {
+        double slice = LIVENESS_SLICE;
+        long got;
+        if (timeout >= 0) {
+            double left = deadline - mproc__plat_now();
+            slice = left < slice ? (left > 0 ? left : 0) : slice;
+        }
+        got = mproc__plat_read_timed(q->rd, hdr, MPROC__MSG_HDR, slice);
+        if (got != 0)
+            return got;
+        if (is_broken(q))
+            return MPROC_EBROKEN;
+        if (holder_died(q, WLOCK))
+            return MPROC_EBROKEN;
+        if (timeout >= 0 && mproc__plat_now() >= deadline)
+            return 0;
+    }
+}
+
 static int read_message(mproc_queue *q, void **data, size_t *len, double timeout)
 {
     unsigned char hdr[MPROC__MSG_HDR];
-    long got = mproc__plat_read_timed(q->rd, hdr, sizeof hdr, timeout);
+    long got = read_header_start(q, hdr, timeout);
     unsigned char *body;
     int rc;
 
     if (got == 0)
         return MPROC_EEMPTY;
+    if (got == MPROC_EBROKEN)
+        return MPROC_EBROKEN;
     if (got < 0)
         return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
     if ((rc = read_rest(q, hdr + got, sizeof hdr - (size_t)got)) != 0)
@@ -449,6 +538,10 @@ int mproc_queue_qsize(mproc_queue *q, size_t *n)
     long items;
     if (!q || !n)
         return mproc__error(MPROC_EINVAL);
+    if (is_broken(q)) {
+        *n = 0; /* nothing can be got any more: what was put will never come */
+        return mproc__error(MPROC_EBROKEN);
+    }
     items = atomic_load(&state_of(q)->items);
     *n = items > 0 ? (size_t)items : 0;
     return 0;
@@ -473,7 +566,10 @@ int mproc_queue_task_done(mproc_queue *q)
     int rc = 0;
     if (!q || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
+    if (is_broken(q))
+        return mproc__error(MPROC_EBROKEN);
+    if ((rc = lock_tasks(q)) != 0)
+        return mproc__error(rc);
     if (atomic_load(&state_of(q)->unfinished) <= 0)
         rc = MPROC_ESTATE;
     else if (atomic_fetch_sub(&state_of(q)->unfinished, 1) == 1)
@@ -484,13 +580,20 @@ int mproc_queue_task_done(mproc_queue *q)
 
 int mproc_queue_join(mproc_queue *q)
 {
+    int rc;
     if (!q || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
-    mproc_lock_acquire(mproc_cond_lock(q->tasks), -1);
-    while (atomic_load(&state_of(q)->unfinished) > 0)
-        mproc_cond_wait(q->tasks, -1);
+    if ((rc = lock_tasks(q)) != 0)
+        return mproc__error(rc);
+    /* In slices: a queue that breaks meanwhile ends the wait. */
+    while (rc == 0 && atomic_load(&state_of(q)->unfinished) > 0) {
+        if (is_broken(q))
+            rc = MPROC_EBROKEN;
+        else if (mproc_cond_wait(q->tasks, LIVENESS_SLICE) == MPROC_EBROKEN)
+            rc = mark_broken(q);
+    }
     mproc_lock_release(mproc_cond_lock(q->tasks));
-    return 0;
+    return rc ? mproc__error(rc) : 0;
 }
 
 void mproc_queue_close(mproc_queue *q)
@@ -578,6 +681,26 @@ int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body)
     mproc__msg_header(frame, body ? body : 100);
     atomic_fetch_add(&state_of(q)->items, 1);
     return mproc__write_fully(q->wr, frame, half);
+}
+
+int mproc__queue_hold_writer_between_frames(mproc_queue *q, int frames)
+{
+    unsigned char frame[MPROC__MSG_HDR + 4];
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], -1);
+    mproc__msg_header(frame, 4);
+    memcpy(frame + MPROC__MSG_HDR, "item", 4);
+    for (int i = 0; i < frames && rc == 0; i++) {
+        atomic_fetch_add(&state_of(q)->items, 1);
+        rc = mproc__write_fully(q->wr, frame, sizeof frame);
+    }
+    return rc;
+}
+
+unsigned mproc__queue_task_sleepers(mproc_queue *q) { return q->tasks ? mproc__cond_sleepers(q->tasks) : 0; }
+
+int mproc__queue_hold_task_lock(mproc_queue *q)
+{
+    return q->kind == Q_JOINABLE ? mproc_lock_acquire(mproc_cond_lock(q->tasks), -1) : MPROC_EINVAL;
 }
 
 int mproc__queue_reader_lock_free(mproc_queue *q)

@@ -306,19 +306,28 @@ MPROC_API mproc_queue *mproc_joinable_queue_new(mproc_ctx *ctx, size_t maxsize);
 MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
 /* Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
  * timeout), MPROC_ETOOBIG (over the item limit), MPROC_ESTATE (closed),
- * MPROC_EBROKEN (a process died holding the queue's lock: the queue is
- * unusable for everyone).  The death is seen at once where the OS has
+ * MPROC_EBROKEN (a process died holding the queue's reader, writer or task
+ * lock: the queue is unusable for everyone).  A put waiting for room on a
+ * bounded queue, and a feeder waiting for room in the pipe (the exit flush
+ * too), end with MPROC_EBROKEN within about a second of such a death.  The death is seen at once where the OS has
  * robust or abandoned mutexes (Linux, FreeBSD, Windows), else within about
  * 0.1 s of the dead holder's pid disappearing (macOS, OpenBSD). */
 MPROC_API int mproc_queue_put(mproc_queue *queue, const void *data, size_t len, double timeout);
 /* Removes the oldest item into a new buffer (free with mproc_free).  0,
- * MPROC_EEMPTY (none within timeout), MPROC_EBROKEN, MPROC_ESTATE. */
+ * MPROC_EEMPTY (none within timeout), MPROC_EBROKEN, MPROC_ESTATE.  Items
+ * written before a producer died holding the writer lock (mid-item or
+ * between two) are still got; after them, a waiting get returns
+ * MPROC_EBROKEN within about a second instead of waiting for ever. */
 MPROC_API int mproc_queue_get(mproc_queue *queue, void **data, size_t *len, double timeout);
 /* put/get with timeout 0: MPROC_EFULL / MPROC_EEMPTY instead of waiting. */
 MPROC_API int mproc_queue_put_nowait(mproc_queue *queue, const void *data, size_t len);
 MPROC_API int mproc_queue_get_nowait(mproc_queue *queue, void **data, size_t *len);
 /* Items put and not yet got, across all processes (approximate while
- * others put and get); works on every OS. */
+ * others put and get); works on every OS.  Items a killed producer had put
+ * but its feeder had not yet written are lost and still counted (and
+ * still hold their slots of a bounded queue) unless the death broke the
+ * queue; once broken, *n is 0 (nothing can be got any more) and the call
+ * returns MPROC_EBROKEN. */
 MPROC_API int mproc_queue_qsize(mproc_queue *queue, size_t *n);
 /* 1 / 0, or a negative error. */
 MPROC_API int mproc_queue_empty(mproc_queue *queue);
@@ -327,7 +336,9 @@ MPROC_API int mproc_queue_full(mproc_queue *queue);
 MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
 /* Joinable queues: one task_done per item got (MPROC_ESTATE when called
  * more often than items were put); join waits until all are done.
- * MPROC_EINVAL on other queues. */
+ * MPROC_EINVAL on other queues; MPROC_EBROKEN once the queue is broken
+ * (join returns it when the queue breaks while it waits).  Neither waits
+ * for a process that died: task_done does not wait for a killed joiner. */
 MPROC_API int mproc_queue_task_done(mproc_queue *queue);
 MPROC_API int mproc_queue_join(mproc_queue *queue);
 /* No more put or get from this process; the feeder flushes then exits. */
@@ -393,7 +404,15 @@ MPROC_API void mproc_shm_free(mproc_shm *shm);
 MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);
 /* RLock: the holding thread may re-acquire; only it may release. */
 MPROC_API mproc_lock *mproc_rlock_new(mproc_ctx *ctx);
-/* 0 once held, MPROC_ETIMEDOUT. */
+/* 0 once held, MPROC_ETIMEDOUT, or MPROC_EBROKEN: the holder died holding
+ * it (a waiter finds out within about a second).  Then the caller HOLDS
+ * the lock, as after POSIX's EOWNERDEAD: what it guarded may be half
+ * updated; the caller repairs it and releases the lock, which then works
+ * as before.  Only one waiter is told.  Unlike CPython's, a Lock or RLock
+ * never hangs its waiters for ever on a dead holder.  Limits: a holder
+ * killed in the few instructions between taking the lock and recording
+ * its pid is not found, and a pid reused by a new process hides the
+ * death until that process ends. */
 MPROC_API int mproc_lock_acquire(mproc_lock *lock, double timeout);
 /* MPROC_ESTATE if not locked (RLock: not held by this thread). */
 MPROC_API int mproc_lock_release(mproc_lock *lock);
@@ -402,17 +421,21 @@ MPROC_API void mproc_lock_free(mproc_lock *lock);
 /* Semaphore(value); BoundedSemaphore(value) refuses to go above value. */
 MPROC_API mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value);
 MPROC_API mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value);
-/* 0, MPROC_ETIMEDOUT. */
+/* 0, MPROC_ETIMEDOUT.  A semaphore has no owner (CPython's semantics): a
+ * unit taken by a process that then died is lost. */
 MPROC_API int mproc_sem_acquire(mproc_sem *sem, double timeout);
 /* MPROC_ESTATE when a bounded semaphore would exceed its initial value. */
 MPROC_API int mproc_sem_release(mproc_sem *sem);
 MPROC_API void mproc_sem_free(mproc_sem *sem);
 
-/* Event: a flag processes wait for. */
+/* Event: a flag processes wait for.  set, clear, is_set and wait return
+ * MPROC_EBROKEN once a process died inside one of them holding the
+ * event's internal lock; a waiter killed while waiting breaks nothing
+ * (set does not wait for it). */
 MPROC_API mproc_event *mproc_event_new(mproc_ctx *ctx);
 MPROC_API int mproc_event_set(mproc_event *event);
 MPROC_API int mproc_event_clear(mproc_event *event);
-/* 1 or 0. */
+/* 1 or 0, or a negative error (compare with == 1). */
 MPROC_API int mproc_event_is_set(mproc_event *event);
 /* 0 once set, MPROC_ETIMEDOUT. */
 MPROC_API int mproc_event_wait(mproc_event *event, double timeout);
@@ -425,9 +448,13 @@ MPROC_API mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock);
 MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *cond);
 /* With the lock held by this thread: releases it, waits for a notify or the
  * timeout, re-acquires it.  0 when notified, MPROC_ETIMEDOUT, MPROC_ESTATE
- * when the lock is not held. */
+ * when the lock is not held, MPROC_EBROKEN when the lock came back from a
+ * holder that died meanwhile (held again all the same, as with
+ * mproc_lock_acquire). */
 MPROC_API int mproc_cond_wait(mproc_cond *cond, double timeout);
-/* With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise. */
+/* With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise.
+ * Waits for the woken to wake, but not for a waiter that was killed: such
+ * a one is found within about a second and the count repaired. */
 MPROC_API int mproc_cond_notify(mproc_cond *cond, unsigned n);
 MPROC_API int mproc_cond_notify_all(mproc_cond *cond);
 MPROC_API void mproc_cond_free(mproc_cond *cond);
@@ -436,7 +463,11 @@ MPROC_API void mproc_cond_free(mproc_cond *cond);
 MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
 /* The arrival index 0..parties-1 once all arrived; MPROC_ETIMEDOUT for the
  * waiter whose timeout passed (the barrier breaks), MPROC_EBROKEN for the
- * others and for waits on a broken barrier until reset. */
+ * others and for waits on a broken barrier until reset.  A party that dies
+ * inside the barrier (or holding its internal lock) breaks it: the others
+ * get MPROC_EBROKEN within about a second, well before their timeout.  A
+ * party that dies before arriving cannot be told from a late one: the
+ * others wait for their timeout. */
 MPROC_API int mproc_barrier_wait(mproc_barrier *barrier, double timeout);
 /* Breaks the barrier: waiters get MPROC_EBROKEN. */
 MPROC_API int mproc_barrier_abort(mproc_barrier *barrier);
