@@ -100,8 +100,10 @@ int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud)
 #if MPROC_HAVE_PDEATHSIG
         /* Dies with the forkserver, whose death loses its status.  The
          * parent may have died before the prctl: then we are orphaned
-         * already and follow it the same way. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+         * already and follow it the same way.  Should prctl be refused (a
+         * seccomp filter), the forkserver's client still ends the child
+         * when it sees the server gone. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent)
             kill(getpid(), SIGKILL);
 #endif
         mproc__posix_child_events_reset();
