@@ -14,7 +14,8 @@ set(MPROC_FEATURES
   SIGTIMEDWAIT MUTEX_CLOCKLOCK MUTEX_TIMEDLOCK ROBUST_MUTEX CONDATTR_SETCLOCK
   MEMFD PIDFD CLOSE_RANGE CLOSEFROM ADDCLOSEFROM SPAWN_CLOEXEC_DEFAULT
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
-  PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT)
+  PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT
+  PDEATHSIG)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -92,6 +93,9 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
   mproc_probe_source(WAITID "#include <string.h>
     #include <sys/wait.h>
     int main(void) { siginfo_t i; memset(&i, 0, sizeof i); return waitid(P_PID, 1, &i, WEXITED | WNOHANG | WNOWAIT); }")
+  mproc_probe_source(PDEATHSIG "#include <signal.h>
+    #include <sys/prctl.h>
+    int main(void) { return prctl(PR_SET_PDEATHSIG, SIGKILL); }")
   unset(CMAKE_REQUIRED_DEFINITIONS)
   unset(CMAKE_REQUIRED_LIBRARIES)
   unset(CMAKE_REQUIRED_QUIET)

@@ -321,6 +321,8 @@ int mproc__forkserver_start(void **out, const mproc__encoded *rec);
 extern const mproc__child_ops mproc__fs_ops;
 /* Tests only: whether the client's lock is held (by this thread). */
 int mproc__forkserver_client_locked(void);
+/* Tests only: the pid of the running forkserver, 0 when none was started. */
+long mproc__forkserver_pid(void);
 /* Becomes the forkserver on control channel h.  Never returns. */
 _Noreturn void mproc__forkserver_serve(mproc__handle h);
 

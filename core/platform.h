@@ -121,7 +121,11 @@ typedef int (*mproc__thread_fn)(void *ud);
 int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
 /* fork() for a process that reaps its children itself with reap_any (the
  * forkserver): no sentinel, just the pid.  The child starts with default
- * SIGCHLD and SIGINT handling and calls fn(ud), which must not return. */
+ * SIGCHLD and SIGINT handling and calls fn(ud), which must not return.
+ * Where the OS can tie a child's life to its parent's (MPROC_HAVE_PDEATHSIG)
+ * the child is killed with SIGKILL when this process dies, even when it
+ * already died during the fork; elsewhere the caller's parent must end
+ * such children itself. */
 int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud);
 /* Starts the program again (posix_spawn / CreateProcessW) with the argv
  * saved by mproc__plat_init.  The child inherits only its std streams and
@@ -154,6 +158,12 @@ int mproc__plat_kill_pid(long pid, int kill);
  * 1.  Used by the core to find holders and members of shared objects that
  * died; a pid reused by a new process reads as alive. */
 int mproc__plat_pid_alive(long pid);
+/* Closes the parent's end of a spawned child's bootstrap channel, so the
+ * child reads end of file there, and keeps the child for child_wait with a
+ * timeout of 0 (which reaps it once ended) and child_free.  Waits with
+ * another timeout may no longer see the end (without pidfds the channel
+ * was the sentinel).  Not at the same time as other calls on c. */
+void mproc__plat_child_close_channel(mproc__child *c);
 /* Releases the child's handles; the child must have been reaped, or the
  * caller accepts leaving it running (a thread is detached). */
 void mproc__plat_child_free(mproc__child *c);

@@ -251,14 +251,32 @@ MPROC_API const char *mproc_process_name(const mproc_process *p);
  * normally, and may not start children of their own.  Only before start. */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 /*
- * Starts the process.  Errors: MPROC_ESTATE (already started, or called
- * from a daemon process or a process that is not p's creator),
- * MPROC_ENOTREG (spawn/forkserver and fn not registered: nothing starts),
- * MPROC_ENOINIT (spawn/forkserver and mproc_init() has not run in this
- * program, or this is a spawned child whose mproc_init() has not run, or the
- * child exited before its mproc_init() took the bootstrap record),
- * MPROC_ESYS (also when the bootstrap record could not be sent: the child
- * started for it is ended and reaped first, never waited for).
+ * Starts the process.  0, or:
+ *   MPROC_EINVAL   p is NULL.
+ *   MPROC_ESTATE   already started, or called from a daemonic process or
+ *                  from a process that is not p's creator.
+ *   MPROC_ENOTREG  spawn/forkserver and fn is not registered with
+ *                  MPROC_TARGET (nothing starts), or the spawned child does
+ *                  not know it.
+ *   MPROC_ENOINIT  spawn/forkserver and mproc_init() has not run in this
+ *                  program, or this is a spawned child whose mproc_init() has
+ *                  not run, or the child (or the forkserver being started)
+ *                  exited before its mproc_init() took the bootstrap record.
+ *   MPROC_ETOOBIG  spawn/forkserver: the arguments' objects need more
+ *                  than 64 handles to cross into the child.
+ *   MPROC_ENOMEM   out of memory (here, in the spawned child, or in the
+ *                  forkserver).
+ *   MPROC_ESYS     the OS refused (fork, posix_spawn or CreateProcess, a
+ *                  pipe, a thread, or the forkserver's fork, e.g. EAGAIN
+ *                  under RLIMIT_NPROC); see mproc_last_os_error().  Also
+ *                  when the bootstrap record could not be sent: the child
+ *                  started for it is ended and reaped first, never waited for.
+ *   MPROC_EBROKEN  forkserver: the server died during the request, and so
+ *                  did the new server started to retry it.
+ * Forkserver: a server that died, or that could not fork (it keeps the
+ * resource limits it was started with), is replaced by a new one, and the
+ * request tried again once, before an error is returned; a server that
+ * could not be started is started again by the next call.
  */
 MPROC_API int mproc_process_start(mproc_process *p);
 /* Waits for the process to end.  0 when it has ended (it is then reaped),
@@ -268,7 +286,15 @@ MPROC_API int mproc_process_join(mproc_process *p, double timeout);
 MPROC_API int mproc_process_is_alive(mproc_process *p);
 /* Stores the exit code: the target's return value, -N if killed by signal
  * N (on Windows terminate gives -15 and kill -9).  MPROC_ESTATE before start
- * or while running. */
+ * or while running.
+ * Forkserver: when the server dies (killed by someone), its children's
+ * status dies with it; they are killed with it and read -9.  They count as
+ * running until they no longer run, and terminate/kill act on them
+ * meanwhile.  Where the OS can tie a child to its parent
+ * (PR_SET_PDEATHSIG, Linux) they die with the server at once; elsewhere
+ * the first call on the process that sees its server gone (join, is_alive,
+ * exitcode, terminate, kill, or the exit rule) kills it.  The log hook is
+ * told (MPROC_LOG_WARNING). */
 MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
 /* SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
  * process.  MPROC_ENOTSUP for the thread method, MPROC_ESTATE before start. */

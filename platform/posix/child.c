@@ -217,6 +217,18 @@ int mproc__plat_child_signal(mproc__child *c, int kill_it)
     return rc;
 }
 
+void mproc__plat_child_close_channel(mproc__child *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->channel >= 0) {
+        if (c->sentinel == c->channel)
+            c->sentinel = -1; /* poll() skips it: a timed wait just times out */
+        close(c->channel);
+        c->channel = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 void mproc__plat_child_free(mproc__child *c)
 {
     if (!c)

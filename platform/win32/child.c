@@ -114,6 +114,14 @@ int mproc__plat_child_signal(mproc__child *c, int kill)
 
 /* Closing a running thread's handle detaches it: it runs on and releases
  * its start record itself (thread.c). */
+void mproc__plat_child_close_channel(mproc__child *c)
+{
+    if (c->channel != NULL) {
+        CloseHandle(c->channel);
+        c->channel = NULL;
+    }
+}
+
 void mproc__plat_child_free(mproc__child *c)
 {
     if (c == NULL)
