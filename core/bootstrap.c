@@ -102,11 +102,28 @@ int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__h
     return 0;
 }
 
+/* The child's answer, a frame holding one int32, read in place: once the
+ * child may have taken its record (and run its target) nothing here can
+ * fail for want of memory, so a start never kills a child that is already
+ * running its target (it could hold a lock the parent shares). */
+static int read_answer(mproc__handle h, int32_t *answer)
+{
+    unsigned char frame[4 + sizeof *answer];
+    int rc = mproc__plat_read_all(h, frame, 4);
+    if (rc != 0)
+        return rc;
+    if (frame[0] != sizeof *answer || frame[1] || frame[2] || frame[3])
+        return MPROC_EBROKEN;
+    if ((rc = mproc__plat_read_all(h, frame + 4, sizeof *answer)) != 0)
+        return rc == MPROC_ECLOSED ? MPROC_EBROKEN : rc;
+    memcpy(answer, frame + 4, sizeof *answer);
+    return 0;
+}
+
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
 {
     mproc__child *c;
-    void *ack = NULL;
-    size_t ack_len = 0;
+    int32_t answer = 0;
     int rc, sent, code = 0;
 
     *out = NULL;
@@ -117,20 +134,13 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
     rc = mproc__record_send(mproc__plat_child_channel(c), c, rec);
     sent = rc == 0;
     if (sent)
-        rc = mproc__frame_read(mproc__plat_child_channel(c), &ack, &ack_len, 16);
-    if (rc == 0 && ack_len == 4) {
-        int32_t answer;
-        memcpy(&answer, ack, 4);
-        free(ack);
-        if (answer == 0) {
-            *out = c;
-            return 0;
-        }
-        rc = answer;
-    } else if (rc == 0) {
-        free(ack);
-        rc = MPROC_EBROKEN;
+        rc = read_answer(mproc__plat_child_channel(c), &answer);
+    if (rc == 0 && answer == 0) {
+        *out = c;
+        return 0;
     }
+    if (rc == 0)
+        rc = answer;
     /* The child did not take its record.  It may still run (waiting on the
      * channel we hold, or doing anything else before its mproc_init): end
      * it before reaping, as libuv reaps a child whose exec failed, never

@@ -305,16 +305,24 @@ struct mproc_event {
 mproc_event *mproc_event_new(mproc_ctx *ctx)
 {
     mproc_event *e = calloc(1, sizeof *e);
-    int rc;
+    mproc_lock *lock = NULL; /* ours until the condition owns it */
+    int rc = 0;
+
     if (!e)
         return mproc__null(MPROC_ENOMEM);
-    if (!(e->s.cond = mproc_cond_new(ctx, mproc_lock_new(ctx)))) {
-        free(e);
-        return NULL;
+    /* A plain Lock, as CPython's Event: a failed lock_new must not reach
+     * cond_new as NULL (that would quietly make an RLock). */
+    if (!(lock = mproc_lock_new(ctx)) || !(e->s.cond = mproc_cond_new(ctx, lock))) {
+        rc = mproc_last_error();
+        goto done;
     }
     e->s.cond->owns_lock = 1;
-    if ((rc = mproc__block_new(&e->s.b, sizeof(event_state), NULL, NULL, NULL, 0)) != 0) {
+    lock = NULL;
+    rc = mproc__block_new(&e->s.b, sizeof(event_state), NULL, NULL, NULL, 0);
+done:
+    if (rc != 0) {
         mproc_cond_free(e->s.cond);
+        mproc_lock_free(lock);
         free(e);
         return mproc__null(rc);
     }

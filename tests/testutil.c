@@ -234,6 +234,10 @@ int tu_mapping_count(void)
     return n;
 }
 
+/* Every mapped view of this process is a file mapping: the library's
+ * segments are all of them. */
+int tu_segment_count(void) { return tu_mapping_count(); }
+
 int tu_pid_alive(long pid)
 {
     HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
@@ -340,6 +344,21 @@ int tu_mapping_count(void)
         return -1;
     while ((c = fgetc(f)) != EOF)
         n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+int tu_segment_count(void)
+{
+    /* platform/posix/shm.c names them: memfd_create("mproc"), or shm_open
+     * of "/mproc-<pid>-..." (unlinked, so "(deleted)" follows). */
+    char line[4096];
+    int n = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, "/memfd:mproc ") != NULL || strstr(line, "/mproc-") != NULL;
     fclose(f);
     return n;
 }

@@ -74,6 +74,10 @@ int tu_open_handle_count(void);
 /* Memory mappings of this process (Linux: /proc/self/maps lines), or -1
  * where this test helper cannot count them. */
 int tu_mapping_count(void);
+/* The library's shared memory segments mapped in this process (a subset
+ * of the above that no allocator or sanitizer adds to), or -1 where this
+ * test helper cannot count them. */
+int tu_segment_count(void);
 /* Zombie children of this process (0 where the OS has no zombies), or -1
  * where this test helper cannot count them. */
 int tu_zombie_count(void);
