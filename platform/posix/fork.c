@@ -2,6 +2,7 @@
 #include "posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     mproc__child *c = mproc__posix_child_new();
     int eof_pipe[2] = {-1, -1};
     int use_pidfd = mproc__posix_have_pidfd();
+    int reserve = -1;
     pid_t pid;
     int err;
 
@@ -41,8 +43,12 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
         return MPROC_ENOMEM;
     warn_if_threaded();
     /* Without pidfds the sentinel is a pipe whose write end only the child
-     * holds: EOF there means the child is gone. */
-    if (!use_pidfd && mproc__posix_pipe(eof_pipe, 0) != 0) {
+     * holds: EOF there means the child is gone.  With them, a descriptor is
+     * held free for the pidfd: a start that fails for want of one fails
+     * before the child exists, not after it began running its target
+     * (which would have to be killed, perhaps holding a shared lock). */
+    if (use_pidfd ? (reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT
+                  : mproc__posix_pipe(eof_pipe, 0) != 0) {
         err = errno;
         mproc__plat_child_free(c);
         return mproc__sys_error(err);
@@ -52,6 +58,8 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     pid = fork();
     if (pid < 0) {
         err = errno;
+        if (reserve >= 0)
+            close(reserve);
         if (!use_pidfd) {
             close(eof_pipe[0]);
             close(eof_pipe[1]);
@@ -60,6 +68,8 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
         return mproc__sys_error(err);
     }
     if (pid == 0) {
+        if (reserve >= 0)
+            close(reserve);
         if (!use_pidfd)
             close(eof_pipe[0]);
         fn(ud);
@@ -67,14 +77,17 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     }
     c->pid = pid;
     if (use_pidfd) {
+        if (reserve >= 0)
+            close(reserve); /* the lowest free slot again: the pidfd's */
         c->sentinel = mproc__posix_pidfd(pid);
     } else {
         close(eof_pipe[1]);
         c->sentinel = eof_pipe[0];
     }
     if (c->sentinel < 0) {
-        /* pidfd_open failed after the probe worked (descriptor limit): the
-         * child exists, so end and reap it rather than leave it untracked. */
+        /* pidfd_open failed all the same (another thread took the reserved
+         * slot, or /dev/null is missing): the child exists, so end and reap
+         * it rather than leave it untracked. */
         err = errno;
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
