@@ -58,7 +58,9 @@ int mproc__posix_have_pidfd(void)
         v = fd >= 0;
         if (fd >= 0)
             close(fd);
-        atomic_store(&have, v);
+        /* Out of descriptors says nothing about the kernel: ask again. */
+        if (fd >= 0 || (errno != EMFILE && errno != ENFILE))
+            atomic_store(&have, v);
     }
     return v;
 }
