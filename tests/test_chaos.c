@@ -152,7 +152,7 @@ static void check_item(board *b, const unsigned char *d, size_t n)
         n != sizeof h + h.len || item_sum(&h, d + sizeof h) != h.sum) {
         atomic_fetch_add(&b->torn, 1);
         if (atomic_fetch_add(&reported, 1) < 3)
-            printf("\n    torn item: %zu bytes, header magic %08x producer %u seq %u len %u\n", n,
+            printf("\n    torn item: %lu bytes, header magic %08x producer %u seq %u len %u\n", (unsigned long)n,
                    n >= sizeof h ? h.magic : 0, n >= sizeof h ? h.producer : 0, n >= sizeof h ? h.seq : 0,
                    n >= sizeof h ? h.len : 0);
         return;
@@ -265,6 +265,36 @@ static int chaos_consume(mproc_args *a)
 }
 MPROC_TARGET(chaos_consume);
 
+/* The test's own calls on the round's queue run on a thread it joins with
+ * a bound, so that they cannot hang the test either.  args: queue, board. */
+
+/* Puts the round's end: an empty item per consumer.  Returns 1 when the
+ * queue was broken, 2 when it was full (bounded), 0 when all went in. */
+static int put_end_items(mproc_args *a)
+{
+    int code = 0;
+    for (int i = 0; i < CONSUMERS; i++) {
+        int rc = mproc_queue_put_nowait(mproc_args_queue(a, 0), "", 0);
+        code = rc == MPROC_EBROKEN ? 1 : rc == MPROC_EFULL && code == 0 ? 2 : rc == 0 ? code : 3;
+    }
+    return code;
+}
+
+/* Checks what the consumers left.  Returns 1 when the queue was broken. */
+static int drain(mproc_args *a)
+{
+    board *b = mproc_shm_ptr(mproc_args_shm(a, 1));
+    void *d;
+    size_t n;
+    int rc;
+    while ((rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, SHORT_GET)) == 0) {
+        if (n > 0)
+            check_item(b, d, n);
+        mproc_free(d);
+    }
+    return rc == MPROC_EBROKEN ? 1 : rc == MPROC_EEMPTY ? 0 : 3;
+}
+
 /* ---- the rounds ------------------------------------------------------------ */
 
 typedef struct {
@@ -312,8 +342,11 @@ static mproc_process *start(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *a)
 static int hung(chaos *c, round_state *r, const char *what, int index)
 {
     board *b = mproc_shm_ptr(c->shm);
-    printf("\n    HANG in round %u (%s queue, start method %s): %s %d (bound: %.0f s)\n", c->rounds,
-           r->bounded ? "bounded" : "unbounded", mproc_method_name(tu_method()), what, index, JOIN_WAIT);
+    printf("\n    HANG in round %u (%s queue, start method %s): %s", c->rounds, r->bounded ? "bounded" : "unbounded",
+           mproc_method_name(tu_method()), what);
+    if (index >= 0)
+        printf(" %d", index);
+    printf(" (bound: %.0f s)\n", JOIN_WAIT);
     for (int w = 0; w < WORKERS; w++) {
         mproc_process *p = w < MAX_PRODUCERS ? (w < r->producers ? r->prod[w] : NULL) : r->cons[w - MAX_PRODUCERS];
         int doing = atomic_load(&b->doing[w]);
@@ -359,6 +392,19 @@ static long count_seen(board *b, int producer, long *top)
     return n;
 }
 
+/* Runs fn(queue, board) on a thread and returns its result; -1000 when it
+ * did not return in time (the daemon thread is then left blocked). */
+static int on_bounded_thread(chaos *c, mproc_queue *q, mproc_target_fn fn)
+{
+    mproc_args *a = mproc_args_new();
+    mproc_process *t;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_shm(a, c->shm);
+    if (!(t = start(mproc_get_context(MPROC_THREAD), fn, a)))
+        return -1000;
+    return finish(&t);
+}
+
 /* Compares what was delivered with what was put, adds the round's counts. */
 static void tally_round(chaos *c, round_state *r, int broken, int consumer_killed)
 {
@@ -398,9 +444,7 @@ static int run_round(chaos *c)
     int kill_consumer = tu_method() != MPROC_THREAD && draw(c, 4) == 0;
     uint32_t seed = next_random(&c->rng);
     round_state r;
-    void *d;
-    size_t n;
-    int rc;
+    int code;
 
     memset(&r, 0, sizeof r);
     memset(b, 0, sizeof *b); /* nobody else uses it between rounds */
@@ -408,6 +452,9 @@ static int run_round(chaos *c)
     r.bounded = bounded;
     r.q = mproc_queue_new(NULL, bounded ? 4 + draw(c, 61) : 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r.q);
+    /* Its feeder writes only the round's end: never wait for it to flush
+     * at exit, should the test fail with a consumer blocked. */
+    mproc_queue_cancel_join_thread(r.q);
     for (int i = 0; i < r.producers; i++)
         r.victim[i] = i < victims;
     for (int i = r.producers - 1; i > 0; i--) { /* victims anywhere among the producers */
@@ -458,7 +505,6 @@ static int run_round(chaos *c)
         }
     }
     for (int i = 0; i < r.producers; i++) {
-        int code;
         if (!r.victim[i])
             continue;
         if ((code = finish(&r.prod[i])) == -1000)
@@ -472,8 +518,7 @@ static int run_round(chaos *c)
         CU_ASSERT(code == -9 || code == 0 || code == 1);
     }
     if (consumer_killed) {
-        int code = finish(&r.cons[1]);
-        if (code == -1000)
+        if ((code = finish(&r.cons[1])) == -1000)
             return hung(c, &r, "not ended in time after its kill: consumer", 1);
         c->consumer_kills += code == -9;
     }
@@ -482,7 +527,6 @@ static int run_round(chaos *c)
      * bounded queue whose room the dead kept) given up once stopped. */
     atomic_store(&b->stop, 1);
     for (int i = 0; i < r.producers; i++) {
-        int code;
         if (r.victim[i])
             continue;
         if ((code = finish(&r.prod[i])) == -1000)
@@ -493,14 +537,12 @@ static int run_round(chaos *c)
 
     /* The end of the round: an empty item per consumer (after every item,
      * the pipe keeping its order), then the flag for short gets. */
-    for (int i = 0; i < CONSUMERS; i++) {
-        rc = mproc_queue_put_nowait(r.q, "", 0);
-        CU_ASSERT(rc == 0 || rc == MPROC_EBROKEN || (bounded && rc == MPROC_EFULL));
-        broken |= rc == MPROC_EBROKEN;
-    }
+    if ((code = on_bounded_thread(c, r.q, put_end_items)) == -1000)
+        return hung(c, &r, "not returned in time: the test's own mproc_queue_put_nowait", -1);
+    CU_ASSERT(code == 0 || code == 1 || (bounded && code == 2));
+    broken |= code == 1;
     atomic_store(&b->done, 1);
     for (int i = 0; i < CONSUMERS; i++) {
-        int code;
         if (!r.cons[i])
             continue;
         if ((code = finish(&r.cons[i])) == -1000)
@@ -510,13 +552,10 @@ static int run_round(chaos *c)
     }
     /* What the consumers left (one may leave early on an empty get while
      * the other holds the reader lock) is checked here. */
-    while ((rc = mproc_queue_get(r.q, &d, &n, SHORT_GET)) == 0) {
-        if (n > 0)
-            check_item(b, d, n);
-        mproc_free(d);
-    }
-    CU_ASSERT(rc == MPROC_EEMPTY || rc == MPROC_EBROKEN);
-    broken |= rc == MPROC_EBROKEN || atomic_load(&b->broken) > 0;
+    if ((code = on_bounded_thread(c, r.q, drain)) == -1000)
+        return hung(c, &r, "not returned in time: the test's own mproc_queue_get", -1);
+    CU_ASSERT(code == 0 || code == 1);
+    broken |= code == 1 || atomic_load(&b->broken) > 0;
 
     tally_round(c, &r, broken, consumer_killed);
     c->bounded_rounds += bounded;
@@ -524,7 +563,6 @@ static int run_round(chaos *c)
     c->consumer_kill_rounds += consumer_killed;
     for (int i = 0; i < r.producers; i++)
         mproc_event_free(r.producing[i]);
-    mproc_queue_cancel_join_thread(r.q); /* the end items of a broken queue go nowhere */
     mproc_queue_free(r.q);
     return 0;
 }
