@@ -58,6 +58,9 @@
 #define PUT_WAIT 0.5  /* a bounded put's slice; the full wait repeats until the round stops */
 #define OVERRUN 10.0  /* a call that returns this much later than its timeout hung */
 #define JOIN_WAIT 30.0 /* the watchdog: no process of a round may take longer to end */
+/* Should the test itself be killed (CTest's timeout), nobody tells its
+ * children that the round is over: they give up after this long. */
+#define ORPHAN_LIMIT 300.0
 #define ITEM_MAGIC 0x43484153u
 
 typedef struct {
@@ -175,7 +178,7 @@ static int chaos_produce(mproc_args *a)
     uint32_t rng = (uint32_t)mproc_args_i64(a, 5) ^ (0x9e3779b9u * (me + 1));
     /* An unbounded put never waits; a bounded one waits in slices so that a
      * queue whose room a killed producer took can be given up on. */
-    double wait = mproc_args_i64(a, 6) ? PUT_WAIT : -1;
+    double wait = mproc_args_i64(a, 6) ? PUT_WAIT : -1, give_up = tu_now() + ORPHAN_LIMIT;
     unsigned char *buf = malloc(sizeof(item_head) + MAX_PAYLOAD);
     int code = 0;
     if (!buf || !b || !q)
@@ -195,7 +198,7 @@ static int chaos_produce(mproc_args *a)
                 printf("\n    a producer's put (timeout %g s) returned after %.0f s\n", wait, tu_now() - t0);
                 atomic_fetch_add(&b->blocked_puts, 1);
             }
-            if (rc != MPROC_EFULL || atomic_load(&b->stop))
+            if (rc != MPROC_EFULL || atomic_load(&b->stop) || tu_now() > give_up)
                 break;
         }
         if (rc == 0)
@@ -219,10 +222,10 @@ static int chaos_consume(mproc_args *a)
     mproc_queue *q = mproc_args_queue(a, 0);
     board *b = mproc_shm_ptr(mproc_args_shm(a, 1));
     int me = (int)mproc_args_i64(a, 2);
-    double wait = mproc_args_f64(a, 3);
+    double wait = mproc_args_f64(a, 3), give_up = tu_now() + ORPHAN_LIMIT;
     if (!q || !b)
         return 3;
-    for (;;) {
+    while (tu_now() < give_up) {
         void *d = NULL;
         size_t n = 0;
         double t0 = tu_now();
@@ -261,7 +264,7 @@ static int chaos_consume(mproc_args *a)
         }
     }
     set_doing(b, me, RETURNED);
-    return 0;
+    return tu_now() < give_up ? 0 : 4;
 }
 MPROC_TARGET(chaos_consume);
 
