@@ -45,14 +45,18 @@
 /* Items up to 256 KiB: a frame spans several writes of the pipe (64 KiB on
  * Linux) and the feeder's batches; slow builds move fewer large ones. */
 #define MAX_PAYLOAD (256 * 1024)
+/* A kill lands 0 .. KILL_WINDOW s after its victim began putting (or after
+ * the kill before): long enough for a victim to be writing frames when it
+ * dies about half the time, in slow builds too. */
 #ifdef SLOW_BUILD
 #define SURVIVOR_ITEMS 60
 #define LARGE_ONE_IN 32
+#define KILL_WINDOW 0.15
 #else
 #define SURVIVOR_ITEMS 200
 #define LARGE_ONE_IN 8
+#define KILL_WINDOW 0.03
 #endif
-#define KILL_WINDOW 0.03 /* a kill lands 0 .. 30 ms after its victim began putting */
 #define SHORT_GET 0.25
 #define LONG_GET 20.0 /* no item for this long: only a get that missed the round's end */
 #define PUT_WAIT 0.5  /* a bounded put's slice; the full wait repeats until the round stops */
@@ -168,8 +172,10 @@ static void check_item(board *b, const unsigned char *d, size_t n)
 /* ---- the processes ------------------------------------------------------ */
 
 /* args: queue, board, producing (set before the first put), producer id,
- * items to put, seed, bounded.  Exit code: 0 all put, 1 the queue broke,
- * 2 gave up on a full queue after the round stopped, 3 another error. */
+ * items to put, seed, bounded, go (the round's start: every producer of a
+ * round begins together, however long the others took to start).  Exit
+ * code: 0 all put, 1 the queue broke, 2 gave up on a full queue after the
+ * round stopped, 3 another error. */
 static int chaos_produce(mproc_args *a)
 {
     mproc_queue *q = mproc_args_queue(a, 0);
@@ -184,6 +190,10 @@ static int chaos_produce(mproc_args *a)
     if (!buf || !b || !q)
         return 3;
     rng |= 1u;
+    if (mproc_event_wait(mproc_args_event(a, 7), JOIN_WAIT) != 0) {
+        free(buf);
+        return 3;
+    }
     mproc_event_set(mproc_args_event(a, 2));
     for (uint32_t seq = 0; seq < items && code == 0; seq++) {
         size_t len;
@@ -313,7 +323,7 @@ typedef struct {
 /* A round's processes and threads, so that a hang can end what it can. */
 typedef struct {
     mproc_process *cons[CONSUMERS], *prod[MAX_PRODUCERS];
-    mproc_event *producing[MAX_PRODUCERS];
+    mproc_event *producing[MAX_PRODUCERS], *go;
     int victim[MAX_PRODUCERS], producers, bounded;
     mproc_queue *q;
 } round_state;
@@ -370,6 +380,7 @@ static int hung(chaos *c, round_state *r, const char *what, int index)
         }
         mproc_event_free(r->producing[i]);
     }
+    mproc_event_free(r->go);
     for (int i = 0; i < CONSUMERS; i++) {
         if (!r->cons[i])
             continue;
@@ -498,6 +509,7 @@ static int run_round(chaos *c)
         if (!(r.cons[i] = start(NULL, chaos_consume, a)))
             return hung(c, &r, "could not start consumer", i);
     }
+    r.go = mproc_event_new(NULL);
     for (int i = 0; i < r.producers; i++) {
         mproc_args *a = mproc_args_new();
         r.producing[i] = mproc_event_new(NULL);
@@ -508,11 +520,14 @@ static int run_round(chaos *c)
         mproc_args_add_i64(a, r.victim[i] ? VICTIM_ITEMS : 20 + (int64_t)draw(c, SURVIVOR_ITEMS));
         mproc_args_add_i64(a, seed);
         mproc_args_add_i64(a, bounded);
+        mproc_args_add_event(a, r.go);
         if (!(r.prod[i] = start(producer_ctx, chaos_produce, a)))
             return hung(c, &r, "could not start producer", i);
     }
 
-    /* The kills, each at a random moment after its victim began putting. */
+    /* The kills, each at a random moment after its victim began putting:
+     * each 0 .. KILL_WINDOW s after the kill before (the first: the start). */
+    mproc_event_set(r.go);
     for (int i = 0; i < r.producers; i++) {
         if (!r.victim[i])
             continue;
@@ -585,6 +600,7 @@ static int run_round(chaos *c)
     c->consumer_kill_rounds += consumer_killed;
     for (int i = 0; i < r.producers; i++)
         mproc_event_free(r.producing[i]);
+    mproc_event_free(r.go);
     mproc_queue_free(r.q);
     return 0;
 }
