@@ -285,12 +285,12 @@ MPROC_TARGET(chaos_consume);
  * queue was broken, 2 when it was full (bounded), 0 when all went in. */
 static int put_end_items(mproc_args *a)
 {
-    int code = 0;
     for (int i = 0; i < CONSUMERS; i++) {
         int rc = mproc_queue_put_nowait(mproc_args_queue(a, 0), "", 0);
-        code = rc == MPROC_EBROKEN ? 1 : rc == MPROC_EFULL && code == 0 ? 2 : rc == 0 ? code : 3;
+        if (rc != 0)
+            return rc == MPROC_EBROKEN ? 1 : rc == MPROC_EFULL ? 2 : 3;
     }
-    return code;
+    return 0;
 }
 
 /* Checks what the consumers left.  Returns 1 when the queue was broken. */
@@ -314,10 +314,10 @@ typedef struct {
     uint32_t rng;
     mproc_event *never; /* never set: its timed wait is the delay before a kill */
     mproc_shm *shm;
-    unsigned rounds, bounded_rounds, broken_rounds, consumer_kill_rounds;
+    unsigned rounds, bounded_rounds, broken_rounds;
     unsigned kills, missed_kills, consumer_kills;
     long items, torn, duplicates, gaps, lost, phantoms, blocked, errors, hangs;
-    int thread_blocked; /* a thread of this process never returned */
+    int thread_blocked; /* a thread of this process may still use the queue and the board */
 } chaos;
 
 /* A round's processes and threads, so that a hang can end what it can. */
@@ -474,7 +474,7 @@ static int run_round(chaos *c)
     mproc_ctx *producer_ctx = mproc_get_context(tu_process_method());
     int bounded = c->rounds % 2, victims = 2 + (int)draw(c, 2), broken = 0, consumer_killed = 0;
     /* Consumers of the thread method are threads: only processes die. */
-    int kill_consumer = tu_method() != MPROC_THREAD && draw(c, 4) == 0;
+    int kill_consumer = tu_method() != MPROC_THREAD && draw(c, 4) == 0, consumer_kill_due = kill_consumer;
     uint32_t seed = next_random(&c->rng);
     round_state r;
     int code;
@@ -535,10 +535,10 @@ static int run_round(chaos *c)
             return hung(c, &r, "no first put in time from victim producer", i);
         pause_randomly(c);
         CU_ASSERT_EQUAL(mproc_process_kill(r.prod[i]), 0);
-        if (kill_consumer && !consumer_killed) {
+        if (consumer_kill_due) {
             pause_randomly(c);
             CU_ASSERT_EQUAL(mproc_process_kill(r.cons[1]), 0);
-            consumer_killed = 1;
+            consumer_kill_due = 0;
         }
     }
     for (int i = 0; i < r.producers; i++) {
@@ -554,10 +554,12 @@ static int run_round(chaos *c)
             c->missed_kills++;
         CU_ASSERT(code == -9 || code == 0 || code == 1);
     }
-    if (consumer_killed) {
+    if (kill_consumer) {
+        /* Killed, or ended before its kill on finding the queue broken. */
         if ((code = finish(&r.cons[1])) == -1000)
             return hung(c, &r, "not ended in time after its kill: consumer", 1);
-        c->consumer_kills += code == -9;
+        consumer_killed = code == -9;
+        c->consumer_kills += consumer_killed;
     }
 
     /* The survivors end on their own: all put, the queue broken, or (a
@@ -597,7 +599,6 @@ static int run_round(chaos *c)
     tally_round(c, &r, broken, consumer_killed);
     c->bounded_rounds += bounded;
     c->broken_rounds += broken;
-    c->consumer_kill_rounds += consumer_killed;
     for (int i = 0; i < r.producers; i++)
         mproc_event_free(r.producing[i]);
     mproc_event_free(r.go);
