@@ -61,7 +61,8 @@ struct mproc_queue {
     chunk *head, *tail; /* frames put and not yet written, oldest first */
     chunk *spare;       /* a written chunk kept for the next puts */
     mproc__child *feeder;
-    int closed, cancel_join;
+    atomic_int closed; /* read without mu by put and get */
+    int cancel_join;
     atomic_int abandon; /* freed after cancel_join_thread: stop writing */
     mproc__link link; /* in live: the queues of this process */
 };
