@@ -46,6 +46,12 @@ int mproc__fault_hit(int point);
  * become -1 (forever); the rest (0, denormals included) stays.  Every
  * public call that blocks runs its timeout through this first. */
 int mproc__timeout(double *timeout);
+/* Takes a unit of semaphore s within timeout (< 0: for ever) while
+ * watching for a peer that died: the first try does not wait, and after
+ * each empty slice of MPROC__LIVENESS_SLICE seconds look(ud) may end the
+ * wait with a nonzero result (MPROC_EBROKEN).  0, MPROC_ETIMEDOUT, look's
+ * result, or the semaphore's error (core/timeout.c). */
+int mproc__psem_acquire_watching(mproc__psync *s, double timeout, int (*look)(void *ud), void *ud);
 
 /* ---- growable byte buffer and bounds-checked reader (core/buf.c) ------- */
 

@@ -316,28 +316,14 @@ static int enqueue_locally(mproc_queue *q, const void *data, size_t len)
     return rc;
 }
 
-/* Takes a slot of a bounded queue within timeout: 0, MPROC_ETIMEDOUT, or
- * MPROC_EBROKEN once the queue breaks while waiting, or a reader or writer
- * died holding its lock (then nobody would ever free a slot). */
-static int take_slot(mproc_queue *q, double timeout)
+/* While a bounded put waits for a slot: the queue broke, or a reader or
+ * writer died holding its lock (then nobody would ever free a slot). */
+static int slot_never_comes(void *ud)
 {
-    double deadline = mproc__plat_now() + timeout, slice = 0;
-    for (;;) {
-        int rc = mproc__plat_psem_acquire(&q->b.prims[SLOTS], slice);
-        if (rc != MPROC_ETIMEDOUT)
-            return rc;
-        if (is_broken(q))
-            return MPROC_EBROKEN;
-        if (holder_died(q, RLOCK) || holder_died(q, WLOCK))
-            return MPROC_EBROKEN;
-        slice = LIVENESS_SLICE;
-        if (timeout >= 0) {
-            double left = deadline - mproc__plat_now();
-            if (left <= 0)
-                return MPROC_ETIMEDOUT;
-            slice = left < slice ? left : slice;
-        }
-    }
+    mproc_queue *q = ud;
+    if (is_broken(q))
+        return MPROC_EBROKEN;
+    return holder_died(q, RLOCK) ? MPROC_EBROKEN : holder_died(q, WLOCK);
 }
 
 /* Takes the JoinableQueue's task lock; a process that died holding it
@@ -366,7 +352,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         return mproc__error(MPROC_EBROKEN);
     if (q->closed)
         return mproc__errorf(MPROC_ESTATE, "queue is closed");
-    if (q->maxsize && (rc = take_slot(q, timeout)) != 0)
+    if (q->maxsize && (rc = mproc__psem_acquire_watching(&q->b.prims[SLOTS], timeout, slot_never_comes, q)) != 0)
         return mproc__error(rc == MPROC_ETIMEDOUT ? MPROC_EFULL : rc);
     if (q->kind == Q_JOINABLE) {
         if ((rc = lock_tasks(q)) != 0) {

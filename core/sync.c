@@ -3,7 +3,8 @@
  * builds them on SemLock: a process-shared semaphore, plus the owner and
  * recursion count in shared memory.  A Lock may be released by another
  * process (as in CPython); an RLock only by its owner.  Unlike CPython's,
- * a Lock or RLock whose holder died does not hang its waiters: see take().
+ * a Lock or RLock whose holder died does not hang its waiters: see
+ * take_from_the_dead().
  * Semaphores have no owner and keep CPython's semantics: a unit taken by a
  * process that died is lost.
  */
@@ -81,37 +82,22 @@ int mproc__lock_is_mine(mproc_lock *l)
            LOAD(st->owner_thread) == mproc__thread_id();
 }
 
-/* Takes the semaphore under l within timeout.  A semaphore has no owner,
- * so a holder that died keeps its unit for ever: while waiting, at the
- * first failure and every MPROC__LIVENESS_SLICE seconds after, the holder
- * recorded in the shared state is looked at, and the first waiter to find
- * it dead takes its place (a compare-and-swap on the pid, so only one
- * does) and holds the lock: MPROC_EBROKEN, as POSIX's EOWNERDEAD.
- * A holder killed in the few instructions between taking the semaphore
- * and recording itself (or between clearing itself and giving it back)
- * cannot be found this way. */
-static int take(mproc_lock *l, double timeout)
+/* A semaphore has no owner, so a holder that died keeps its unit for
+ * ever: while a waiter waits, the holder recorded in the shared state is
+ * looked at (at the first failure and every MPROC__LIVENESS_SLICE seconds
+ * after), and the first waiter to find it dead takes its place (a
+ * compare-and-swap on the pid, so only one does) and holds the lock:
+ * MPROC_EBROKEN, as POSIX's EOWNERDEAD.  A holder killed in the few
+ * instructions between taking the semaphore and recording itself (or
+ * between clearing itself and giving it back) cannot be found this way. */
+static int take_from_the_dead(void *ud)
 {
-    lock_state *st = state_of(l);
-    long long self = mproc__plat_getpid();
-    double deadline = mproc__plat_now() + timeout, slice = 0;
-    for (;;) {
-        long long holder;
-        int rc = mproc__plat_psem_acquire(&l->b.prims[0], slice);
-        if (rc != MPROC_ETIMEDOUT)
-            return rc;
-        holder = atomic_load(&st->owner_pid);
-        if (holder != 0 && holder != self && !mproc__plat_pid_alive((long)holder) &&
-            atomic_compare_exchange_strong(&st->owner_pid, &holder, self))
-            return MPROC_EBROKEN;
-        slice = MPROC__LIVENESS_SLICE;
-        if (timeout >= 0) {
-            double left = deadline - mproc__plat_now();
-            if (left <= 0)
-                return MPROC_ETIMEDOUT;
-            slice = left < slice ? left : slice;
-        }
-    }
+    lock_state *st = ud;
+    long long self = mproc__plat_getpid(), holder = atomic_load(&st->owner_pid);
+    if (holder != 0 && holder != self && !mproc__plat_pid_alive((long)holder) &&
+        atomic_compare_exchange_strong(&st->owner_pid, &holder, self))
+        return MPROC_EBROKEN;
+    return 0;
 }
 
 int mproc_lock_acquire(mproc_lock *l, double timeout)
@@ -127,7 +113,7 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
         STORE(st->count, LOAD(st->count) + 1);
         return 0;
     }
-    rc = take(l, timeout);
+    rc = mproc__psem_acquire_watching(&l->b.prims[0], timeout, take_from_the_dead, st);
     if (rc != 0 && rc != MPROC_EBROKEN)
         return mproc__error(rc);
     STORE(st->owner_pid, mproc__plat_getpid());

@@ -2,7 +2,8 @@
  * The one timeout rule every blocking call follows, applied once at the
  * public entry so that nothing below ever sees NaN, an infinity or a value
  * whose conversion to integer nanoseconds or milliseconds would overflow
- * (undefined behaviour, and in practice a deadline in the past: a busy spin).
+ * (undefined behaviour, and in practice a deadline in the past: a busy spin);
+ * and the one way a wait on a semaphore watches for a dead peer.
  */
 #include <math.h>
 
@@ -18,4 +19,21 @@ int mproc__timeout(double *timeout)
     if (t < 0 || t > MPROC__TIMEOUT_FOREVER)
         *timeout = -1;
     return 0;
+}
+
+int mproc__psem_acquire_watching(mproc__psync *s, double timeout, int (*look)(void *ud), void *ud)
+{
+    double deadline = mproc__plat_now() + timeout, slice = 0;
+    for (;;) {
+        int rc = mproc__plat_psem_acquire(s, slice);
+        if (rc != MPROC_ETIMEDOUT || (rc = look(ud)) != 0)
+            return rc;
+        slice = MPROC__LIVENESS_SLICE;
+        if (timeout >= 0) {
+            double left = deadline - mproc__plat_now();
+            if (left <= 0)
+                return MPROC_ETIMEDOUT;
+            slice = left < slice ? left : slice;
+        }
+    }
 }
