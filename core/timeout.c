@@ -23,17 +23,24 @@ int mproc__timeout(double *timeout)
 
 int mproc__psem_acquire_watching(mproc__psync *s, double timeout, int (*look)(void *ud), void *ud)
 {
-    double deadline = mproc__plat_now() + timeout, slice = 0;
+    double deadline;
+    /* The uncontended case first: no clock read. */
+    int rc = mproc__plat_psem_acquire(s, 0);
+    if (rc != MPROC_ETIMEDOUT || (rc = look(ud)) != 0)
+        return rc;
+    if (timeout == 0)
+        return MPROC_ETIMEDOUT;
+    deadline = mproc__plat_now() + timeout;
     for (;;) {
-        int rc = mproc__plat_psem_acquire(s, slice);
-        if (rc != MPROC_ETIMEDOUT || (rc = look(ud)) != 0)
-            return rc;
-        slice = MPROC__LIVENESS_SLICE;
-        if (timeout >= 0) {
+        double slice = MPROC__LIVENESS_SLICE;
+        if (timeout > 0) {
             double left = deadline - mproc__plat_now();
             if (left <= 0)
                 return MPROC_ETIMEDOUT;
             slice = left < slice ? left : slice;
         }
+        rc = mproc__plat_psem_acquire(s, slice);
+        if (rc != MPROC_ETIMEDOUT || (rc = look(ud)) != 0)
+            return rc;
     }
 }
