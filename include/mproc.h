@@ -324,6 +324,13 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * unbounded.  put() copies the item into a per-process buffer that a feeder
  * thread (started on first put) writes to the pipe, so put on an unbounded
  * queue never blocks.  Items are byte strings of 0 .. 512 MiB by default.
+ * No torn item is ever delivered: each item is written whole under the
+ * writer lock and read whole under the reader lock, and a process that
+ * dies inside either breaks the queue before the lock passes on (a pipe
+ * itself neither loses nor changes bytes).  So items carry no checksum of
+ * their own: a portable one costs about 5 us per 64 KiB item on each side,
+ * 5-20% of a 64 KiB item's time through the queue, for nothing the rule
+ * above lets through.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
 /* A queue whose items must each be confirmed with mproc_queue_task_done. */
