@@ -9,8 +9,10 @@ int main(void) { return tu_skip_program("forkserver", "Windows has no fork(), so
 #else
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -179,7 +181,7 @@ static void test_start_right_after_the_forkserver_was_killed_starts_a_new_one(vo
 /* RLIMIT_NPROC: counted per user, and never enforced for root.  The helper
  * (a fork, so the test runner's own limit is untouched) becomes a user id
  * no other process has, so the count is its own processes only. */
-enum { HELPER_OK = 0, HELPER_STARTED_UNDER_LIMIT = 1, HELPER_FAILED_AFTER_LIMIT = 2, HELPER_SETUP = 3 };
+enum { HELPER_OK = 0, HELPER_STARTED_UNDER_LIMIT = 1, HELPER_FAILED_AFTER_LIMIT = 2, HELPER_SETUP = 3, HELPER_NO_EXEC = 4 };
 
 static int under_nproc_limit(mproc_args *a)
 {
@@ -191,7 +193,13 @@ static int under_nproc_limit(mproc_args *a)
     mproc_process *p;
     int rc, code = -1;
 
-    if (!fs || setgid((gid_t)uid) != 0 || setuid(uid) != 0 || setrlimit(RLIMIT_NPROC, &low) != 0)
+    if (!fs || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
+        return HELPER_SETUP;
+    /* The server is this program run again: the new user must be able to
+     * reach it (a clone in a private directory, e.g. mktemp -d, is not). */
+    if (access(mproc_args_str(a, 2), X_OK) != 0)
+        return HELPER_NO_EXEC;
+    if (setrlimit(RLIMIT_NPROC, &low) != 0)
         return HELPER_SETUP;
     /* Limit 1: this helper is the user's only process, so the server cannot
      * be spawned.  Limit 2: the server is spawned, but cannot fork. */
@@ -220,6 +228,7 @@ static int under_nproc_limit(mproc_args *a)
 
 static void check_start_after_nproc_lifted(long limit)
 {
+    char exe[PATH_MAX];
     mproc_args *a;
     mproc_process *p;
     int code = -1;
@@ -233,6 +242,7 @@ static void check_start_after_nproc_lifted(long limit)
      * those of real users (processes of an earlier run may linger as
      * zombies where nothing reaps orphans, and they count). */
     mproc_args_add_i64(a, 100000 + (((long)getpid() * 1000003L) ^ (long)(tu_now() * 1e6)) % (1L << 30));
+    mproc_args_add_str(a, realpath(tu_argv[0], exe) ? exe : tu_argv[0]);
     p = mproc_process_new(mproc_get_context(MPROC_FORK), under_nproc_limit, a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
@@ -241,6 +251,11 @@ static void check_start_after_nproc_lifted(long limit)
     mproc_process_free(p);
     if (code == HELPER_SETUP) {
         tu_skip("the helper could not switch user or set RLIMIT_NPROC");
+        return;
+    }
+    if (code == HELPER_NO_EXEC) {
+        tu_skip("the test program is not reachable by an unprivileged user (a directory on its path is private), "
+                "and RLIMIT_NPROC only binds such a user");
         return;
     }
     CU_ASSERT_EQUAL(code, HELPER_OK);
