@@ -183,13 +183,19 @@ static void test_start_right_after_the_forkserver_was_killed_starts_a_new_one(vo
  * no other process has, so the count is its own processes only. */
 enum { HELPER_OK = 0, HELPER_STARTED_UNDER_LIMIT = 1, HELPER_FAILED_AFTER_LIMIT = 2, HELPER_SETUP = 3, HELPER_NO_EXEC = 4 };
 
+static mproc_process *returning_five(mproc_ctx *fs)
+{
+    mproc_args *args = mproc_args_new();
+    mproc_args_add_i64(args, 5);
+    return mproc_process_new(fs, return_arg, args);
+}
+
 static int under_nproc_limit(mproc_args *a)
 {
     long limit = (long)mproc_args_i64(a, 0);
     uid_t uid = (uid_t)mproc_args_i64(a, 1);
     mproc_ctx *fs = mproc_get_context(MPROC_FORKSERVER);
     struct rlimit low = {(rlim_t)limit, 64}, lifted = {64, 64};
-    mproc_args *args;
     mproc_process *p;
     int rc, code = -1;
 
@@ -203,10 +209,7 @@ static int under_nproc_limit(mproc_args *a)
         return HELPER_SETUP;
     /* Limit 1: this helper is the user's only process, so the server cannot
      * be spawned.  Limit 2: the server is spawned, but cannot fork. */
-    args = mproc_args_new();
-    mproc_args_add_i64(args, 5);
-    p = mproc_process_new(fs, return_arg, args);
-    if (!p)
+    if (!(p = returning_five(fs)))
         return HELPER_SETUP;
     rc = mproc_process_start(p);
     mproc_process_free(p);
@@ -214,10 +217,7 @@ static int under_nproc_limit(mproc_args *a)
         return HELPER_STARTED_UNDER_LIMIT;
     if (setrlimit(RLIMIT_NPROC, &lifted) != 0)
         return HELPER_SETUP;
-    args = mproc_args_new();
-    mproc_args_add_i64(args, 5);
-    p = mproc_process_new(fs, return_arg, args);
-    if (!p)
+    if (!(p = returning_five(fs)))
         return HELPER_SETUP;
     rc = mproc_process_start(p);
     if (rc == 0 && mproc_process_join(p, 60) == 0)
