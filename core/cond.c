@@ -573,11 +573,19 @@ int mproc_barrier_reset(mproc_barrier *br)
     return 0;
 }
 
+/* Live sleepers that are in their wait: a sleeper takes its slot with the
+ * lock held and lets the lock go only once it is counted, so a slot seen
+ * after taking the lock is one a notify will find. */
 unsigned mproc__cond_sleepers(mproc_cond *c)
 {
     unsigned n = 0;
-    for (size_t i = 0; i < SLOTS; i++)
-        n += atomic_load(&cstate(c)->slots[i].pid) != 0;
+    int rc = mproc_lock_acquire(c->lock, -1);
+    for (size_t i = 0; i < SLOTS; i++) {
+        long long pid = atomic_load(&cstate(c)->slots[i].pid);
+        n += pid != 0 && mproc__plat_pid_alive((long)pid);
+    }
+    if (rc == 0 || rc == MPROC_EBROKEN)
+        mproc_lock_release(c->lock);
     return n;
 }
 

@@ -191,12 +191,13 @@ int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body);
 /* 1 when the reader lock is free (taken and given back), else 0. */
 int mproc__queue_reader_lock_free(mproc_queue *q);
 /* Tests only: takes the writer lock, writes frames whole items ("item")
- * and returns holding it (a producer killed between two frames); takes
- * a JoinableQueue's task lock and returns holding it. */
+ * and returns holding it (a producer killed between two frames); a
+ * JoinableQueue's task lock (NULL for other kinds). */
 int mproc__queue_hold_writer_between_frames(mproc_queue *q, int frames);
-int mproc__queue_hold_task_lock(mproc_queue *q);
-/* Tests only: parties counted inside the barrier now; sleepers registered
- * in a condition, an event, a JoinableQueue's join. */
+mproc_lock *mproc__queue_task_lock(mproc_queue *q);
+/* Tests only: parties counted inside the barrier now; live sleepers in
+ * their wait (past letting the lock go: these take it to count) in a
+ * condition, an event, a JoinableQueue's join. */
 unsigned mproc__barrier_inside(mproc_barrier *br);
 unsigned mproc__cond_sleepers(mproc_cond *c);
 unsigned mproc__event_sleepers(mproc_event *e);

@@ -685,10 +685,7 @@ int mproc__queue_hold_writer_between_frames(mproc_queue *q, int frames)
 
 unsigned mproc__queue_task_sleepers(mproc_queue *q) { return q->tasks ? mproc__cond_sleepers(q->tasks) : 0; }
 
-int mproc__queue_hold_task_lock(mproc_queue *q)
-{
-    return q->kind == Q_JOINABLE ? mproc_lock_acquire(mproc_cond_lock(q->tasks), -1) : MPROC_EINVAL;
-}
+mproc_lock *mproc__queue_task_lock(mproc_queue *q) { return q->kind == Q_JOINABLE ? mproc_cond_lock(q->tasks) : NULL; }
 
 int mproc__queue_reader_lock_free(mproc_queue *q)
 {

@@ -329,7 +329,12 @@ static void test_task_done_does_not_wait_for_a_killed_joiner(void)
     mproc_args_add_queue(a, q);
     victim = start_victim(join_queue, a);
     CU_ASSERT_FATAL(wait_until(task_sleepers, q, 1));
+    /* join() wakes each slice to look for a broken queue: killed while it
+     * holds the task lock, the queue would break.  Killed while this holds
+     * it, the joiner dies asleep, which is the case under test. */
+    CU_ASSERT_EQUAL_FATAL(mproc_lock_acquire(mproc__queue_task_lock(q), 10), 0);
     kill_victim(victim);
+    CU_ASSERT_EQUAL(mproc_lock_release(mproc__queue_task_lock(q)), 0);
     CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 30), 0);
     mproc_free(d);
     t0 = tu_now();
@@ -341,7 +346,7 @@ static void test_task_done_does_not_wait_for_a_killed_joiner(void)
 
 static int hold_task_lock(mproc_args *a)
 {
-    if (mproc__queue_hold_task_lock(mproc_args_queue(a, 0)) != 0)
+    if (mproc_lock_acquire(mproc__queue_task_lock(mproc_args_queue(a, 0)), -1) != 0)
         return 1;
     return block_until_killed(a);
 }
