@@ -707,7 +707,7 @@ MPROC_TARGET(put_one);
 static void test_1000_create_transfer_free_cycles_leak_nothing(void)
 {
     int before = 0, maps = 0, failures = 0;
-    for (int i = -1; i < 1000; i++) {
+    for (int i = -1, cycles = tu_cycles(1000); i < cycles; i++) {
         mproc_queue *q;
         mproc_args *a;
         void *d = NULL;

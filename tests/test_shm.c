@@ -67,7 +67,7 @@ static void test_args_shm_wrong_type_is_einval(void)
 static void test_1000_create_transfer_free_cycles_leak_nothing(void)
 {
     int before = 0, maps = 0, failures = 0;
-    for (int i = -1; i < 1000; i++) {
+    for (int i = -1, cycles = tu_cycles(1000); i < cycles; i++) {
         mproc_shm *s;
         mproc_args *a;
         if (i == 0) {

@@ -71,6 +71,9 @@ int tu_main(int argc, char **argv, tu_register_fn reg)
 
     tu_argc = argc;
     tu_argv = argv;
+    /* Unbuffered: when CTest kills a hung test, its output still names the
+     * test it hung in (a pipe is otherwise fully buffered). */
+    setvbuf(stdout, NULL, _IONBF, 0);
     if (getenv("MPROC_TEST_SKIP"))
         return tu_skip_program(argc > 0 ? argv[0] : "test", getenv("MPROC_TEST_SKIP"));
     rc = mproc_init(argc, argv);
@@ -98,9 +101,13 @@ int tu_main(int argc, char **argv, tu_register_fn reg)
 
 void tu_add_suite(const char *name, CU_TestInfo *tests)
 {
+    /* MPROC_TEST_ONLY=substring runs only the tests whose name holds it
+     * (for chasing one test under a sanitizer or in a loop). */
+    const char *only = getenv("MPROC_TEST_ONLY");
     CU_pSuite s = CU_add_suite(name, NULL, NULL);
     for (CU_TestInfo *t = tests; s && t->pName; t++)
-        CU_add_test(s, t->pName, t->pTestFunc);
+        if (!only || strstr(t->pName, only))
+            CU_add_test(s, t->pName, t->pTestFunc);
 }
 
 mproc_method tu_method(void) { return mproc_get_start_method(); }
@@ -108,6 +115,16 @@ mproc_method tu_method(void) { return mproc_get_start_method(); }
 mproc_method tu_process_method(void) { return tu_method() == MPROC_THREAD ? MPROC_SPAWN : tu_method(); }
 
 double tu_now(void) { return mproc__plat_now(); }
+
+int tu_cycles(int n)
+{
+    const char *v = getenv("MPROC_TEST_SCALE");
+    long div = v ? strtol(v, NULL, 10) : 1;
+    if (div <= 1)
+        return n;
+    printf("(%d cycles scaled to %ld by MPROC_TEST_SCALE=%ld) ", n, n / div > 0 ? n / div : 1, div);
+    return n / div > 0 ? (int)(n / div) : 1;
+}
 
 double tu_cpu_seconds(void)
 {

@@ -70,6 +70,13 @@ int tu_gate_release(const char *name);          /* 0 ok */
 void tu_gate_destroy(const char *name);
 
 /* Open descriptors (POSIX) or handles (Windows) of this process. */
+/* How many times a leak test repeats its cycle: n, divided by the
+ * environment's MPROC_TEST_SCALE when set (the sanitizer and Wine stages
+ * set 10: a process start costs 20-200x more there, and a leak of one
+ * handle or mapping per cycle shows in 100 cycles as plainly as in 1,000).
+ * Says so on stdout when it scales. */
+int tu_cycles(int n);
+
 int tu_open_handle_count(void);
 /* Memory mappings of this process (Linux: /proc/self/maps lines), or -1
  * where this test helper cannot count them. */
