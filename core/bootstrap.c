@@ -17,7 +17,7 @@
 #include "internal.h"
 
 #define RECORD_MAGIC 0x4352504Du /* "MPRC" in little-endian byte order */
-#define RECORD_VERSION 1u
+#define RECORD_VERSION 2u /* 2: die_with_parent and its lifeline */
 
 int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
 {
@@ -32,7 +32,19 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
     mproc__buf_str(b, rec->name);
     mproc__buf_u8(b, rec->daemon ? 1 : 0);
     mproc__buf_u64(b, (uint64_t)rec->parent_pid);
+    /* Whether the child dies with its parent, and whether its lifeline
+     * follows the arguments' handles: read before the arguments take
+     * theirs. */
+    mproc__buf_u8(b, rec->die_with_parent ? 1 : 0);
+    mproc__buf_u8(b, rec->die_with_parent && rec->lifeline != MPROC__NO_HANDLE ? 1 : 0);
     rc = mproc__args_encode(rec->args, b, e->hs, &e->nh);
+    if (rc == 0 && rec->die_with_parent && rec->lifeline != MPROC__NO_HANDLE) {
+        if (e->nh < MPROC__MAX_HANDLES)
+            e->hs[e->nh++] = rec->lifeline;
+        else
+            rc = MPROC_ETOOBIG;
+    }
+    e->die_with_parent = rec->die_with_parent != 0;
     if (rc == 0 && b->failed)
         rc = MPROC_ENOMEM;
     if (rc != 0) {
@@ -47,14 +59,18 @@ void mproc__record_clear(mproc__record *rec)
     free(rec->target);
     free(rec->name);
     mproc_args_free(rec->args);
+    mproc__plat_close(rec->lifeline);
     memset(rec, 0, sizeof *rec);
+    rec->lifeline = MPROC__NO_HANDLE;
 }
 
 int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec)
 {
     mproc__reader r = {data, len, 0, 0};
+    int has_lifeline;
 
     memset(rec, 0, sizeof *rec);
+    rec->lifeline = MPROC__NO_HANDLE;
     if (mproc__rd_u32(&r) != RECORD_MAGIC || mproc__rd_u8(&r) != RECORD_VERSION)
         r.bad = 1;
     rec->kind = mproc__rd_u8(&r);
@@ -62,6 +78,12 @@ int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, 
     rec->name = mproc__rd_str(&r, MPROC__NAME_MAX);
     rec->daemon = mproc__rd_u8(&r);
     rec->parent_pid = (long)mproc__rd_u64(&r);
+    rec->die_with_parent = mproc__rd_u8(&r);
+    has_lifeline = mproc__rd_u8(&r);
+    if (rec->die_with_parent > 1 || has_lifeline > rec->die_with_parent || (has_lifeline && nh == 0))
+        r.bad = 1;
+    if (!r.bad && has_lifeline)
+        rec->lifeline = hs[--nh]; /* the last one, after the arguments' */
     if (!r.bad) {
         rec->args = mproc__args_decode(&r, hs, nh); /* takes the handles */
     } else {
@@ -131,7 +153,11 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
         return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) as the first statement of main");
     if ((rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR)) != 0)
         return rc;
-    rc = mproc__record_send(mproc__plat_child_channel(c), c, rec);
+    /* Before the record: until the child has it, it runs nothing of its
+     * own, so it cannot outlive us unbound (it reads end of file). */
+    rc = rec->die_with_parent ? mproc__plat_lifeline_bind(c) : 0;
+    if (rc == 0)
+        rc = mproc__record_send(mproc__plat_child_channel(c), c, rec);
     sent = rc == 0;
     if (sent)
         rc = read_answer(mproc__plat_child_channel(c), &answer);
@@ -252,6 +278,18 @@ void mproc__run_record(mproc__record *rec, int whole_program)
     if (!fn) {
         mproc__record_clear(rec);
         mproc__plat_exit_now(255);
+    }
+    if (rec->die_with_parent) {
+        mproc__handle life = rec->lifeline;
+        rec->lifeline = MPROC__NO_HANDLE; /* the watcher has it now */
+        if (mproc__plat_lifeline_watch(life, rec->parent_pid) != 0) {
+            /* Running unwatched could outlive the parent, which asked that
+             * this never happen. */
+            mproc__log(MPROC_LOG_ERROR, "%s cannot watch its parent's life (%s): not running its target", rec->name,
+                       mproc_strerror(mproc_last_error()));
+            mproc__record_clear(rec);
+            mproc__plat_exit_now(255);
+        }
     }
     mproc__current_set(rec->name, rec->daemon);
     rc = fn(rec->args);

@@ -268,6 +268,11 @@ typedef struct {
     int daemon;
     long parent_pid;
     mproc_args *args;
+    /* RUN: the child dies with the process that asked for it; lifeline is
+     * its end of mproc__plat_lifeline_open (NO_HANDLE where the platform
+     * needs none), sent after the arguments' handles. */
+    int die_with_parent;
+    mproc__handle lifeline;
 } mproc__record;
 
 /* An encoded record with the handles that must travel beside it. */
@@ -275,11 +280,15 @@ typedef struct {
     mproc__buf buf;
     mproc__handle hs[MPROC__MAX_HANDLES];
     size_t nh;
+    int die_with_parent; /* spawn_record binds the child (mproc__plat_lifeline_bind) */
 } mproc__encoded;
 
-/* Encodes a record: 0, MPROC_ENOMEM, MPROC_ETOOBIG (nothing to free then). */
+/* Encodes a record: 0, MPROC_ENOMEM, MPROC_ETOOBIG (nothing to free then;
+ * also when the arguments' handles leave no room for the lifeline).  The
+ * lifeline is not taken: it travels as one of e->hs. */
 int mproc__record_encode(mproc__encoded *e, const mproc__record *rec);
-/* Decodes with the handles received beside the record (all taken).
+/* Decodes with the handles received beside the record (all taken; the
+ * lifeline is rec->lifeline until mproc__run_record watches it).
  * MPROC_EBROKEN for a malformed record, MPROC_ENOMEM. */
 int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec);
 void mproc__record_clear(mproc__record *rec);
@@ -290,7 +299,8 @@ int mproc__record_send(mproc__handle channel, mproc__child *to, const mproc__enc
  * closed first; handles are closed on any failure. */
 int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__handle *hs, size_t *nh);
 /* Spawns the program with the encoded record and waits for the child to
- * take it.  MPROC_ENOINIT when the child exited before its mproc_init()
+ * take it (a child that dies with its parent is bound to this process
+ * before it gets the record).  MPROC_ENOINIT when the child exited before its mproc_init()
  * took it, MPROC_ENOTREG when it does not know the target.  A child that
  * did not take its record is killed and reaped before this returns. */
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec);

@@ -168,6 +168,42 @@ void mproc__plat_child_close_channel(mproc__child *c);
  * caller accepts leaving it running (a thread is detached). */
 void mproc__plat_child_free(mproc__child *c);
 
+/* ---- children that die with their parent ------------------------------ */
+
+/* What ends a child this way: it is killed with SIGKILL where there are
+ * signals, so it reads as -9 to whoever reaps it (a forkserver child's
+ * server, an orphan's reaper), like a child the forkserver's death took. */
+#define MPROC__DIED_WITH_PARENT (-9)
+
+/* In the parent, before starting a child that must not outlive this
+ * process.  POSIX: a pipe; *keep (the write end) stays in this process and
+ * is never inherited: close-on-exec, and closed in the child of every fork
+ * of this process, including forks racing with this call from other
+ * threads.  *give (the read end) goes to the child (inherited by fork, or
+ * sent beside the bootstrap record); the caller closes its own copy once
+ * the child has it.  Windows: creates this process's kill-on-close job
+ * once; both are MPROC__NO_HANDLE.  MPROC_ESYS, MPROC_ENOMEM. */
+int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give);
+/* In the parent, right after spawn and before the child can run anything
+ * of its own (it waits for its record): Windows assigns the child to the
+ * job, so the OS kills it when this process's last handle to the job
+ * closes, however it dies.  POSIX: nothing.  MPROC_ESYS when the OS
+ * refuses (Windows 7 inside another job without breakaway); the caller
+ * then ends the child. */
+int mproc__plat_lifeline_bind(mproc__child *c);
+/* In the parent, once the child was reaped: closes keep (NO_HANDLE is
+ * ignored).  Not for a keep another thread may still be using. */
+void mproc__plat_lifeline_close(mproc__handle keep);
+/* In the child, before its target runs: takes give and ends this process
+ * as MPROC__DIED_WITH_PARENT as soon as the parent no longer holds keep
+ * (at once if it is gone already).  POSIX: a detached watcher thread,
+ * signals blocked, reading give until end of file; where the OS can tie
+ * a child to its parent (MPROC_HAVE_PDEATHSIG) and this is the child of a
+ * fork() from the parent's main thread, the kernel's parent-death signal
+ * as well.  NO_HANDLE (Windows: the job does it) returns 0.
+ * MPROC_ESYS when the watcher cannot start. */
+int mproc__plat_lifeline_watch(mproc__handle give, long parent_pid);
+
 /* ---- exit notification for a process that reaps its own children ------ */
 
 /* A handle that becomes readable whenever a child of this process ends

@@ -27,6 +27,7 @@ typedef struct tracked {
     mproc_method method;
     mproc_target_fn fn;     /* thread method: the thread runs these */
     mproc_args *args;
+    mproc__handle lifeline; /* die_with_parent: our end, closed once reaped */
 } tracked;
 
 struct mproc_process {
@@ -37,6 +38,8 @@ struct mproc_process {
     mproc_args *args;
     char *name;
     int daemon;
+    int die_with_parent;
+    mproc__handle give; /* fork: the child's end of the lifeline, while starting */
     int state;
     int exitcode;
     long owner_pid; /* only the creator may start, join or signal */
@@ -80,6 +83,8 @@ static void tracked_free(tracked *t)
 {
     if (t->child)
         t->ops->free(t->child);
+    /* Only now: the child has ended, and nothing else holds our end. */
+    mproc__plat_lifeline_close(t->lifeline);
     mproc_args_free(t->args);
     free(t);
 }
@@ -177,6 +182,7 @@ mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args 
     p->fn = fn;
     p->args = args;
     p->state = CREATED;
+    p->give = MPROC__NO_HANDLE;
     p->owner_pid = mproc__plat_getpid();
     return p;
 }
@@ -220,9 +226,30 @@ int mproc_process_set_daemon(mproc_process *p, int daemon)
     return rc ? mproc__error(rc) : 0;
 }
 
+int mproc_process_set_die_with_parent(mproc_process *p, int on)
+{
+    int rc = 0;
+    if (!p)
+        return mproc__error(MPROC_EINVAL);
+    mproc__plat_mutex_lock(p->mu);
+    if (p->state != CREATED)
+        rc = MPROC_ESTATE;
+    else
+        p->die_with_parent = on != 0;
+    mproc__plat_mutex_unlock(p->mu);
+    return rc ? mproc__error(rc) : 0;
+}
+
 static void fork_child_main(void *ud)
 {
     mproc_process *p = ud;
+    if (p->give != MPROC__NO_HANDLE && mproc__plat_lifeline_watch(p->give, p->owner_pid) != 0) {
+        /* Running unwatched could outlive the parent, which asked that
+         * this never happen. */
+        mproc__log(MPROC_LOG_ERROR, "%s cannot watch its parent's life (%s): not running its target", p->name,
+                   mproc_strerror(mproc_last_error()));
+        mproc__exit_process(255);
+    }
     mproc__current_set(p->name, p->daemon);
     mproc__exit_process(p->fn(p->args));
 }
@@ -233,9 +260,9 @@ static int thread_main(void *ud)
     return t->fn(t->args);
 }
 
-static int start_by_record(mproc_process *p, tracked *t)
+static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
 {
-    mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args};
+    mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args, p->die_with_parent, give};
     const char *target = mproc__target_name(p->fn);
     mproc__child *child = NULL;
     mproc__encoded enc;
@@ -279,6 +306,7 @@ static int check_may_start(mproc_process *p)
 int mproc_process_start(mproc_process *p)
 {
     mproc__child *child = NULL;
+    mproc__handle give;
     tracked *t;
     int rc;
 
@@ -303,9 +331,17 @@ int mproc_process_start(mproc_process *p)
     t->ops = &plat_ops;
     t->daemon = p->daemon;
     t->method = p->method;
+    t->lifeline = give = MPROC__NO_HANDLE;
+    /* A thread dies with its process anyway. */
+    if (p->die_with_parent && p->method != MPROC_THREAD && (rc = mproc__plat_lifeline_open(&t->lifeline, &give)) != 0) {
+        free(t);
+        goto failed;
+    }
     switch (p->method) {
     case MPROC_FORK:
+        p->give = give;
         rc = mproc__plat_fork(&child, fork_child_main, p);
+        p->give = MPROC__NO_HANDLE;
         t->child = child;
         break;
     case MPROC_THREAD:
@@ -316,13 +352,16 @@ int mproc_process_start(mproc_process *p)
         rc = mproc__plat_thread_start(&child, thread_main, t);
         t->child = child;
         break;
-    default: rc = start_by_record(p, t); break;
+    default: rc = start_by_record(p, t, give); break;
     }
+    /* The child has its own copy of its end (or none, having failed). */
+    mproc__plat_close(give);
     if (rc != 0) {
         if (p->method == MPROC_THREAD) {
             p->args = t->args;
             t->args = NULL;
         }
+        mproc__plat_lifeline_close(t->lifeline);
         free(t);
         goto failed;
     }

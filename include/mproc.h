@@ -250,6 +250,28 @@ MPROC_API const char *mproc_process_name(const mproc_process *p);
 /* Daemon processes are terminated, not waited for, when the parent exits
  * normally, and may not start children of their own.  Only before start. */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
+/* Ends the child within about a second of this process's death, however
+ * this process dies (SIGKILL included), instead of leaving it running
+ * (CPython's default, kept when on is 0).  Only this child: its own
+ * children die with it only if it asks the same for them.  Only before
+ * start.  Errors: MPROC_EINVAL (p NULL), MPROC_ESTATE (already started).
+ *
+ * POSIX: a lifeline pipe whose write end only this process holds (it is
+ * closed in every other child, forked ones included); a thread in the
+ * child reads the other end and, at end of file, kills the child with
+ * SIGKILL, so whoever reaps it sees -9 (as a killed forkserver child).
+ * Linux adds the kernel's parent-death signal (PR_SET_PDEATHSIG) for a
+ * child forked from the main thread only: it follows the thread that
+ * forked, so from any other thread it would kill the child when that
+ * thread ends.  Under forkserver the parent that counts is the process
+ * that called mproc_process_start, not the server.  Windows: the child is
+ * assigned to a job object this process creates once with
+ * JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, whose only handle it holds; where
+ * the OS refuses (Windows 7 inside another job), start fails with
+ * MPROC_ESYS.  Thread method: no effect (a thread ends with its process).
+ * A child that cannot start its watcher exits with 255 before its target
+ * runs. */
+MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
 /*
  * Starts the process.  0, or:
  *   MPROC_EINVAL   p is NULL.
