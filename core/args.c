@@ -202,6 +202,48 @@ void *mproc__args_object(const mproc_args *a, size_t i, int kind)
     return x ? x->u.obj.ptr : NULL;
 }
 
+int mproc__args_append(mproc_args *dst, const mproc_args *src)
+{
+    for (size_t i = 0; src && i < src->n; i++) {
+        const arg *x = &src->v[i];
+        int rc;
+        switch (x->type) {
+        case ARG_I64: rc = mproc_args_add_i64(dst, x->u.i64); break;
+        case ARG_F64: rc = mproc_args_add_f64(dst, x->u.f64); break;
+        case ARG_STR: rc = add_blob(dst, ARG_STR, x->u.blob.ptr, x->u.blob.len); break;
+        case ARG_BYTES: rc = add_blob(dst, ARG_BYTES, x->u.blob.ptr, x->u.blob.len); break;
+        default: rc = mproc__args_add_object(dst, x->u.obj.kind, x->u.obj.ptr); break;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+mproc_args *mproc__args_split(mproc_args *a, size_t k)
+{
+    mproc_args *tail = mproc_args_new();
+    size_t moved = 0;
+    if (!tail)
+        return NULL;
+    for (size_t i = k; i < a->n; i++) {
+        size_t len = a->v[i].type == ARG_STR || a->v[i].type == ARG_BYTES ? a->v[i].u.blob.len : 0;
+        arg *x = push(tail, a->v[i].type, len);
+        if (!x) {
+            /* Nothing moved yet is lost: the values still belong to a. */
+            tail->n = 0;
+            mproc_args_free(tail);
+            return NULL;
+        }
+        *x = a->v[i];
+        moved += len;
+    }
+    a->bytes -= moved;
+    if (k < a->n)
+        a->n = k;
+    return tail;
+}
+
 /* An object's export, framed so a decoder can bound what it reads. */
 static int encode_object(const arg *x, mproc__buf *b, mproc__handle *hs, size_t *nh)
 {

@@ -47,6 +47,7 @@ const char *mproc_strerror(int code)
     case MPROC_EBROKEN: return "broken: a peer died or the data is corrupt";
     case MPROC_ETOOBIG: return "message larger than the configured limit";
     case MPROC_ESYS: return "operating system error (see mproc_last_os_error)";
+    case MPROC_ETASK: return "the task returned a nonzero code";
     default: return "unknown mproc error code";
     }
 }

@@ -110,6 +110,8 @@ int mproc__msg_parse(const unsigned char hdr[MPROC__MSG_HDR], size_t max, size_t
  * is ambiguous. */
 const char *mproc__target_name(mproc_target_fn fn);
 mproc_target_fn mproc__target_find(const char *name);
+const char *mproc__task_name(mproc_task_fn fn);
+mproc_task_fn mproc__task_find(const char *name);
 #define MPROC__NAME_MAX 256
 
 /* ---- arguments (core/args.c) ------------------------------------------ */
@@ -125,6 +127,12 @@ mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t
 int mproc__args_add_object(mproc_args *a, int kind, void *obj);
 /* The object at i if it is of kind, else NULL + MPROC_EINVAL. */
 void *mproc__args_object(const mproc_args *a, size_t i, int kind);
+/* Appends copies of src's values to dst (objects by reference).  0 or an
+ * error (dst keeps what was appended). */
+int mproc__args_append(mproc_args *dst, const mproc_args *src);
+/* Moves the values from index k on into a new list (owned objects move with
+ * them) and leaves a with the first k.  NULL on ENOMEM (a unchanged). */
+mproc_args *mproc__args_split(mproc_args *a, size_t k);
 
 /* ---- shareable objects --------------------------------------------------- */
 

@@ -51,7 +51,8 @@ enum {
     MPROC_EEXIST = -11,   /* already set */
     MPROC_EBROKEN = -12,  /* peer died or data is corrupt; object unusable */
     MPROC_ETOOBIG = -13,  /* message larger than the configured limit */
-    MPROC_ESYS = -14      /* OS error; see mproc_last_os_error() */
+    MPROC_ESYS = -14,     /* OS error; see mproc_last_os_error() */
+    MPROC_ETASK = -15     /* the task returned a nonzero code */
 };
 
 /* The code behind the last failing call of this thread. */
@@ -529,6 +530,149 @@ MPROC_API int mproc_barrier_abort(mproc_barrier *barrier);
 /* Back to empty; current waiters get MPROC_EBROKEN. */
 MPROC_API int mproc_barrier_reset(mproc_barrier *barrier);
 MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
+
+/* ------------------------------------------------------------------ */
+/* Pools (multiprocessing.Pool, concurrent.futures, multiprocessing.dummy) */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A pool runs registered *tasks* in worker processes (or threads, with
+ * mproc_get_context(MPROC_THREAD)): a task reads one input byte string and
+ * writes one result.  Each worker has its own private channel to the pool
+ * (no shared task queue, so no lock a dying worker can take with it) and a
+ * small window of tasks in flight.  When a worker dies, the one task it was
+ * running fails with MPROC_EBROKEN (or runs again, see max_retries), the
+ * tasks queued behind it go to other workers, the worker is replaced and
+ * the pool goes on.  A dispatcher thread of the pool does all of this; the
+ * calling threads only hand it work and wait for results.  Every pool
+ * function may be called from any thread.
+ */
+typedef struct mproc_pool mproc_pool;
+/* Where a task writes its result. */
+typedef struct mproc_out mproc_out;
+/* Appends len bytes to the task's result.  MPROC_ETOOBIG when the result
+ * would exceed the pool's max_message (nothing appended; the item then
+ * fails with MPROC_ETOOBIG whatever the task returns), MPROC_ENOMEM,
+ * MPROC_EINVAL. */
+MPROC_API int mproc_out_write(mproc_out *out, const void *data, size_t len);
+/* A task: in/len is the input (valid during the call only); returns 0, or
+ * its own nonzero code (the item then fails with MPROC_ETASK and that code;
+ * what it wrote is dropped). */
+typedef int (*mproc_task_fn)(const void *in, size_t len, mproc_out *out);
+
+/* Registers fn under name so spawn and forkserver workers (a fresh copy of
+ * the program) can find it; MPROC_TASK(fn) does this before main.  Errors as
+ * mproc_register_target. */
+MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
+
+/* MPROC_TASK(fn); at file scope after fn's definition: registers fn under
+ * its own name.  Under spawn and forkserver an unregistered task (or one of
+ * two registered under one name) fails with MPROC_ENOTREG before anything
+ * runs; fork and thread pools also run unregistered tasks. */
+#if defined(_MSC_VER)
+#define MPROC__MSVC_TASK(fn, ptr)                                                   \
+    static void mproc__register_##fn(void) { (void)mproc_register_task(#fn, fn); } \
+    __declspec(allocate(".CRT$XCU")) void (*const ptr)(void) = mproc__register_##fn; \
+    __pragma(comment(linker, "/include:" MPROC__SYMBOL_PREFIX MPROC__STRING(ptr)))  \
+    extern int mproc__target_registry_anchor
+#define MPROC__MSVC_TASK2(fn, line, n) MPROC__MSVC_TASK(fn, mproc__ctor_##fn##_##line##_##n)
+#define MPROC__MSVC_TASK1(fn, line, n) MPROC__MSVC_TASK2(fn, line, n)
+#define MPROC_TASK(fn) MPROC__MSVC_TASK1(fn, __LINE__, __COUNTER__)
+#elif defined(__GNUC__) || defined(__clang__)
+#define MPROC_TASK(fn)                                                                \
+    static void mproc__register_##fn(void) __attribute__((constructor));             \
+    static void mproc__register_##fn(void) { (void)mproc_register_task(#fn, fn); }   \
+    extern int mproc__target_registry_anchor
+#else
+#error "MPROC_TASK needs constructor support; call mproc_register_task() instead"
+#endif
+
+/* What became of one item. */
+typedef struct {
+    int status;   /* 0; MPROC_ETASK (the task returned nonzero); MPROC_EBROKEN (its worker died);
+                     MPROC_ETIMEDOUT (ran past task_timeout, worker killed); MPROC_ECLOSED (pool
+                     terminated first); MPROC_ETOOBIG (input or result over max_message);
+                     MPROC_ENOTREG (the task is not registered) */
+    int code;     /* ETASK: the task's return value; EBROKEN: the worker's exit code, -N for signal N */
+    long pid;     /* the worker that ran it last (0 if none) */
+    int attempts; /* how many times it was started */
+} mproc_task_status;
+
+typedef struct {
+    mproc_target_fn initializer;  /* run once in each new worker; nonzero return: that worker exits
+                                     and its tasks go to others; when no new worker gets past it
+                                     the pending tasks fail with MPROC_EBROKEN (no restart loop) */
+    mproc_args *initargs;         /* copied for each worker; the caller keeps it */
+    int maxtasksperchild;         /* 0: unlimited; else a worker is replaced after this many items */
+    double task_timeout;          /* seconds; <= 0: none.  An item running longer is killed with its
+                                     worker (a thread pool cannot kill a thread: the item fails and
+                                     its result is dropped, the thread is replaced) */
+    int max_retries;              /* re-run an item whose worker died up to this many times; 0: fail it */
+    size_t max_message;           /* largest input or result; 0: 64 MiB */
+    void (*progress)(size_t done, size_t total, void *ud); /* per map/imap call, in the caller's
+                                     thread; total 0 when unknown (imap) */
+    void *progress_ud;
+} mproc_pool_opts;                /* zero-initialised = CPython's defaults, no timeout, no retries */
+
+/* A pool of workers started with ctx's method (NULL: the default context);
+ * workers 0: mproc_cpu_count().  opts NULL: defaults.  Workers start now.
+ * NULL on error: MPROC_EINVAL (workers < 0, an option out of range),
+ * MPROC_ENOTREG (an initializer not registered, spawn/forkserver),
+ * MPROC_ENOINIT, MPROC_ENOMEM, MPROC_ESYS. */
+MPROC_API mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts);
+
+/* n fixed-size records in -> n fixed-size results out, in order (a result
+ * shorter than out_size is zero-padded; a longer one fails that item with
+ * MPROC_ETOOBIG).  chunksize 0: CPython's ceil(n / (4 * workers)).  status:
+ * n entries filled in, or NULL.  Returns 0 when every item succeeded, else
+ * the status of the first failed item (every item still runs);
+ * MPROC_EINVAL, MPROC_ENOTREG (nothing ran), MPROC_ECLOSED (pool closed).
+ * out is written only for items that succeeded (the rest are zeroed). */
+MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t n, size_t in_size,
+                             void *out, size_t out_size, size_t chunksize, mproc_task_status *status);
+
+/* Variable-length inputs pulled lazily by next (at most a bounded window in
+ * flight, so input of any length runs in bounded memory) and results handed
+ * to on_result in input order (ordered != 0: imap) or as they complete
+ * (imap_unordered).  next returns 1 with an item (valid until its next
+ * call), 0 at the end, < 0 to stop: items already sent still complete and
+ * are delivered, then imap returns that value.  Callbacks run in the
+ * caller's thread; data is valid during on_result only.  chunksize 0: 1.
+ * Returns 0, or the status of the first failed item (all still delivered),
+ * or MPROC_EINVAL / MPROC_ENOTREG / MPROC_ECLOSED as map. */
+typedef int (*mproc_input_fn)(void *ud, const void **data, size_t *len);
+typedef void (*mproc_result_fn)(void *ud, size_t index, const mproc_task_status *st, const void *data, size_t len);
+MPROC_API int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn, mproc_input_fn next, void *in_ud,
+                              mproc_result_fn on_result, void *out_ud, size_t chunksize, int ordered);
+
+/* One task run asynchronously (apply_async); in is copied.  NULL on error
+ * (MPROC_EINVAL, MPROC_ENOTREG, MPROC_ECLOSED after close, MPROC_ENOMEM). */
+typedef struct mproc_result mproc_result;
+MPROC_API mproc_result *mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t len);
+/* 0 once the task is done, MPROC_ETIMEDOUT before. */
+MPROC_API int mproc_result_wait(mproc_result *r, double timeout);
+/* 1 when done, 0 before. */
+MPROC_API int mproc_result_ready(mproc_result *r);
+/* Waits as mproc_result_wait, then hands over the result (*data: free with
+ * mproc_free; NULL when empty or failed) and its status (st may be NULL).
+ * Returns 0, MPROC_ETIMEDOUT (nothing handed over), or the task's status.
+ * A second get after success hands over nothing (*data NULL). */
+MPROC_API int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st);
+/* Releases r; the task still runs if it has not (its result is dropped). */
+MPROC_API void mproc_result_free(mproc_result *r);
+
+/* No new work (map, imap and apply_async then fail with MPROC_ECLOSED);
+ * queued tasks still run.  0 or MPROC_EINVAL. */
+MPROC_API int mproc_pool_close(mproc_pool *pool);
+/* Stops now: workers are killed, unfinished tasks end with MPROC_ECLOSED,
+ * calls waiting on them return.  0 or MPROC_EINVAL. */
+MPROC_API int mproc_pool_terminate(mproc_pool *pool);
+/* After close or terminate: waits until every task is done (close) and
+ * every worker has ended and been reaped.  0, MPROC_ETIMEDOUT, MPROC_ESTATE
+ * (neither close nor terminate called), MPROC_EINVAL. */
+MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
+/* Terminates the pool if it still runs, joins it, and releases it. */
+MPROC_API void mproc_pool_free(mproc_pool *pool);
 
 /* The pid of this process's parent. */
 MPROC_API long mproc_parent_pid(void);

@@ -9,6 +9,8 @@
 #ifdef _WIN32
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+/* after windows.h: PROCESS_MEMORY_COUNTERS */
+#include <psapi.h>
 #else
 #include <dirent.h>
 #include <errno.h>
@@ -251,6 +253,15 @@ int tu_mapping_count(void)
     return n;
 }
 
+long tu_peak_memory_kib(void)
+{
+    /* K32GetProcessMemoryInfo: kernel32's own entry (Windows 7 on), so no psapi. */
+    PROCESS_MEMORY_COUNTERS pmc;
+    if (!K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc))
+        return -1;
+    return (long)(pmc.PeakWorkingSetSize / 1024);
+}
+
 /* Every mapped view of this process is a file mapping: the library's
  * segments are all of them. */
 int tu_segment_count(void) { return tu_mapping_count(); }
@@ -350,6 +361,20 @@ int tu_open_handle_count(void)
         if (fcntl(fd, F_GETFD) >= 0)
             n++;
     return n;
+}
+
+long tu_peak_memory_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kib;
 }
 
 int tu_mapping_count(void)

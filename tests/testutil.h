@@ -78,6 +78,9 @@ void tu_gate_destroy(const char *name);
 int tu_cycles(int n);
 
 int tu_open_handle_count(void);
+/* The most memory this process has had resident (Linux VmHWM, Windows
+ * peak working set), in KiB, or -1 where the helper cannot tell. */
+long tu_peak_memory_kib(void);
 /* Memory mappings of this process (Linux: /proc/self/maps lines), or -1
  * where this test helper cannot count them. */
 int tu_mapping_count(void);

@@ -74,11 +74,13 @@ static int on_main_thread(void)
 #endif
 }
 
-int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
+/* A pipe whose write end only this process holds: close-on-exec, and closed
+ * in the child of every fork (also used for thread.c's end-of-thread pipes,
+ * which a forked child holding would keep from ever reading as ended). */
+int mproc__posix_parent_only_pipe(int fds[2])
 {
-    int fds[2], rc = 0, err = 0;
+    int rc = 0, err = 0;
 
-    *keep = *give = MPROC__NO_HANDLE;
     pthread_once(&atfork_once, register_atfork);
     /* pipe() and FD_CLOEXEC and the list entry under one hold of the
      * descriptor lock: no fork or spawn sees the pipe without the others. */
@@ -107,6 +109,29 @@ int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
         return mproc__error(rc);
     if (err != 0)
         return mproc__sys_error(err);
+    return 0;
+}
+
+void mproc__posix_parent_only_close(int fd)
+{
+    mproc__posix_fd_lock();
+    for (size_t i = 0; i < n_keeps; i++) {
+        if (keeps[i] == fd) {
+            keeps[i] = keeps[--n_keeps];
+            break;
+        }
+    }
+    close(fd);
+    mproc__posix_fd_unlock();
+}
+
+int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
+{
+    int fds[2], rc;
+
+    *keep = *give = MPROC__NO_HANDLE;
+    if ((rc = mproc__posix_parent_only_pipe(fds)) != 0)
+        return rc;
     opened_on_main_thread = on_main_thread() ? getpid() : 0;
     *keep = fds[1];
     *give = fds[0];
@@ -121,17 +146,8 @@ int mproc__plat_lifeline_bind(mproc__child *c)
 
 void mproc__plat_lifeline_close(mproc__handle keep)
 {
-    if (keep == MPROC__NO_HANDLE)
-        return;
-    mproc__posix_fd_lock();
-    for (size_t i = 0; i < n_keeps; i++) {
-        if (keeps[i] == (int)keep) {
-            keeps[i] = keeps[--n_keeps];
-            break;
-        }
-    }
-    close((int)keep);
-    mproc__posix_fd_unlock();
+    if (keep != MPROC__NO_HANDLE)
+        mproc__posix_parent_only_close((int)keep);
 }
 
 /* As if the parent's death had killed us: SIGKILL cannot be caught, so no

@@ -124,4 +124,10 @@ long mproc__posix_threads_live(void);
 char *const *mproc__posix_argv(void);
 const char *mproc__posix_exe(void);
 
+/* A pipe whose write end fds[1] only this process holds: close-on-exec and
+ * closed in every fork child (lifeline.c).  0 or an error.  Close the
+ * write end with mproc__posix_parent_only_close. */
+int mproc__posix_parent_only_pipe(int fds[2]);
+void mproc__posix_parent_only_close(int fd);
+
 #endif /* MPROC_POSIX_H */

@@ -39,7 +39,7 @@ static void *thread_main(void *arg)
     thread_box *b = arg;
     b->result = b->fn(b->ud);
     atomic_fetch_sub(&live_threads, 1);
-    close(b->done_fd);
+    mproc__posix_parent_only_close(b->done_fd);
     box_release(b);
     return NULL;
 }
@@ -73,11 +73,12 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
         mproc__plat_child_free(c);
         return MPROC_ENOMEM;
     }
-    if (mproc__posix_pipe(p, 0) != 0) {
-        err = errno;
+    /* A forked child must not hold the write end: the thread's end would
+     * never read as such while that child lives. */
+    if ((err = mproc__posix_parent_only_pipe(p)) != 0) {
         free(b);
         mproc__plat_child_free(c);
-        return mproc__sys_error(err);
+        return err;
     }
     atomic_init(&b->refs, 2);
     b->fn = fn;
@@ -91,7 +92,7 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     atomic_fetch_add(&live_threads, 1);
     if ((err = pthread_create(&c->thread, NULL, thread_main, b)) != 0) {
         atomic_fetch_sub(&live_threads, 1);
-        close(p[1]);
+        mproc__posix_parent_only_close(p[1]);
         free(b);
         c->box = NULL;
         mproc__plat_child_free(c);
