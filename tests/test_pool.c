@@ -212,7 +212,11 @@ static void test_imap_of_10000000_lazy_inputs_keeps_memory_bounded(void)
     CU_ASSERT_EQUAL(mproc_pool_imap(p, square, count_up, &c, check_square, &c, 1000, 1), 0);
     CU_ASSERT_EQUAL(c.delivered, (size_t)c.n);
     CU_ASSERT_EQUAL(c.wrong, 0);
+#ifdef MPROC_TEST_SANITIZED
+    tu_skip_part("peak memory", "a sanitizer's allocator keeps freed memory in quarantine");
+#else
     CU_ASSERT(tu_peak_memory_kib() - before < 64 * 1024);
+#endif
     mproc_pool_free(p);
 }
 
@@ -243,7 +247,12 @@ static int crash_or_square(const void *in, size_t len, mproc_out *out)
         }
     }
     switch (c.crash) {
-    case CRASH_SEGV: raise(SIGSEGV); break;
+    case CRASH_SEGV:
+        /* The default action: a sanitizer's handler would turn the signal
+         * into a report and exit code 1. */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        break;
     case CRASH_ABORT: abort();
     case CRASH_EXIT: mproc__plat_exit_now(3);
     case CRASH_KILL: (void)mproc__plat_kill_pid(mproc__plat_getpid(), 1); for (;;) (void)0; /* the kill arrives */
