@@ -124,4 +124,8 @@ long mproc__posix_threads_live(void);
 char *const *mproc__posix_argv(void);
 const char *mproc__posix_exe(void);
 
+/* Lists fd, which this process holds, among the descriptors closed in the
+ * child of each of its forks (lifeline.c).  0 or MPROC_ENOMEM. */
+int mproc__posix_keep_from_forks(int fd);
+
 #endif /* MPROC_POSIX_H */
