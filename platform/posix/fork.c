@@ -70,8 +70,12 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
     if (pid == 0) {
         if (reserve >= 0)
             close(reserve);
-        if (!use_pidfd)
+        /* This child's forks must not hold its sentinel's write end: its
+         * parent would not see it end while a grandchild lives. */
+        if (!use_pidfd) {
             close(eof_pipe[0]);
+            (void)mproc__posix_keep_from_forks(eof_pipe[1]);
+        }
         fn(ud);
         _exit(255); /* fn does not return */
     }

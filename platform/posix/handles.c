@@ -166,7 +166,11 @@ int mproc__plat_adopt_channel(mproc__handle h)
     struct stat st;
     if (h < 0 || h > INT_MAX || fstat((int)h, &st) != 0 || !S_ISSOCK(st.st_mode))
         return MPROC_EINVAL;
-    return mproc__posix_cloexec((int)h) == 0 ? 0 : MPROC_EINVAL;
+    if (mproc__posix_cloexec((int)h) != 0)
+        return MPROC_EINVAL;
+    /* Without pidfds the channel is this child's sentinel in its parent:
+     * its own forks must not hold it. */
+    return mproc__posix_keep_from_forks((int)h);
 }
 
 /* ---- enumerating and closing descriptors ------------------------------ */

@@ -74,10 +74,37 @@ static int on_main_thread(void)
 #endif
 }
 
+<<<<<<< HEAD
 /* A pipe whose write end only this process holds: close-on-exec, and closed
  * in the child of every fork (also used for thread.c's end-of-thread pipes,
  * which a forked child holding would keep from ever reading as ended). */
 int mproc__posix_parent_only_pipe(int fds[2])
+=======
+/* Lists fd, which this process already holds, among those closed in the
+ * child of each of its forks.  0 or MPROC_ENOMEM. */
+int mproc__posix_keep_from_forks(int fd)
+{
+    int rc = 0;
+    pthread_once(&atfork_once, register_atfork);
+    mproc__posix_fd_lock();
+    if (n_keeps == cap_keeps) {
+        size_t ncap = cap_keeps ? cap_keeps * 2 : 8;
+        int *k = realloc(keeps, ncap * sizeof *k);
+        if (k) {
+            keeps = k;
+            cap_keeps = ncap;
+        }
+    }
+    if (n_keeps < cap_keeps)
+        keeps[n_keeps++] = fd;
+    else
+        rc = MPROC_ENOMEM;
+    mproc__posix_fd_unlock();
+    return rc;
+}
+
+int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
+>>>>>>> main
 {
     int rc = 0, err = 0;
 

@@ -129,5 +129,8 @@ const char *mproc__posix_exe(void);
  * write end with mproc__posix_parent_only_close. */
 int mproc__posix_parent_only_pipe(int fds[2]);
 void mproc__posix_parent_only_close(int fd);
+/* Lists fd, which this process holds, among the descriptors closed in the
+ * child of each of its forks (lifeline.c).  0 or MPROC_ENOMEM. */
+int mproc__posix_keep_from_forks(int fd);
 
 #endif /* MPROC_POSIX_H */
