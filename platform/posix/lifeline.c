@@ -74,37 +74,37 @@ static int on_main_thread(void)
 #endif
 }
 
-<<<<<<< HEAD
-/* A pipe whose write end only this process holds: close-on-exec, and closed
- * in the child of every fork (also used for thread.c's end-of-thread pipes,
- * which a forked child holding would keep from ever reading as ended). */
-int mproc__posix_parent_only_pipe(int fds[2])
-=======
+/* Room for one more entry in keeps (descriptor lock held): 0 or ENOMEM. */
+static int room_for_one_more(void)
+{
+    if (n_keeps == cap_keeps) {
+        size_t ncap = cap_keeps ? cap_keeps * 2 : 8;
+        int *k = realloc(keeps, ncap * sizeof *k);
+        if (!k)
+            return MPROC_ENOMEM;
+        keeps = k;
+        cap_keeps = ncap;
+    }
+    return 0;
+}
+
 /* Lists fd, which this process already holds, among those closed in the
  * child of each of its forks.  0 or MPROC_ENOMEM. */
 int mproc__posix_keep_from_forks(int fd)
 {
-    int rc = 0;
+    int rc;
     pthread_once(&atfork_once, register_atfork);
     mproc__posix_fd_lock();
-    if (n_keeps == cap_keeps) {
-        size_t ncap = cap_keeps ? cap_keeps * 2 : 8;
-        int *k = realloc(keeps, ncap * sizeof *k);
-        if (k) {
-            keeps = k;
-            cap_keeps = ncap;
-        }
-    }
-    if (n_keeps < cap_keeps)
+    if ((rc = room_for_one_more()) == 0)
         keeps[n_keeps++] = fd;
-    else
-        rc = MPROC_ENOMEM;
     mproc__posix_fd_unlock();
     return rc;
 }
 
-int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
->>>>>>> main
+/* A pipe whose write end only this process holds: close-on-exec, and closed
+ * in the child of every fork (also used for thread.c's end-of-thread pipes,
+ * which a forked child holding would keep from ever reading as ended). */
+int mproc__posix_parent_only_pipe(int fds[2])
 {
     int rc = 0, err = 0;
 
@@ -112,16 +112,9 @@ int mproc__plat_lifeline_open(mproc__handle *keep, mproc__handle *give)
     /* pipe() and FD_CLOEXEC and the list entry under one hold of the
      * descriptor lock: no fork or spawn sees the pipe without the others. */
     mproc__posix_fd_lock();
-    if (n_keeps == cap_keeps) {
-        size_t ncap = cap_keeps ? cap_keeps * 2 : 8;
-        int *k = realloc(keeps, ncap * sizeof *k);
-        if (k) {
-            keeps = k;
-            cap_keeps = ncap;
-        }
-    }
-    if (n_keeps == cap_keeps) {
-        rc = MPROC_ENOMEM;
+    rc = room_for_one_more();
+    if (rc != 0) {
+        /* reported below, once the lock is let go */
     } else if (pipe(fds) != 0) {
         err = errno;
     } else if (mproc__posix_cloexec(fds[0]) != 0 || mproc__posix_cloexec(fds[1]) != 0) {
