@@ -151,7 +151,8 @@ int mproc__plat_child_wait(mproc__child *c, double timeout, int *code);
 int mproc__plat_child_signal(mproc__child *c, int kill);
 /* Sends SIGTERM (kill == 0) or SIGKILL to process pid, which need not be
  * a child of this process (a forkserver child).  The caller makes sure the
- * pid has not been reaped yet.  MPROC_ENOTSUP without signals. */
+ * pid has not been reaped yet.  Windows: TerminateProcess with the codes
+ * mproc__plat_child_signal uses. */
 int mproc__plat_kill_pid(long pid, int kill);
 /* Whether process pid still runs: 0 once it has ended (a zombie counts
  * as ended where the OS tells: /proc, sysctl, our own child, Windows), else

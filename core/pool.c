@@ -269,24 +269,38 @@ static int take_chunk(mproc_pool *p, pool_worker *w, mproc__buf *out)
     return 1;
 }
 
-/* Builds at most one message per worker: whole chunks its window takes. */
+/* Builds at most one message per worker: whole chunks its window takes.
+ * Level by level (every worker's first chunk, then every worker's second),
+ * so work goes to idle workers before it queues behind a busy one. */
 static size_t assign(mproc_pool *p, outgoing *out)
 {
     size_t nout = 0;
-    for (int i = 0; i < p->nworkers && p->queue; i++) {
-        pool_worker *w = &p->ws[i];
-        mproc__buf msg = {0};
-        if (!w->alive || w->stopping)
-            continue;
-        while (p->queue && take_chunk(p, w, &msg)) {
-            if (msg.failed)
-                break;
+    int *slot_of = calloc((size_t)p->nworkers, sizeof *slot_of);
+    if (!slot_of)
+        return 0;
+    for (int i = 0; i < p->nworkers; i++)
+        slot_of[i] = -1;
+    for (size_t level = 1; level <= WINDOW_ITEMS && p->queue; level++) {
+        for (int i = 0; i < p->nworkers && p->queue; i++) {
+            pool_worker *w = &p->ws[i];
+            mproc__buf msg = {0};
+            if (!w->alive || w->stopping || w->chunks >= level)
+                continue;
+            if (slot_of[i] >= 0)
+                msg = out[slot_of[i]].msg;
+            if (!take_chunk(p, w, &msg) && slot_of[i] < 0) {
+                mproc__buf_free(&msg);
+                continue;
+            }
+            if (slot_of[i] < 0) {
+                slot_of[i] = (int)nout;
+                out[nout++] = (outgoing){i, msg};
+            } else {
+                out[slot_of[i]].msg = msg;
+            }
         }
-        if (msg.len > 0)
-            out[nout++] = (outgoing){i, msg};
-        else
-            mproc__buf_free(&msg);
     }
+    free(slot_of);
     return nout;
 }
 

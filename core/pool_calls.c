@@ -13,6 +13,8 @@
 
 /* ---- the streaming loop ------------------------------------------------------ */
 
+#define MAX_CHUNK_ITEMS 1024
+
 typedef struct {
     /* Source: 1 with an item (*own: a copy the item keeps, else data must
      * stay valid for the whole call), 0 at the end, < 0 to stop. */
@@ -30,7 +32,10 @@ static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, si
     memset(job, 0, sizeof *job);
     job->kind = kind;
     job->fn = fn;
-    job->chunksize = chunksize ? chunksize : 1;
+    /* A chunk beyond this many items buys nothing (its message is capped
+     * at MPROC__POOL_CHUNK_BYTES anyway) and the window of items in memory
+     * grows with it: CPython's default for 2,000,000 items would be 250,000. */
+    job->chunksize = chunksize == 0 ? 1 : chunksize > MAX_CHUNK_ITEMS ? MAX_CHUNK_ITEMS : chunksize;
     job->done_tail = &job->done_list;
     if ((rc = mproc__pool_task_ref(fn, p->tp->by_name, &job->task_name)) != 0)
         return rc;
@@ -402,17 +407,19 @@ int mproc_result_ready(mproc_result *r)
 int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st)
 {
     int rc;
-    if (!r || !data || !len)
+    if (!r || !data != !len)
         return mproc__error(MPROC_EINVAL);
-    *data = NULL;
-    *len = 0;
+    if (data) {
+        *data = NULL;
+        *len = 0;
+    }
     if ((rc = mproc_result_wait(r, timeout)) != 0)
         return rc;
     if (st)
         *st = r->item->st;
     if (r->item->st.status != 0)
         return mproc__error(r->item->st.status);
-    if (!r->taken) {
+    if (data && !r->taken) {
         *data = r->item->out;
         *len = r->item->out_len;
         r->item->out = NULL;

@@ -655,8 +655,9 @@ MPROC_API int mproc_result_wait(mproc_result *r, double timeout);
 MPROC_API int mproc_result_ready(mproc_result *r);
 /* Waits as mproc_result_wait, then hands over the result (*data: free with
  * mproc_free; NULL when empty or failed) and its status (st may be NULL).
- * Returns 0, MPROC_ETIMEDOUT (nothing handed over), or the task's status.
- * A second get after success hands over nothing (*data NULL). */
+ * data and len may both be NULL to read the status only.  Returns 0,
+ * MPROC_ETIMEDOUT (nothing handed over), the task's status, or
+ * MPROC_EINVAL.  A second get after success hands over nothing. */
 MPROC_API int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st);
 /* Releases r; the task still runs if it has not (its result is dropped). */
 MPROC_API void mproc_result_free(mproc_result *r);
@@ -671,7 +672,9 @@ MPROC_API int mproc_pool_terminate(mproc_pool *pool);
  * every worker has ended and been reaped.  0, MPROC_ETIMEDOUT, MPROC_ESTATE
  * (neither close nor terminate called), MPROC_EINVAL. */
 MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
-/* Terminates the pool if it still runs, joins it, and releases it. */
+/* Terminates the pool if it still runs, joins it, and releases it.  A
+ * thread pool's worker abandoned for task_timeout is joined here: free
+ * waits for its task to return. */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
 
 /* The pid of this process's parent. */

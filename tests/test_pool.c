@@ -255,7 +255,12 @@ static int crash_or_square(const void *in, size_t len, mproc_out *out)
         break;
     case CRASH_ABORT: abort();
     case CRASH_EXIT: mproc__plat_exit_now(3);
-    case CRASH_KILL: (void)mproc__plat_kill_pid(mproc__plat_getpid(), 1); for (;;) (void)0; /* the kill arrives */
+    case CRASH_KILL:
+        /* As the OOM killer would; a kill that fails fails the item instead. */
+        if (mproc__plat_kill_pid(mproc__plat_getpid(), 1) != 0)
+            return 99;
+        for (;;)
+            (void)mproc_cpu_count(); /* until the kill lands */
     default: break;
     }
     v = c.value * c.value;
@@ -547,6 +552,84 @@ static void test_close_then_join_finishes_the_queued_work(void)
     mproc_pool_free(p);
 }
 
+/* ---- workers never outlive the pool's process -------------------------------- */
+
+/* Says it runs (a gate named by its input), then sleeps 120 s. */
+static int busy_task(const void *in, size_t len, mproc_out *out)
+{
+    char gate[128];
+    double long_time = 120;
+    if (len >= sizeof gate)
+        return 1;
+    memcpy(gate, in, len);
+    gate[len] = 0;
+    (void)tu_gate_release(gate);
+    return sleep_for(&long_time, sizeof long_time, out);
+}
+MPROC_TASK(busy_task);
+
+/* In a middle process: a pool whose two workers are both running a task,
+ * their pids sent to the test. */
+static int pool_owner(mproc_args *a)
+{
+    mproc_conn *to_test = mproc_args_conn(a, 0);
+    const char *gate = mproc_args_str(a, 1);
+    mproc_pool *p = mproc_pool_new(NULL, 2, NULL);
+    char in[20] = {0};
+    long pids[20];
+    mproc_event *never = mproc_event_new(NULL);
+    if (!p || !gate || mproc_pool_map(p, my_pid, in, 20, 1, pids, sizeof *pids, 1, NULL) != 0)
+        return 1;
+    for (int i = 0; i < 2; i++)
+        (void)mproc_pool_apply_async(p, busy_task, gate, strlen(gate));
+    for (int i = 0; i < 2; i++)
+        if (tu_gate_wait(gate, 60) != 0)
+            return 4;
+    if (mproc_conn_send(to_test, pids, sizeof pids) != 0)
+        return 2;
+    (void)mproc_event_wait(never, 120); /* until killed */
+    return 3;
+}
+MPROC_TARGET(pool_owner);
+
+static void test_workers_are_gone_within_a_second_of_their_pool_process_killed(void)
+{
+    mproc_conn *r, *w;
+    mproc_args *a = mproc_args_new();
+    mproc_process *owner;
+    long *pids = NULL;
+    size_t len = 0;
+    int alive = 1;
+    double t0, took;
+    char gate[64];
+    TU_SKIP_IF(tu_method() == MPROC_THREAD, "thread workers are threads of the pool's own process");
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &r, &w), 0);
+    mproc_args_add_conn(a, w);
+    mproc_args_add_str(a, gate);
+    owner = tu_start(pool_owner, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_conn_recv(r, (void **)&pids, &len, 120), 0);
+    CU_ASSERT_EQUAL_FATAL(len, 20 * sizeof *pids);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_process_kill(owner), 0);
+    /* Bounded at 10 s so nothing hangs; the promise is 1 s. */
+    while (alive && tu_now() - t0 < 10) {
+        alive = 0;
+        for (int i = 0; i < 20; i++)
+            alive |= tu_pid_alive(pids[i]);
+    }
+    took = tu_now() - t0;
+    printf("(workers gone after %.3f s) ", took);
+    CU_ASSERT(!alive);
+    CU_ASSERT(took < 1.0);
+    CU_ASSERT_EQUAL(tu_finish(owner, 30), -9);
+    tu_gate_destroy(gate);
+    mproc_free(pids);
+    mproc_conn_close(r);
+    mproc_conn_close(w);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_map_of_100000_squares_in_order_with_chunksize_1),
     TU_TEST(test_map_of_100000_squares_in_order_with_chunksize_7),
@@ -568,6 +651,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_progress_is_monotonic_and_ends_at_total),
     TU_TEST(test_workers_whose_initializer_fails_fail_the_work_instead_of_spinning),
     TU_TEST(test_close_then_join_finishes_the_queued_work),
+    TU_TEST(test_workers_are_gone_within_a_second_of_their_pool_process_killed),
     CU_TEST_INFO_NULL,
 };
 

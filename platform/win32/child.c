@@ -14,6 +14,18 @@
 #define SIGNAL_TERM 15
 #define SIGNAL_KILL 9
 
+int mproc__plat_kill_pid(long pid, int kill)
+{
+    HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
+    int rc = 0;
+    if (!h)
+        return mproc__sys_error((long)GetLastError());
+    if (!TerminateProcess(h, TERMINATED_BASE + (kill ? SIGNAL_KILL : SIGNAL_TERM)))
+        rc = mproc__sys_error((long)GetLastError());
+    CloseHandle(h);
+    return rc;
+}
+
 mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int is_thread)
 {
     mproc__child *c = calloc(1, sizeof *c);

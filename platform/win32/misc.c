@@ -48,13 +48,6 @@ size_t mproc__plat_keep_only(mproc__handle *hs, size_t n)
     return n; /* a spawned child inherits nothing it was not given */
 }
 
-int mproc__plat_kill_pid(long pid, int kill)
-{
-    (void)pid;
-    (void)kill;
-    return mproc__error(MPROC_ENOTSUP);
-}
-
 /* Console Ctrl-C reaches every process attached to the console. */
 void mproc__plat_ignore_interrupt(int ignore) { (void)SetConsoleCtrlHandler(NULL, ignore ? TRUE : FALSE); }
 
