@@ -4,7 +4,7 @@
  * it.  Only that item fails (MPROC_EBROKEN, with the worker's exit code
  * and pid); every other item gets its result, the dead worker is replaced
  * and the same pool goes on.  CPython's Pool.map hangs here forever
- * (python/cpython#10441), and ProcessPoolExecutor fails every pending item
+ * (python/cpython#66587), and ProcessPoolExecutor fails every pending item
  * (BrokenProcessPool).
  *
  *     python: with Pool(2) as pool: print(pool.map(square, range(100)))
