@@ -77,8 +77,8 @@ static void add_square(void *ud, size_t index, const mproc_task_status *st, cons
 
 int main(int argc, char **argv)
 {
-    int64_t in[N], out[N], seven = 7, *result = NULL;
-    void *nothing = NULL;
+    int64_t in[N], out[N], seven = 7, result = -1;
+    void *data = NULL;
     mproc_result *async, *failing;
     mproc_task_status st;
     numbers inputs = {0, 1000, 0};
@@ -119,11 +119,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "apply_async: %s\n", mproc_strerror(mproc_last_error()));
         return 1;
     }
-    rc = mproc_result_get(async, (void **)&result, &len, -1, &st); /* < 0: wait as long as it takes */
-    failed |= rc != 0 || !result || *result != 49;
-    printf("apply_async(square, 7): %s, result %lld\n", mproc_strerror(rc), result ? (long long)*result : -1LL);
-    mproc_free(result);
-    rc = mproc_result_get(failing, &nothing, &len, -1, &st); /* a failed item hands over no data */
+    rc = mproc_result_get(async, &data, &len, -1, &st); /* < 0: wait as long as it takes */
+    if (rc == 0 && len == sizeof result)
+        memcpy(&result, data, sizeof result);
+    mproc_free(data);
+    failed |= rc != 0 || result != 49;
+    printf("apply_async(square, 7): %s, result %lld\n", mproc_strerror(rc), (long long)result);
+    rc = mproc_result_get(failing, &data, &len, -1, &st); /* a failed item hands over no data */
     failed |= rc != MPROC_ETASK || st.code != 1;
     printf("apply_async(square, 1 byte): %s, code %d\n", mproc_strerror(rc), st.code);
     mproc_result_free(async);
