@@ -1,8 +1,11 @@
 /*
  * mproc-bench: start+join time of a process whose target does nothing, per
  * start method, next to the raw syscalls it builds on, measured in the same
- * run (absolute times drift; compare ratios).  A first measurement: the
- * benchmark issue makes it rigorous (warm-up, spread, CPython and APR).
+ * run (absolute times drift; compare ratios); then queue throughput and
+ * pool.map throughput with the sizes and counts of
+ * /work/shared/reference/pymp.py, whose CPython figures are the
+ * comparison.  A first measurement: the benchmark issue makes it rigorous
+ * (warm-up, spread, CPython and APR).
  *
  *     mproc-bench [iterations]
  */
@@ -68,6 +71,65 @@ static double queue_run(mproc_method m, size_t size, long n)
     mproc_queue_free(q);
     free(payload);
     return t0;
+}
+
+/* pymp.py's Pool.map task: the square of an int64. */
+static int square(const void *in, size_t len, mproc_out *out)
+{
+    int64_t v;
+    if (len != sizeof v)
+        return 1;
+    memcpy(&v, in, sizeof v);
+    v *= v;
+    return mproc_out_write(out, &v, sizeof v);
+}
+MPROC_TASK(square);
+
+/* Tasks per second of one mproc_pool_map of n squares with chunksize
+ * (0: CPython's default) on pool; exits if any result is wrong. */
+static double map_rate(mproc_pool *pool, size_t n, size_t chunksize)
+{
+    int64_t *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    double t0;
+    size_t wrong = 0;
+    int rc;
+    if (!in || !out)
+        exit(1);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i;
+    t0 = mproc__plat_now();
+    rc = mproc_pool_map(pool, square, in, n, sizeof *in, out, sizeof *out, chunksize, NULL);
+    t0 = mproc__plat_now() - t0;
+    for (size_t i = 0; i < n; i++)
+        wrong += out[i] != (int64_t)i * (int64_t)i;
+    if (rc != 0 || wrong) {
+        fprintf(stderr, "pool map: %s, %zu wrong results\n", mproc_strerror(rc), wrong);
+        exit(1);
+    }
+    free(in);
+    free(out);
+    return (double)n / t0;
+}
+
+/* pymp.py's two maps on one pool of 2 workers: 200,000 tasks one per
+ * chunk, then 2,000,000 in CPython's default chunks.  As in pymp.py the
+ * workers are up before the clock starts (a small untimed map waits for
+ * them: spawn and forkserver workers start in the background). */
+static void pool_rates(mproc_method m)
+{
+    mproc_pool *pool = mproc_pool_new(mproc_get_context(m), 2, NULL);
+    char label[64];
+    if (!pool) {
+        fprintf(stderr, "%s: pool: %s\n", mproc_method_name(m), mproc_strerror(mproc_last_error()));
+        exit(1);
+    }
+    (void)map_rate(pool, 16, 1);
+    snprintf(label, sizeof label, "mproc %s chunksize 1", mproc_method_name(m));
+    printf("%-32s %10.0f tasks/s\n", label, map_rate(pool, 200000, 1));
+    snprintf(label, sizeof label, "mproc %s default chunks", mproc_method_name(m));
+    printf("%-32s %10.0f tasks/s\n", label, map_rate(pool, 2000000, 0));
+    fflush(stdout);
+    mproc_pool_free(pool);
 }
 
 static double per_start_join(mproc_method m, int n)
@@ -206,5 +268,8 @@ int main(int argc, char **argv)
 #endif
         }
     }
+    printf("\npool.map of square(int64), 2 workers\n");
+    for (int i = 0; i < count && i < 8; i++)
+        pool_rates(methods[i]);
     return 0;
 }
