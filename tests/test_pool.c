@@ -595,7 +595,7 @@ MPROC_TARGET(pool_owner);
 static void test_workers_are_gone_within_a_second_of_their_pool_process_killed(void)
 {
     mproc_conn *r, *w;
-    mproc_args *a = mproc_args_new();
+    mproc_args *a;
     mproc_process *owner;
     long *pids = NULL;
     size_t len = 0;
@@ -606,6 +606,7 @@ static void test_workers_are_gone_within_a_second_of_their_pool_process_killed(v
     tu_gate_name(gate);
     CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
     CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &r, &w), 0);
+    a = mproc_args_new();
     mproc_args_add_conn(a, w);
     mproc_args_add_str(a, gate);
     owner = tu_start(pool_owner, a);
