@@ -39,7 +39,10 @@ static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, si
     job->done_tail = &job->done_list;
     if ((rc = mproc__pool_task_ref(fn, p->tp->by_name, &job->task_name)) != 0)
         return rc;
-    return 0;
+    mproc__plat_mutex_lock(p->mu);
+    rc = p->state != MPROC__POOL_RUNNING ? MPROC_ECLOSED : 0;
+    mproc__plat_mutex_unlock(p->mu);
+    return rc ? mproc__errorf(rc, "the pool was closed") : 0;
 }
 
 static mproc__pool_item *new_item(mproc__pool_job *job, size_t index, const void *in, size_t len, void *own)
@@ -248,15 +251,11 @@ int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const void *in, size_t n, si
     }
     if ((rc = prepare_job(p, &job, fn, chunksize, MPROC__JOB_STREAM)) != 0)
         return rc;
-    mproc__plat_mutex_lock(p->mu);
-    rc = p->state != MPROC__POOL_RUNNING ? MPROC_ECLOSED : 0;
-    mproc__plat_mutex_unlock(p->mu);
-    if (rc != 0)
-        return mproc__errorf(rc, "the pool was closed");
     rc = run_stream(p, &job, &s);
-    /* map's own view: a result too long for its record fails that item. */
-    if (rc == 0 || rc == m.first_failure || m.first_failure != 0)
-        rc = m.first_failure ? m.first_failure : rc;
+    /* map's own view, in input order: a result too long for its record
+     * fails that item too. */
+    if (m.first_failure != 0 && rc != MPROC_ENOMEM)
+        rc = m.first_failure;
     return rc ? mproc__error(rc) : 0;
 }
 
@@ -300,11 +299,6 @@ int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, mproc_input_fn next, void *
         return mproc__error(MPROC_EINVAL);
     if ((rc = prepare_job(p, &job, fn, chunksize, MPROC__JOB_STREAM)) != 0)
         return rc;
-    mproc__plat_mutex_lock(p->mu);
-    rc = p->state != MPROC__POOL_RUNNING ? MPROC_ECLOSED : 0;
-    mproc__plat_mutex_unlock(p->mu);
-    if (rc != 0)
-        return mproc__errorf(rc, "the pool was closed");
     rc = run_stream(p, &job, &s);
     return rc ? mproc__error(rc) : 0;
 }
