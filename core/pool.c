@@ -43,10 +43,9 @@ static mproc__link *pools; /* global lock: live pools, for exit */
 
 /* ---- finishing items ----------------------------------------------------------- */
 
-static void finish(mproc_pool *p, mproc__pool_item *it, int status, int code, const void *data, size_t len)
+void mproc__pool_finish(mproc__pool_item *it, int status, int code, const void *data, size_t len)
 {
     mproc__pool_job *job = it->job;
-    (void)p;
     it->st.status = status;
     it->st.code = code;
     if (status == 0 && len > 0) {
@@ -75,7 +74,7 @@ static void fail_queue(mproc_pool *p, int status, int code, long pid)
         mproc__pool_item *it = p->queue;
         p->queue = it->next;
         it->st.pid = pid;
-        finish(p, it, status, code, NULL, 0);
+        mproc__pool_finish(it, status, code, NULL, 0);
     }
     p->queue_tail = &p->queue;
 }
@@ -141,7 +140,7 @@ static void on_results(mproc_pool *p, int wi, mproc__reader *r)
             break;
         it->st.attempts++;
         it->st.pid = w->pid;
-        finish(p, it, status, code, data, len);
+        mproc__pool_finish(it, status, code, data, len);
     }
 }
 
@@ -177,19 +176,19 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
         w->flight = it->next;
         if (p->state == MPROC__POOL_TERMINATING) {
             it->st.pid = w->pid;
-            finish(p, it, MPROC_ECLOSED, 0, NULL, 0);
+            mproc__pool_finish(it, MPROC_ECLOSED, 0, NULL, 0);
         } else if (it->id == running) {
             it->st.attempts++;
             it->st.pid = w->pid;
             if (w->timed_out == it->id)
-                finish(p, it, MPROC_ETIMEDOUT, code, NULL, 0);
+                mproc__pool_finish(it, MPROC_ETIMEDOUT, code, NULL, 0);
             else if (it->st.attempts <= p->opts.max_retries)
                 *back_tail = it, back_tail = &it->next;
             else
-                finish(p, it, MPROC_EBROKEN, code, NULL, 0);
+                mproc__pool_finish(it, MPROC_EBROKEN, code, NULL, 0);
         } else if (++it->bounces > MAX_BOUNCES) {
             it->st.pid = w->pid;
-            finish(p, it, MPROC_EBROKEN, code, NULL, 0);
+            mproc__pool_finish(it, MPROC_EBROKEN, code, NULL, 0);
         } else {
             *back_tail = it;
             back_tail = &it->next;

@@ -65,19 +65,6 @@ static void free_item(mproc__pool_item *it)
     free(it);
 }
 
-/* An item that never reaches a worker (its input is over the limit). */
-static void finish_here(mproc__pool_job *job, mproc__pool_item *it, int status)
-{
-    it->st.status = status;
-    it->done = 1;
-    it->next = NULL;
-    if (job->listed) {
-        *job->done_tail = it;
-        job->done_tail = &it->next;
-    }
-    job->finished++;
-}
-
 static int run_stream(mproc_pool *p, mproc__pool_job *job, const stream *s)
 {
     /* Outstanding items (sent, queued or finished and not yet delivered)
@@ -114,7 +101,7 @@ static int run_stream(mproc_pool *p, mproc__pool_job *job, const stream *s)
             ring[pulled++ % window] = it;
             if (len > p->opts.max_message) {
                 mproc__plat_mutex_lock(p->mu);
-                finish_here(job, it, MPROC_ETOOBIG);
+                mproc__pool_finish(it, MPROC_ETOOBIG, 0, NULL, 0);
                 mproc__plat_mutex_unlock(p->mu);
             } else {
                 *tail = it;
@@ -128,7 +115,7 @@ static int run_stream(mproc_pool *p, mproc__pool_job *job, const stream *s)
         else if (batch)
             for (mproc__pool_item *it = batch, *nx; it; it = nx) {
                 nx = it->next;
-                finish_here(job, it, MPROC_ECLOSED);
+                mproc__pool_finish(it, MPROC_ECLOSED, 0, NULL, 0);
             }
         mproc__plat_mutex_unlock(p->mu);
         if (batch && !closed)
@@ -351,7 +338,7 @@ mproc_result *mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void
     } else {
         p->refs++;
         if (len > p->opts.max_message)
-            finish_here(&r->job, r->item, MPROC_ETOOBIG);
+            mproc__pool_finish(r->item, MPROC_ETOOBIG, 0, NULL, 0);
         else
             mproc__pool_enqueue(p, r->item, &r->item->next);
     }

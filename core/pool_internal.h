@@ -184,6 +184,11 @@ struct mproc_pool {
 /* With the pool's lock held: queues items (the dispatcher is woken by the
  * caller after unlocking), finishes one item. */
 void mproc__pool_enqueue(mproc_pool *p, mproc__pool_item *first, mproc__pool_item **last_next);
+/* Ends an item with its status (and, on success, a copy of its result):
+ * done, on its job's list when the job lists, an orphaned job released.
+ * The lock held; the dispatcher's or the caller's (an item that never
+ * reaches a worker). */
+void mproc__pool_finish(mproc__pool_item *it, int status, int code, const void *data, size_t len);
 void mproc__pool_wake(mproc_pool *p);
 /* Drops a reference to p; the last frees it.  Lock not held. */
 void mproc__pool_unref(mproc_pool *p);
