@@ -524,25 +524,16 @@ static void terminate_pools_at_exit(void)
 
 static void forget_pools_after_fork(void) { pools = NULL; }
 
-mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts)
+mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__pool_transport_new make, void *ud)
 {
     static const mproc_pool_opts defaults = {0};
     mproc_pool *p;
     mproc__pool_worker_cfg cfg;
-    int rc = 0, threads;
+    int rc = 0;
 
-    ctx = ctx ? ctx : mproc_get_context(mproc_get_start_method());
     opts = opts ? opts : &defaults;
-    if (!ctx)
-        return NULL;
-    threads = mproc_ctx_method(ctx) == MPROC_THREAD;
-    if (workers < 0 || opts->maxtasksperchild < 0 || opts->max_retries < 0 || opts->task_timeout != opts->task_timeout)
+    if (workers <= 0 || opts->maxtasksperchild < 0 || opts->max_retries < 0 || opts->task_timeout != opts->task_timeout)
         return mproc__null(MPROC_EINVAL);
-    if (workers == 0) {
-        workers = mproc_cpu_count();
-        if (!threads && workers > 31)
-            workers = 31;
-    }
     if (!(p = calloc(1, sizeof *p)))
         return mproc__null(MPROC_ENOMEM);
     p->magic = POOL_MAGIC;
@@ -563,8 +554,7 @@ mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *o
         goto done;
     }
     cfg.initargs = p->initargs;
-    p->tp = threads ? mproc__pool_threads_new(workers, &cfg) : mproc__pool_procs_new(ctx, workers, &cfg);
-    if (!p->tp) {
+    if (!(p->tp = make(ud, workers, &cfg))) {
         rc = mproc_last_error();
         goto done;
     }
@@ -583,6 +573,29 @@ done:
         return mproc__null(rc);
     }
     return p;
+}
+
+static mproc__pool_transport *local_transport(void *ud, int workers, const mproc__pool_worker_cfg *cfg)
+{
+    mproc_ctx *ctx = ud;
+    if (mproc_ctx_method(ctx) == MPROC_THREAD)
+        return mproc__pool_threads_new(workers, cfg);
+    return mproc__pool_procs_new(ctx, workers, cfg);
+}
+
+mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts)
+{
+    ctx = ctx ? ctx : mproc_get_context(mproc_get_start_method());
+    if (!ctx)
+        return NULL;
+    if (workers < 0)
+        return mproc__null(MPROC_EINVAL);
+    if (workers == 0) {
+        workers = mproc_cpu_count();
+        if (mproc_ctx_method(ctx) != MPROC_THREAD && workers > 31)
+            workers = 31;
+    }
+    return mproc__pool_create(workers, opts, local_transport, ctx);
 }
 
 static int set_state(mproc_pool *p, int state)

@@ -5,8 +5,8 @@
  * dispatcher knows nothing of processes or threads: it starts, feeds,
  * hears from and stops workers only through mproc__pool_transport, of
  * which there is one over processes (core/pool_proc.c) and one over
- * threads (core/pool_thread.c); another (MPI ranks) adds a third file and
- * touches no dispatch code.
+ * threads (core/pool_thread.c) and one over MPI ranks (mpi/pool_mpi.c, an
+ * optional component), which touches no dispatch code.
  */
 #ifndef MPROC_POOL_INTERNAL_H
 #define MPROC_POOL_INTERNAL_H
@@ -118,6 +118,13 @@ struct mproc__pool_transport {
 /* The transports: NULL on error (mproc_last_error()). */
 mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const mproc__pool_worker_cfg *cfg);
 mproc__pool_transport *mproc__pool_threads_new(int workers, const mproc__pool_worker_cfg *cfg);
+
+/* Makes a pool's transport for its workers (ud: the maker's own). */
+typedef mproc__pool_transport *(*mproc__pool_transport_new)(void *ud, int workers, const mproc__pool_worker_cfg *cfg);
+/* A pool of workers > 0 reached through make's transport: mproc_pool_new
+ * over processes or threads, mproc_mpi_pool_new over MPI ranks.  NULL on
+ * error (mproc_last_error()). */
+mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__pool_transport_new make, void *ud);
 
 /* ---- the pool object (core/pool.c: dispatcher; core/pool_calls.c: map,
  * imap, apply_async) ----------------------------------------------------- */
