@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ci/deps.sh build-essential cmake
+ci/deps.sh build-essential cmake libopenmpi-dev openmpi-bin
 cmake -S . -B build/examples -DCMAKE_BUILD_TYPE=Release -DMPROC_BUILD_TESTS=OFF >/dev/null
 cmake --build build/examples -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 for example in start_methods countdown_process countdown_thread queue_producer_consumer queue_try shared_counter \
@@ -12,3 +12,15 @@ for example in start_methods countdown_process countdown_thread queue_producer_c
   echo "=== examples/$example"
   build/examples/examples/$example
 done
+
+# The same squares on MPI ranks: 1 master and 2 workers on this machine.
+# Open MPI runs as root and puts 3 ranks on fewer cores only when told.
+if [ -x build/examples/examples/pool_mpi ]; then
+  echo "=== examples/pool_mpi (mpiexec -n 3)"
+  flags=()
+  if mpiexec --version 2>/dev/null | grep -qE "Open MPI|OpenRTE"; then
+    flags=(--oversubscribe)
+    [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
+  fi
+  mpiexec -n 3 ${flags[@]+"${flags[@]}"} build/examples/examples/pool_mpi
+fi

@@ -32,6 +32,8 @@ flags=(--target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions -fgnuc
 echo "=== MSVC syntax check (clang, x86_64-pc-windows-msvc)"
 count=0
 for f in core/*.c platform/win32/*.c examples/*.c; do
+  # MS-MPI's headers are not here: mpi/ and the MPI example are left out.
+  [ "$f" = examples/pool_mpi.c ] && continue
   clang "${flags[@]}" "$f"
   count=$((count + 1))
 done
@@ -40,4 +42,4 @@ for f in tests/*.c; do
   clang "${flags[@]}" -Wno-conversion -isystem "$build/cunit/include" "$f"
   count=$((count + 1))
 done
-echo "MSVC syntax check: $count files, no diagnostic"
+echo "MSVC syntax check: $count files, no diagnostic (not checked: mpi/*.c and examples/pool_mpi.c, no MS-MPI headers here)"

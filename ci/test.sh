@@ -3,7 +3,8 @@
 # command; .ci/run calls exactly this).  Stages, each in its own build tree
 # under build/, each followed by the list of skipped tests:
 #   0. ci/check-workflow.py: the GitHub workflow names scripts that exist
-#   1. gcc build: every CUnit suite under each start method (CTest), then
+#   1. gcc build: every CUnit suite under each start method (CTest), and
+#      the MPI pool's suite under mpiexec -n 3 (Open MPI), then
 #      ci/check-layout.py on its objects (no file-dependency cycle, platform/
 #      a leaf, no OS name in core/ or platform/)
 #   2. fallback build (gcc, MPROC_FORCE_FALLBACKS=ON): the macOS/BSD code
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 ci/deps.sh python3-yaml
 /usr/bin/python3 ci/check-workflow.py
 
-ci/deps.sh build-essential cmake libcunit1-dev pkg-config
+ci/deps.sh build-essential cmake libcunit1-dev pkg-config libopenmpi-dev openmpi-bin
 CI_STAGE="native (gcc)" ci/build-and-test.sh build/gcc -DCMAKE_C_COMPILER=gcc
 /usr/bin/python3 ci/check-layout.py build/gcc
 ci/fallback.sh build/fallback

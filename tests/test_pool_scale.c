@@ -6,10 +6,14 @@
  * new_pool() is the only difference: swapping one for the other is the
  * constructor alone.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 
 #include "testutil.h"
 #ifdef MPROC_TEST_MPI
@@ -73,18 +77,20 @@ static int busy(const void *in, size_t len, mproc_out *out)
 }
 MPROC_TASK(busy);
 
-/* What the initializer left in its worker, as the task's result. */
-static int64_t from_initializer = -1;
+/* What the initializer left in its worker, as the task's result (atomic:
+ * thread workers share it). */
+static atomic_llong from_initializer = -1;
 static int pool_init(mproc_args *a)
 {
-    from_initializer = mproc_args_i64(a, 0);
+    atomic_store(&from_initializer, mproc_args_i64(a, 0));
     return 0;
 }
 MPROC_TARGET(pool_init);
 static int initialized_value(const void *in, size_t len, mproc_out *out)
 {
+    int64_t v = atomic_load(&from_initializer);
     (void)in, (void)len;
-    return mproc_out_write(out, &from_initializer, sizeof from_initializer);
+    return mproc_out_write(out, &v, sizeof v);
 }
 MPROC_TASK(initialized_value);
 
@@ -362,43 +368,27 @@ static void test_terminate_then_new_pool(void)
 
 /* ---- idle workers -------------------------------------------------------------- */
 
-#if defined(__linux__)
-/* CPU seconds pid has used, from /proc/<pid>/stat (utime + stime). */
-static double cpu_of(long pid)
+/* This process's pid, to probe whether another's CPU time is readable. */
+static long pids_probe(void)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, stime = 0;
-    FILE *f;
-    size_t n;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    if (!(p = strrchr(buf, ')')))
-        return -1;
-    /* After the name: state, then 10 fields, then utime and stime. */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stime) != 2)
-        return -1;
-    return (double)(ut + stime) / 100.0; /* USER_HZ, 100 on Linux */
-}
+#ifdef _WIN32
+    return 0;
+#else
+    return (long)getpid();
 #endif
+}
 
 static void test_idle_workers_use_under_5_percent(void)
 {
-#if !defined(__linux__)
-    tu_skip("reads /proc/<pid>/stat (Linux only)");
-#else
     enum { N = 64 };
     int64_t in[N], out[N];
     mproc_task_status st[N];
     long pids[WORKERS] = {0};
     double before[WORKERS], used;
-    struct timespec ts = {2, 0};
     int npids = 0;
     mproc_pool *p;
     TU_SKIP_IF(mproc_get_start_method() == MPROC_THREAD, "thread workers are this process's own threads");
+    TU_SKIP_IF(tu_process_cpu_seconds(pids_probe()) < 0, "reads another process's CPU time from /proc/<pid>/stat");
     p = new_pool(NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     for (int i = 0; i < N; i++)
@@ -413,15 +403,21 @@ static void test_idle_workers_use_under_5_percent(void)
     }
     CU_ASSERT_EQUAL_FATAL(npids, WORKERS);
     for (int k = 0; k < npids; k++)
-        before[k] = cpu_of(pids[k]);
-    (void)nanosleep(&ts, NULL); /* the master waits: the window measured */
+        before[k] = tu_process_cpu_seconds(pids[k]);
+    /* The master waits 2 s on an event nobody sets: the window measured,
+     * not a synchronisation. */
+    {
+        mproc_event *never = mproc_event_new(mproc_get_context(MPROC_THREAD));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(never);
+        CU_ASSERT_EQUAL(mproc_event_wait(never, 2.0), MPROC_ETIMEDOUT);
+        mproc_event_free(never);
+    }
     for (int k = 0; k < npids; k++) {
-        used = cpu_of(pids[k]) - before[k];
+        used = tu_process_cpu_seconds(pids[k]) - before[k];
         printf("idle worker %ld: %.3f s of CPU in 2 s\n", pids[k], used);
         CU_ASSERT(before[k] >= 0 && used >= 0 && used < 0.05 * 2);
     }
     mproc_pool_free(p);
-#endif
 }
 
 static CU_TestInfo tests[] = {

@@ -241,6 +241,12 @@ int tu_open_handle_count(void)
 int tu_zombie_count(void) { return 0; /* Windows has no zombies */ }
 
 /* Mapped views (file mappings) in this process's address space. */
+double tu_process_cpu_seconds(long pid)
+{
+    (void)pid;
+    return -1; /* no /proc */
+}
+
 int tu_mapping_count(void)
 {
     MEMORY_BASIC_INFORMATION info;
@@ -375,6 +381,26 @@ long tu_peak_memory_kib(void)
             kib = strtol(line + 6, NULL, 10);
     fclose(f);
     return kib;
+}
+
+double tu_process_cpu_seconds(long pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long user = 0, sys = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (hz <= 0 || !(f = fopen(path, "r")))
+        return -1;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* After "(name)": the state, ten fields, then utime and stime. */
+    if (!(p = strrchr(buf, ')')) ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &user, &sys) != 2)
+        return -1;
+    return (double)(user + sys) / (double)hz;
 }
 
 int tu_mapping_count(void)

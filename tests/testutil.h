@@ -81,6 +81,9 @@ int tu_open_handle_count(void);
 /* The most memory this process has had resident (Linux VmHWM, Windows
  * peak working set), in KiB, or -1 where the helper cannot tell. */
 long tu_peak_memory_kib(void);
+/* CPU time (user + system) process pid has used, in seconds, from
+ * /proc/<pid>/stat; -1 where there is no /proc (Windows, macOS). */
+double tu_process_cpu_seconds(long pid);
 /* Memory mappings of this process (Linux: /proc/self/maps lines), or -1
  * where this test helper cannot count them. */
 int tu_mapping_count(void);
