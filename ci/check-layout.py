@@ -3,10 +3,12 @@
 
     ci/check-layout.py BUILD_DIR [NM]
 
-From the library's object files (CMakeFiles/mproc_static.dir), with nm:
+From the library's object files (CMakeFiles/mproc_static.dir, and the MPI
+component's mpi/CMakeFiles/mproc_mpi.dir when built), with nm:
   1. no source file depends on a file that depends back on it: the graph
      "a.c calls or uses a symbol defined in b.c" has no cycle;
   2. platform/ calls nothing in core/ but the error and log helpers;
+  2b. nothing in core/ or platform/ uses the optional components (mpi/);
 and from the sources:
   3. no OS name (__linux__, __APPLE__, __FreeBSD__, ...) in core/ or
      platform/: features are MPROC_HAVE_* and OS identity comes from CMake.
@@ -23,13 +25,14 @@ OS_NAMES = re.compile(r"\b(__linux__|__linux|__APPLE__|__MACH__|__FreeBSD__|__Ne
 
 
 def objects(build):
-    root = os.path.join(build, "CMakeFiles", "mproc_static.dir")
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            if f.endswith((".o", ".obj")):
-                full = os.path.join(dirpath, f)
-                rel = os.path.relpath(full, root)
-                yield rel[: rel.rindex(".c.") + 2].replace(os.sep, "/"), full
+    for root, prefix in ((os.path.join(build, "CMakeFiles", "mproc_static.dir"), ""),
+                         (os.path.join(build, "mpi", "CMakeFiles", "mproc_mpi.dir"), "mpi/")):
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                if f.endswith((".o", ".obj")):
+                    full = os.path.join(dirpath, f)
+                    rel = os.path.relpath(full, root)
+                    yield prefix + rel[: rel.rindex(".c.") + 2].replace(os.sep, "/"), full
 
 
 def symbols(nm, path):
@@ -105,6 +108,11 @@ def main():
                         and n not in ALLOWED_FROM_PLATFORM)
         if called:
             problems.append(f"{f} calls into core/: {', '.join(called)}")
+    for f in sorted(files):
+        if f.startswith(("core/", "platform/")):
+            optional = sorted(n for n in uses[f] if n in owner and owner[n].startswith("mpi/"))
+            if optional:
+                problems.append(f"{f} uses the optional MPI component: {', '.join(optional)}")
     for top in ("core", "platform"):
         for dirpath, _, names in os.walk(os.path.join(src, top)):
             for name in sorted(names):
@@ -122,7 +130,8 @@ def main():
             print("  " + p)
         sys.exit(1)
     print(f"check-layout: {len(files)} files, {edges} dependencies, no cycle; platform/ calls only "
-          f"{', '.join(sorted(ALLOWED_FROM_PLATFORM))} in core/; no OS name in core/ or platform/")
+          f"{', '.join(sorted(ALLOWED_FROM_PLATFORM))} in core/; core/ and platform/ use nothing of mpi/; "
+          f"no OS name in core/ or platform/")
 
 
 if __name__ == "__main__":

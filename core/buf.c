@@ -21,9 +21,12 @@ static int buf_reserve(mproc__buf *b, size_t n)
         b->failed = 1;
         return 0;
     }
-    cap = b->cap ? b->cap : 64;
-    while (cap - b->len < n)
-        cap *= 2;
+    /* Doubling, or exactly what a large append needs: a 16 MiB blob in a
+     * small buffer takes 16 MiB, not 32 (memory the allocator can reuse
+     * for the next one, rather than fresh pages to fault in). */
+    cap = b->cap ? b->cap * 2 : 64;
+    if (cap < b->len + n)
+        cap = b->len + n;
     p = realloc(b->data, cap);
     if (!p) {
         b->failed = 1;

@@ -11,22 +11,33 @@
 
 #include "pool_internal.h"
 
+/* What a task writes goes after room for its own DONE message's header
+ * (one result), so a large result is sent as it is, not copied into the
+ * batch: a 16 MiB result costs one copy less. */
+#define RESULT_HEAD (1 + 4 + 8 + 4 + 4 + 4)
+#define DIRECT_MIN ((size_t)64 << 10)
+
 struct mproc_out {
-    mproc__buf buf;
+    mproc__buf buf; /* RESULT_HEAD bytes of room, then the result (empty until written) */
     size_t max;
     int too_big;
 };
 
+static size_t out_len(const mproc_out *out) { return out->buf.len ? out->buf.len - RESULT_HEAD : 0; }
+
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
+    static const unsigned char room[RESULT_HEAD] = {0};
     if (!out || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
-    if (len > out->max - out->buf.len) {
+    if (len > out->max - out_len(out)) {
         out->too_big = 1;
         return mproc__errorf(MPROC_ETOOBIG, "result over the pool's max_message of %zu bytes", out->max);
     }
-    if (mproc__buf_reserve(&out->buf, len) != 0)
+    if (mproc__buf_reserve(&out->buf, len + (out->buf.len ? 0 : RESULT_HEAD)) != 0)
         return mproc__error(MPROC_ENOMEM);
+    if (!out->buf.len)
+        mproc__buf_bytes(&out->buf, room, RESULT_HEAD);
     mproc__buf_bytes(&out->buf, data, len);
     return 0;
 }
@@ -84,11 +95,35 @@ static void batch_add(batch *b, uint64_t id, int status, int code, const void *d
     b->count++;
 }
 
-/* Runs one item; its result goes into the batch. */
-static void run_item(mproc__pool_endpoint *ep, mproc_task_fn fn, uint64_t id, const void *in, size_t len, batch *b)
+/* A large result, sent alone from the room in front of it (after what the
+ * batch holds, so results go out in the order they were made). */
+static int send_direct(mproc__pool_endpoint *ep, uint64_t id, mproc_out *out, batch *b)
+{
+    mproc__buf head = {0};
+    int rc = batch_flush(ep, b);
+    if (rc != 0)
+        return rc;
+    mproc__buf_u8(&head, MPROC__POOL_DONE);
+    mproc__buf_u32(&head, 1);
+    mproc__buf_u64(&head, id);
+    mproc__buf_u32(&head, 0);
+    mproc__buf_u32(&head, 0);
+    mproc__buf_u32(&head, (uint32_t)out_len(out));
+    if (head.failed || head.len != RESULT_HEAD) {
+        mproc__buf_free(&head);
+        return MPROC_ENOMEM;
+    }
+    memcpy(out->buf.data, head.data, RESULT_HEAD);
+    mproc__buf_free(&head);
+    return ep->send(ep, out->buf.data, out->buf.len);
+}
+
+/* Runs one item; its result goes into the batch, or straight out when
+ * large.  0, or the error of a send (the channel is gone). */
+static int run_item(mproc__pool_endpoint *ep, mproc_task_fn fn, uint64_t id, const void *in, size_t len, batch *b)
 {
     mproc_out out = {{NULL, 0, 0, 0}, ep->max_message, 0};
-    int rc;
+    int rc, sent = 0;
     atomic_store(&ep->slot->since_us, (long long)(mproc__plat_now() * 1e6));
     atomic_store(&ep->slot->item, id);
     rc = fn ? fn(in, len, &out) : 0;
@@ -101,9 +136,12 @@ static void run_item(mproc__pool_endpoint *ep, mproc_task_fn fn, uint64_t id, co
         batch_add(b, id, MPROC_ENOMEM, 0, NULL, 0);
     else if (rc != 0)
         batch_add(b, id, MPROC_ETASK, rc, NULL, 0);
+    else if (out_len(&out) >= DIRECT_MIN)
+        sent = send_direct(ep, id, &out, b) == 0 ? 1 : -1;
     else
-        batch_add(b, id, 0, 0, out.buf.data, out.buf.len);
+        batch_add(b, id, 0, 0, out.buf.data + (out.buf.len ? RESULT_HEAD : 0), out_len(&out));
     mproc__buf_free(&out.buf);
+    return sent < 0 ? -1 : 0;
 }
 
 /* The function a TASKS message names: by name when registered here, else
@@ -133,7 +171,8 @@ static int run_chunk(mproc__pool_endpoint *ep, mproc__reader *r, batch *b, int *
         const void *in = mproc__rd_bytes(r, len);
         if (r->bad)
             break;
-        run_item(ep, fn, id, in, len, b);
+        if (run_item(ep, fn, id, in, len, b) != 0)
+            return -1;
         ++*ran;
         /* A slow item's result goes out now (imap, progress, apply_async
          * hear of it); a stream of fast ones waits for the chunk's end. */
