@@ -139,7 +139,7 @@ static int run_item(mproc__pool_endpoint *ep, mproc_task_fn fn, uint64_t id, con
     else if (out_len(&out) >= DIRECT_MIN)
         sent = send_direct(ep, id, &out, b) == 0 ? 1 : -1;
     else
-        batch_add(b, id, 0, 0, out.buf.data + (out.buf.len ? RESULT_HEAD : 0), out_len(&out));
+        batch_add(b, id, 0, 0, out.buf.len ? out.buf.data + RESULT_HEAD : NULL, out_len(&out));
     mproc__buf_free(&out.buf);
     return sent < 0 ? -1 : 0;
 }
