@@ -8,6 +8,7 @@
  * flag is shared between threads.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,44 @@ int mproc__mpi_state_init(void)
     s->tail = &s->head;
     mproc__mpi_active();
     return 0;
+}
+
+/* A received body's allocation: its capacity in front of it. */
+typedef union {
+    size_t cap;
+    max_align_t align;
+} body_head;
+
+void *mproc__mpi_body_alloc(size_t n)
+{
+    mproc__mpi_state *s = &mproc__mpi;
+    body_head *h = s->spare;
+    if (n >= MPROC__MPI_COPY_LIMIT && h && h->cap >= n) {
+        s->spare = NULL;
+        return h + 1;
+    }
+    if (!(h = malloc(sizeof *h + (n ? n : 1))))
+        return NULL;
+    h->cap = n;
+    return h + 1;
+}
+
+void mproc__mpi_body_free(void *data)
+{
+    mproc__mpi_state *s = &mproc__mpi;
+    body_head *h = data ? (body_head *)data - 1 : NULL;
+    if (h && h->cap >= MPROC__MPI_COPY_LIMIT && (!s->spare || ((body_head *)s->spare)->cap < h->cap)) {
+        free(s->spare);
+        s->spare = h;
+        return;
+    }
+    free(h);
+}
+
+void mproc__mpi_body_drop_spare(void)
+{
+    free(mproc__mpi.spare);
+    mproc__mpi.spare = NULL;
 }
 
 /* Completes the sends MPI is done with. */
@@ -70,7 +109,7 @@ int mproc__mpi_poll(void)
         if (!found)
             break;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        if (!(m = malloc(sizeof *m)) || !(m->data = malloc(count > 0 ? (size_t)count : 1))) {
+        if (!(m = malloc(sizeof *m)) || !(m->data = mproc__mpi_body_alloc(count > 0 ? (size_t)count : 0))) {
             free(m);
             /* The message stays matched but unreceived: take it into a
              * scratch byte so MPI's queue stays sane, and report. */
@@ -98,7 +137,7 @@ int mproc__mpi_poll(void)
 void mproc__mpi_msg_free(mproc__mpi_msg *m)
 {
     if (m) {
-        free(m->data);
+        mproc__mpi_body_free(m->data);
         free(m);
     }
 }

@@ -102,6 +102,7 @@ int mproc_mpi_finalize(void)
     mproc__mpi_flush();
     while (s->head)
         mproc__mpi_msg_free(mproc__mpi_take());
+    mproc__mpi_body_drop_spare();
     MPI_Comm_free(&s->comm);
     if (s->we_inited)
         MPI_Finalize();

@@ -39,7 +39,7 @@ enum {
 typedef struct mproc__mpi_msg {
     struct mproc__mpi_msg *next;
     int src, tag;
-    void *data; /* malloc, len bytes (at least one byte allocated) */
+    void *data; /* mproc__mpi_body_alloc, len bytes */
     size_t len;
 } mproc__mpi_msg;
 
@@ -61,6 +61,7 @@ typedef struct {
      * and sends still in flight. */
     mproc__mpi_msg *head, **tail;
     mproc__mpi_pending *pending;
+    void *spare;    /* a large body kept for the next (mproc__mpi_body_free) */
     double backoff;   /* the next idle sleep, seconds */
     double active_at; /* when a message last came or went */
     mproc__mutex *mu;
@@ -90,6 +91,13 @@ mproc__mpi_msg *mproc__mpi_take(void);
 /* Drops from the mailbox every message from rank src (a worker given up on). */
 void mproc__mpi_drop_from(int src);
 void mproc__mpi_msg_free(mproc__mpi_msg *m);
+/* Received bodies: allocated here and given back here (also by the pool,
+ * through its transport's release).  One large body (64 KiB and over) is
+ * kept for the next: a stream of 16 MiB messages reuses one buffer instead
+ * of faulting in fresh pages for each.  drop_spare frees that one. */
+void *mproc__mpi_body_alloc(size_t n);
+void mproc__mpi_body_free(void *data);
+void mproc__mpi_body_drop_spare(void);
 /* Sends data to rank dest with tag; receives into the mailbox meanwhile,
  * so two ranks sending to each other never deadlock.  0, MPROC_ETOOBIG
  * (over INT_MAX bytes) or MPROC_ENOMEM. */

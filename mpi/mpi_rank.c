@@ -63,7 +63,7 @@ static int ep_recv(mproc__pool_endpoint *ep, void **data, size_t *len)
 static void ep_release(mproc__pool_endpoint *ep, void *data)
 {
     (void)ep;
-    free(data);
+    mproc__mpi_body_free(data);
 }
 
 static int ep_send(mproc__pool_endpoint *ep, const void *data, size_t len)
@@ -136,6 +136,7 @@ void mproc__mpi_serve(void)
     }
     (void)mproc__mpi_send(0, MPROC__MPI_BYE, NULL, 0);
     mproc__mpi_flush();
+    mproc__mpi_body_drop_spare();
     MPI_Comm_free(&mproc__mpi.comm);
     MPI_Finalize();
     exit(0);

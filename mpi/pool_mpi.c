@@ -41,7 +41,7 @@ static int ranks_send(mproc__pool_transport *tp, int w, const void *msg, size_t 
 static void ranks_release(mproc__pool_transport *tp, void *data)
 {
     (void)tp;
-    free(data);
+    mproc__mpi_body_free(data);
 }
 
 static void ranks_wake(mproc__pool_transport *tp)
