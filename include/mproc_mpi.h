@@ -53,8 +53,9 @@ extern "C" {
  * pools until mproc_mpi_finalize() (or the master's exit), then finalizes
  * MPI and exits with status 0.  A second call on the master returns 0.
  * Errors: MPROC_ENOINIT (mproc_init has not run), MPROC_ENOTSUP (MPI gives
- * less than MPI_THREAD_SERIALIZED; every rank returns it), MPROC_ESTATE
- * (after mproc_mpi_finalize). */
+ * less than MPI_THREAD_SERIALIZED; every rank returns it, and MPI is
+ * finalized again if this call initialised it), MPROC_ESTATE (after
+ * mproc_mpi_finalize, or in a fork child of the master: MPI is not its). */
 int mproc_mpi_init(int *argc, char ***argv);
 
 /* On the master (rank 0): a pool whose workers are the other ranks of comm
@@ -63,7 +64,8 @@ int mproc_mpi_init(int *argc, char ***argv);
  * mproc_pool_free.  Each worker rank runs opts->initializer (registered
  * with MPROC_TARGET; its initargs hold plain values only: handles cannot
  * travel to other machines) once per worker life, and maxtasksperchild
- * restarts that life on the same rank.  One MPI pool exists at a time.
+ * restarts that life on the same rank.  One MPI pool exists at a time (an
+ * mproc_result not yet freed keeps its pool alive after mproc_pool_free).
  * NULL on error (mproc_last_error()): MPROC_ESTATE (not the master,
  * mproc_mpi_init has not run or MPI is finalized, or another MPI pool is
  * alive), MPROC_EINVAL (comm has no other rank, is an intercommunicator;
@@ -75,10 +77,12 @@ mproc_pool *mproc_mpi_pool_new(MPI_Comm comm, const mproc_pool_opts *opts);
  * frees it), releases every worker rank (each finalizes MPI and exits 0,
  * after the task it may be running) and finalizes MPI if mproc_mpi_init
  * initialised it.  A master that returns from main without calling it
- * releases the workers at exit all the same.  Waits up to 60 s for the
- * ranks, then aborts the MPI job (a task that never ends) rather than
- * hang.  0, or MPROC_ESTATE when mproc_mpi_init has not run on the master;
- * a second call returns 0. */
+ * releases the workers at exit all the same.  A program that initialised
+ * MPI itself calls this before its own MPI_Finalize (which the worker
+ * ranks, still serving, would never join).  Waits up to 60 s for the pool
+ * to stop and for the ranks, then aborts the MPI job (a task that never
+ * ends) rather than hang.  0, or MPROC_ESTATE when mproc_mpi_init has not
+ * run in this process; a second call returns 0. */
 int mproc_mpi_finalize(void);
 
 /* The thread level MPI provided (MPI_THREAD_*), or -1 before mproc_mpi_init. */

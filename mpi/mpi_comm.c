@@ -39,6 +39,8 @@ int mproc__mpi_state_init(void)
     return 0;
 }
 
+static void nap(double limit);
+
 /* A received body's allocation: its capacity in front of it. */
 typedef union {
     size_t cap;
@@ -102,25 +104,21 @@ int mproc__mpi_poll(void)
     reap_sends();
     for (;;) {
         int found = 0, count = 0;
-        MPI_Message handle;
         MPI_Status st;
         mproc__mpi_msg *m;
-        MPI_Improbe(s->rank == 0 ? MPI_ANY_SOURCE : 0, MPI_ANY_TAG, s->comm, &found, &handle, &st);
+        /* Iprobe, then Recv of that source and tag: one thread receives on
+         * this communicator, and messages from one source keep their order,
+         * so the Recv takes the message probed.  Out of memory, it stays in
+         * MPI's queue for the next poll. */
+        MPI_Iprobe(s->rank == 0 ? MPI_ANY_SOURCE : 0, MPI_ANY_TAG, s->comm, &found, &st);
         if (!found)
             break;
         MPI_Get_count(&st, MPI_BYTE, &count);
         if (!(m = malloc(sizeof *m)) || !(m->data = mproc__mpi_body_alloc(count > 0 ? (size_t)count : 0))) {
             free(m);
-            /* The message stays matched but unreceived: take it into a
-             * scratch byte so MPI's queue stays sane, and report. */
-            {
-                unsigned char *scratch = malloc(count > 0 ? (size_t)count : 1);
-                MPI_Mrecv(scratch, count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
-                free(scratch);
-            }
             return mproc__error(MPROC_ENOMEM);
         }
-        MPI_Mrecv(m->data, count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+        MPI_Recv(m->data, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, s->comm, MPI_STATUS_IGNORE);
         m->next = NULL;
         m->src = st.MPI_SOURCE;
         m->tag = st.MPI_TAG;
@@ -194,6 +192,7 @@ int mproc__mpi_send(int dest, int tag, const void *data, size_t len)
 {
     mproc__mpi_state *s = &mproc__mpi;
     MPI_Request req;
+    double started;
     int done = 0;
     if (len > INT_MAX)
         return mproc__errorf(MPROC_ETOOBIG, "an MPI message holds at most %d bytes", INT_MAX);
@@ -213,8 +212,10 @@ int mproc__mpi_send(int dest, int tag, const void *data, size_t len)
         return 0;
     }
     /* Large: no copy; wait, receiving meanwhile (the peer may be sending
-     * to us), polling often enough to keep a pipelined transfer moving. */
+     * to us), polling every 50 us for the first 10 ms to keep a pipelined
+     * transfer moving, then with the idle back-off (a peer busy in a task). */
     MPI_Isend(data, (int)len, MPI_BYTE, dest, tag, s->comm, &req);
+    started = mproc__plat_now();
     for (;;) {
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
         if (done)
@@ -223,7 +224,7 @@ int mproc__mpi_send(int dest, int tag, const void *data, size_t len)
             MPI_Wait(&req, MPI_STATUS_IGNORE);
             return MPROC_ENOMEM;
         }
-        mproc__mpi_idle(5e-5);
+        nap(mproc__plat_now() - started < 0.01 ? 5e-5 : -1);
     }
     return 0;
 }
@@ -239,16 +240,34 @@ void mproc__mpi_flush(void)
     }
 }
 
-void mproc__mpi_idle(double limit)
+/* The back-off's next step, at most limit (>= 0). */
+static double next_sleep(double limit)
 {
     mproc__mpi_state *s = &mproc__mpi;
     double t = s->backoff;
     double max = mproc__plat_now() - s->active_at > DEEP_IDLE_AFTER ? BACKOFF_DEEP : BACKOFF_MAX;
     s->backoff = t * 2 < max ? t * 2 : max;
-    if (limit >= 0 && limit < t)
-        t = limit;
+    return limit >= 0 && limit < t ? limit : t;
+}
+
+void mproc__mpi_idle(double limit)
+{
+    mproc__mpi_state *s = &mproc__mpi;
+    double t = next_sleep(limit);
     mproc__plat_mutex_lock(s->mu);
     if (!s->woken && t > 0)
+        (void)mproc__plat_cond_wait(s->cv, s->mu, t);
+    mproc__plat_mutex_unlock(s->mu);
+}
+
+/* As idle, but a pending wake does not stop it: a send in progress is
+ * not the dispatcher's event loop, which sees the wake after. */
+static void nap(double limit)
+{
+    mproc__mpi_state *s = &mproc__mpi;
+    double t = next_sleep(limit);
+    mproc__plat_mutex_lock(s->mu);
+    if (t > 0)
         (void)mproc__plat_cond_wait(s->cv, s->mu, t);
     mproc__plat_mutex_unlock(s->mu);
 }

@@ -11,7 +11,18 @@
 /* How long finalize waits for every rank's BYE before it aborts the job. */
 #define BYE_TIMEOUT 60.0
 
-static void finalize_at_exit(void) { (void)mproc_mpi_finalize(); }
+/* At the master's exit, unless the program finalized MPI itself (too
+ * late then: see the header).  A fork child of the master inherits this
+ * hook and the state, but MPI is not its own: mproc__mpi_mine() is 0 there. */
+static void finalize_at_exit(void)
+{
+    int done = 0;
+    if (!mproc__mpi_mine())
+        return;
+    MPI_Finalized(&done);
+    if (!done)
+        (void)mproc_mpi_finalize();
+}
 
 int mproc_mpi_init(int *argc, char ***argv)
 {
@@ -24,7 +35,7 @@ int mproc_mpi_init(int *argc, char ***argv)
     if (s->finalized)
         return mproc__errorf(MPROC_ESTATE, "MPI was finalized");
     if (s->inited)
-        return 0;
+        return mproc__mpi_mine() ? 0 : mproc__errorf(MPROC_ESTATE, "a fork child of an MPI process is not an MPI rank");
     MPI_Initialized(&inited);
     if (!inited) {
         MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &s->level);
@@ -32,9 +43,14 @@ int mproc_mpi_init(int *argc, char ***argv)
     } else {
         MPI_Query_thread(&s->level);
     }
-    if (s->level < MPI_THREAD_SERIALIZED)
+    if (s->level < MPI_THREAD_SERIALIZED) {
+        /* Nothing is left behind: MPI is finalized again if we started it. */
+        if (s->we_inited)
+            MPI_Finalize();
+        s->we_inited = 0;
         return mproc__errorf(MPROC_ENOTSUP, "MPI gives thread level %d; the pool's dispatcher thread needs "
                                             "MPI_THREAD_SERIALIZED or more", s->level);
+    }
     if ((rc = mproc__mpi_state_init()) != 0)
         return rc;
     if (s->rank == 0 && (!(s->pids = calloc((size_t)s->size, sizeof *s->pids)) ||
@@ -51,6 +67,7 @@ int mproc_mpi_init(int *argc, char ***argv)
         free(all);
     }
     s->inited = 1;
+    s->owner = mproc__plat_getpid();
     if (s->rank != 0)
         mproc__mpi_serve(); /* does not return */
     mproc__on_exit(MPROC__EXIT_CHILDREN, finalize_at_exit);
@@ -59,12 +76,15 @@ int mproc_mpi_init(int *argc, char ***argv)
 
 int mproc_mpi_thread_level(void) { return mproc__mpi.inited ? mproc__mpi.level : -1; }
 
+int mproc__mpi_mine(void) { return mproc__mpi.inited && mproc__mpi.owner == mproc__plat_getpid(); }
+
 /* Every rank's BYE, dropping whatever else comes; 0, or -1 after BYE_TIMEOUT. */
 static int wait_byes(void)
 {
     mproc__mpi_state *s = &mproc__mpi;
     int left = s->size - 1;
     double deadline = mproc__plat_now() + BYE_TIMEOUT;
+    (void)mproc__mpi_woken(); /* a wake left for a pool that is gone */
     while (left > 0) {
         mproc__mpi_msg *m;
         (void)mproc__mpi_poll();
@@ -83,13 +103,23 @@ static int wait_byes(void)
 int mproc_mpi_finalize(void)
 {
     mproc__mpi_state *s = &mproc__mpi;
-    if (s->finalized)
+    mproc_pool *live;
+    if (s->finalized && mproc__mpi_mine())
         return 0;
-    if (!s->inited || s->rank != 0)
-        return mproc__errorf(MPROC_ESTATE, "mproc_mpi_finalize is for the master, after mproc_mpi_init");
-    if (s->live) {
-        (void)mproc_pool_terminate(s->live);
-        (void)mproc_pool_join(s->live, -1);
+    if (!s->inited || s->rank != 0 || !mproc__mpi_mine())
+        return mproc__errorf(MPROC_ESTATE, "mproc_mpi_finalize is for the master, after mproc_mpi_init "
+                                           "(not a fork child of it)");
+    mproc__plat_mutex_lock(s->mu);
+    live = s->live;
+    mproc__plat_mutex_unlock(s->mu);
+    if (live) {
+        (void)mproc_pool_terminate(live);
+        /* Its dispatcher may wait on a large send to a rank busy in a task. */
+        if (mproc_pool_join(live, BYE_TIMEOUT) != 0) {
+            mproc__log(MPROC_LOG_ERROR, "mproc_mpi_finalize: the MPI pool did not stop in 60 s (a worker rank "
+                                        "busy in a task); aborting the MPI job");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
     }
     s->finalized = 1;
     for (int r = 1; r < s->size; r++)

@@ -55,6 +55,7 @@ typedef struct {
     int we_inited;  /* and called MPI_Init_thread */
     int finalized;
     int level;      /* the thread level MPI provided */
+    long owner;     /* the process that ran mproc_mpi_init (not a fork child of it) */
     MPI_Comm comm;  /* a duplicate of MPI_COMM_WORLD */
     int rank, size;
     /* The mailbox: received messages not yet handled, in arrival order,
@@ -70,8 +71,8 @@ typedef struct {
     /* Master only. */
     long *pids;     /* every rank's pid */
     int *stale;     /* per rank: CANCELs whose ACK has not come (its messages until then are dropped) */
-    mproc_pool *live;   /* the MPI pool alive now, if any */
-    int live_transport; /* its transport exists (set before the pool is made) */
+    mproc_pool *live;   /* mu: the MPI pool alive now, if any */
+    int live_transport; /* mu: its transport exists (set before the pool is made) */
 } mproc__mpi_state;
 
 extern mproc__mpi_state mproc__mpi;
@@ -106,7 +107,7 @@ int mproc__mpi_send(int dest, int tag, const void *data, size_t len);
 void mproc__mpi_flush(void);
 /* Sleeps the back-off's next step (doubling from 1 us to 1 ms, 5 ms once
  * idle for a while), at most limit seconds when limit >= 0; cut short by
- * mproc__mpi_wake. */
+ * mproc__mpi_wake (and not at all while a wake is pending). */
 void mproc__mpi_idle(double limit);
 /* Something happened: the next idle sleeps the shortest. */
 void mproc__mpi_active(void);
@@ -114,6 +115,10 @@ void mproc__mpi_active(void);
  * wake.  mproc__mpi_woken() reads and clears that. */
 void mproc__mpi_wake(void);
 int mproc__mpi_woken(void);
+
+/* Whether this process is the one that ran mproc_mpi_init (a fork child
+ * of the master inherits the state, not MPI). */
+int mproc__mpi_mine(void);
 
 /* Sets up the state (comm, rank, size, mailbox); 0 or an error. */
 int mproc__mpi_state_init(void);

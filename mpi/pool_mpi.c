@@ -33,9 +33,14 @@ static int ranks_start(mproc__pool_transport *tp, int w)
 
 static long ranks_pid(mproc__pool_transport *tp, int w) { return mproc__mpi.pids[of(tp)->rank_of[w]]; }
 
+static void ranks_stop(mproc__pool_transport *tp, int w);
+
 static int ranks_send(mproc__pool_transport *tp, int w, const void *msg, size_t len)
 {
-    return mproc__mpi_send(of(tp)->rank_of[w], MPROC__MPI_FRAME, msg, len);
+    int rc = mproc__mpi_send(of(tp)->rank_of[w], MPROC__MPI_FRAME, msg, len);
+    if (rc != 0)
+        ranks_stop(tp, w); /* the contract: an error means ENDED follows */
+    return rc;
 }
 
 static void ranks_release(mproc__pool_transport *tp, void *data)
@@ -57,11 +62,11 @@ static void ranks_stop(mproc__pool_transport *tp, int w)
     ranks *rs = of(tp);
     int r = rs->rank_of[w];
     mproc__mpi_drop_from(r);
-    /* Out of memory for the CANCEL: the life ends by its own END, once
-     * the STOP the dispatcher sends after this is read. */
-    if (mproc__mpi_send(r, MPROC__MPI_CANCEL, NULL, 0) != 0)
-        return;
-    mproc__mpi.stale[r]++;
+    /* Out of memory for the CANCEL: nothing tells the rank, and what it
+     * still sends is not recognised as stale; results for items no longer
+     * in flight are ignored by the dispatcher all the same. */
+    if (mproc__mpi_send(r, MPROC__MPI_CANCEL, NULL, 0) == 0)
+        mproc__mpi.stale[r]++;
     rs->gave_up[w] = 1;
 }
 
@@ -134,8 +139,11 @@ static void ranks_free(mproc__pool_transport *tp)
     free(rs->slots);
     mproc__buf_free(&rs->start);
     free(rs);
+    /* The last reference to the pool may go on any thread. */
+    mproc__plat_mutex_lock(mproc__mpi.mu);
     mproc__mpi.live = NULL;
     mproc__mpi.live_transport = 0;
+    mproc__plat_mutex_unlock(mproc__mpi.mu);
 }
 
 static const mproc__pool_transport_ops ranks_ops = {ranks_start, ranks_pid,  ranks_send, ranks_next, ranks_release,
@@ -160,7 +168,7 @@ static mproc__pool_transport *ranks_new(void *ud, int workers, const mproc__pool
     rs->tp.ops = &ranks_ops;
     rs->tp.workers = workers;
     rs->tp.by_name = 1;
-    mproc__mpi.live_transport = 1;
+    (void)mproc__mpi_woken(); /* a wake left over from an earlier pool */
     rs->rank_of = mo->rank_of;
     mo->rank_of = NULL;
     mproc__buf_u32(&rs->start, (uint32_t)cfg->maxtasks);
@@ -229,15 +237,11 @@ mproc_pool *mproc_mpi_pool_new(MPI_Comm comm, const mproc_pool_opts *opts)
     mproc__mpi_state *s = &mproc__mpi;
     made_of mo = {NULL, 0};
     mproc_pool *p;
-    int rc;
+    int rc, busy;
 
-    if (!s->inited || s->finalized || s->rank != 0) {
+    if (!s->inited || s->finalized || s->rank != 0 || !mproc__mpi_mine()) {
         mproc__errorf(MPROC_ESTATE, "mproc_mpi_pool_new is for the master (rank 0), after mproc_mpi_init and "
                                     "before mproc_mpi_finalize");
-        return NULL;
-    }
-    if (s->live_transport) {
-        mproc__errorf(MPROC_ESTATE, "one MPI pool at a time: free the other first");
         return NULL;
     }
     if (comm == MPI_COMM_NULL)
@@ -257,8 +261,22 @@ mproc_pool *mproc_mpi_pool_new(MPI_Comm comm, const mproc_pool_opts *opts)
         mproc__errorf(MPROC_EINVAL, "the communicator holds no worker rank");
         return NULL;
     }
+    mproc__plat_mutex_lock(s->mu);
+    busy = s->live_transport;
+    s->live_transport = 1;
+    mproc__plat_mutex_unlock(s->mu);
+    if (busy) {
+        free(mo.rank_of);
+        mproc__errorf(MPROC_ESTATE, "one MPI pool at a time: free the other first (and its results: "
+                                    "an mproc_result keeps its pool)");
+        return NULL;
+    }
     p = mproc__pool_create(mo.n, opts, ranks_new, &mo);
     free(mo.rank_of); /* NULL once the transport took it */
+    mproc__plat_mutex_lock(s->mu);
     s->live = p;
+    if (!p)
+        s->live_transport = 0;
+    mproc__plat_mutex_unlock(s->mu);
     return p;
 }

@@ -77,20 +77,26 @@ static int busy(const void *in, size_t len, mproc_out *out)
 }
 MPROC_TASK(busy);
 
-/* What the initializer left in its worker, as the task's result (atomic:
- * thread workers share it). */
+/* What the initializer left in its worker and how many times it has run
+ * in this process, as the task's result (atomic: thread workers share
+ * them).  A new worker life is a new process (process pool), or another
+ * run of the initializer in the same process (MPI rank, thread). */
 static atomic_llong from_initializer = -1;
+static atomic_llong initializer_runs = 0;
 static int pool_init(mproc_args *a)
 {
     atomic_store(&from_initializer, mproc_args_i64(a, 0));
+    atomic_fetch_add(&initializer_runs, 1);
     return 0;
 }
 MPROC_TARGET(pool_init);
 static int initialized_value(const void *in, size_t len, mproc_out *out)
 {
-    int64_t v = atomic_load(&from_initializer);
+    int64_t v[2];
+    v[0] = atomic_load(&from_initializer);
+    v[1] = atomic_load(&initializer_runs);
     (void)in, (void)len;
-    return mproc_out_write(out, &v, sizeof v);
+    return mproc_out_write(out, v, sizeof v);
 }
 MPROC_TASK(initialized_value);
 
@@ -322,11 +328,12 @@ static void test_unknown_task_name_is_enotreg(void)
 static void test_initializer_and_maxtasksperchild(void)
 {
     enum { N = 50 };
-    int64_t in[N] = {0}, out[N];
+    int64_t in[N] = {0}, out[N][2];
+    mproc_task_status st[N];
     mproc_args *a = mproc_args_new();
     mproc_pool_opts o = {0};
     mproc_pool *p;
-    int wrong = 0;
+    int wrong = 0, lives = 0;
     CU_ASSERT_FATAL(a && mproc_args_add_i64(a, 42) == 0);
     o.initializer = pool_init;
     o.initargs = a;
@@ -334,10 +341,19 @@ static void test_initializer_and_maxtasksperchild(void)
     p = new_pool(&o);
     mproc_args_free(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    CU_ASSERT_EQUAL(mproc_pool_map(p, initialized_value, in, N, sizeof *in, out, sizeof *out, 2, NULL), 0);
-    for (int i = 0; i < N; i++)
-        wrong += out[i] != 42;
+    CU_ASSERT_EQUAL(mproc_pool_map(p, initialized_value, in, N, sizeof *in, out, sizeof *out, 2, st), 0);
+    /* Every item saw the initializer's value; the distinct (worker pid,
+     * initializer runs) pairs count the lives: at 3 tasks a life, 50 items
+     * take at least 17 (asserted: more than the 2 first lives). */
+    for (int i = 0; i < N; i++) {
+        int seen = 0;
+        wrong += out[i][0] != 42;
+        for (int k = 0; k < i; k++)
+            seen |= st[k].pid == st[i].pid && out[k][1] == out[i][1];
+        lives += !seen;
+    }
     CU_ASSERT_EQUAL(wrong, 0);
+    CU_ASSERT(lives > WORKERS);
     mproc_pool_free(p);
 }
 
@@ -371,7 +387,14 @@ static void test_terminate_then_new_pool(void)
     for (int i = 0; i < N; i++)
         in[i] = i;
     CU_ASSERT_EQUAL(mproc_pool_map(p, square, in, N, sizeof *in, out, sizeof *out, 1, NULL), 0);
-    CU_ASSERT_EQUAL(out[N - 1], (int64_t)(N - 1) * (N - 1));
+    /* Every item: a late result of the terminated pool's (ids start at 1
+     * in every pool) must not stand in for one of this pool's. */
+    {
+        int wrong = 0;
+        for (int i = 0; i < N; i++)
+            wrong += out[i] != (int64_t)i * i;
+        CU_ASSERT_EQUAL(wrong, 0);
+    }
     r = mproc_pool_apply_async(p, square, &in[9], sizeof in[9]);
     CU_ASSERT_EQUAL(mproc_result_get(r, NULL, NULL, 60, &st), 0);
     mproc_result_free(r);
@@ -466,8 +489,15 @@ int main(int argc, char **argv)
     int rc = tu_main(argc, argv, reg);
 #ifdef MPROC_TEST_MPI
     /* MPROC_TEST_MPI_NO_FINALIZE: the master returns from main without
-     * mproc_mpi_finalize; the exit hook must still release the ranks. */
-    if (!getenv("MPROC_TEST_MPI_NO_FINALIZE") && mproc_mpi_finalize() != 0)
+     * mproc_mpi_finalize, leaving a pool alive with work in flight; the
+     * exit hooks must still stop it and release the ranks (each exits 0). */
+    if (getenv("MPROC_TEST_MPI_NO_FINALIZE")) {
+        mproc_pool *p = new_pool(NULL);
+        for (int i = 0; p && i < 100; i++)
+            mproc_result_free(mproc_pool_apply_async(p, busy, "x", 1));
+        return p ? rc : 1;
+    }
+    if (mproc_mpi_finalize() != 0)
         rc = 1;
 #endif
     return rc;
