@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifndef _WIN32
 #include <unistd.h>
 #endif
@@ -69,9 +68,9 @@ MPROC_TASK(flip);
 /* Busy for about 2 ms: work a terminate finds in flight. */
 static int busy(const void *in, size_t len, mproc_out *out)
 {
-    clock_t end = clock() + CLOCKS_PER_SEC / 500;
+    double end = tu_now() + 0.002;
     (void)in, (void)len, (void)out;
-    while (clock() < end)
+    while (tu_now() < end)
         ;
     return 0;
 }
