@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,25 @@ double mproc__plat_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-long mproc__plat_getpid(void) { return (long)getpid(); }
+/* getpid() is a system call (glibc stopped caching it in 2.25), and every
+ * lock acquire records its owner's pid: cached here, and forgotten in the
+ * child of every fork() (pthread_atfork; a child made by a raw clone or
+ * _Fork that calls into mproc would see its parent's pid). */
+static atomic_long cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+static void forget_pid(void) { atomic_store_explicit(&cached_pid, 0, memory_order_relaxed); }
+static void register_forget_pid(void) { pthread_atfork(NULL, NULL, forget_pid); }
+
+long mproc__plat_getpid(void)
+{
+    long pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (pid)
+        return pid;
+    pthread_once(&pid_once, register_forget_pid);
+    pid = (long)getpid();
+    atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+    return pid;
+}
 
 long mproc__plat_getppid(void) { return (long)getppid(); }
 
