@@ -108,6 +108,8 @@ static void plan(void)
             r->bp.method = m;
             r->bp.rss_mib = rss[k];
             r->bp.reps = m == MPROC_SPAWN ? 10 : m == MPROC_THREAD ? 500 : 50;
+            if (opt.quick) /* a fifth: --quick stays near a minute */
+                r->bp.reps /= rss[k] ? 10 : 5;
             add_series(r, "mproc", "mproc");
             r->raw_fig = m == MPROC_FORK ? "fork" : m == MPROC_SPAWN ? "posix_spawn" : m == MPROC_THREAD ? "pthread"
                                                                                             : "fork";
@@ -122,7 +124,7 @@ static void plan(void)
         if ((r = add_row(name, FIG_QUEUE, "msgs/s")) != NULL) {
             r->bp.method = mproc_get_start_method();
             r->bp.size = sizes[k];
-            r->bp.reps = bench_queue_reps(sizes[k]);
+            r->bp.reps = bench_queue_reps(sizes[k]) / (opt.quick ? 4 : 1);
             add_series(r, "mproc", "mproc");
             r->raw_fig = "pipe";
             r->py_fig = "queue";
@@ -166,7 +168,7 @@ static void plan(void)
         if ((r = add_row(name, FIG_POOL, "tasks/s")) != NULL) {
             r->bp.method = mproc_get_start_method();
             r->bp.chunksize = c ? 0 : 1;
-            r->bp.reps = c ? 2000000 : opt.quick ? 50000 : 200000;
+            r->bp.reps = c ? (opt.quick ? 500000 : 2000000) : opt.quick ? 50000 : 200000;
             add_series(r, "mproc", "mproc");
             r->py_fig = "pool";
         }
