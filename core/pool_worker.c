@@ -83,14 +83,20 @@ static int batch_flush(mproc__pool_endpoint *ep, batch *b)
     return rc;
 }
 
+/* One result's header in a DONE message: [u64 id][u32 status][u32 code][u32 len]. */
+static void result_head(mproc__buf *m, uint64_t id, int status, int code, size_t len)
+{
+    mproc__buf_u64(m, id);
+    mproc__buf_u32(m, (uint32_t)status);
+    mproc__buf_u32(m, (uint32_t)code);
+    mproc__buf_u32(m, (uint32_t)len);
+}
+
 static void batch_add(batch *b, uint64_t id, int status, int code, const void *data, size_t len)
 {
     if (b->count == 0)
         b->since = mproc__plat_now();
-    mproc__buf_u64(&b->msg, id);
-    mproc__buf_u32(&b->msg, (uint32_t)status);
-    mproc__buf_u32(&b->msg, (uint32_t)code);
-    mproc__buf_u32(&b->msg, (uint32_t)len);
+    result_head(&b->msg, id, status, code, len);
     mproc__buf_bytes(&b->msg, data, len);
     b->count++;
 }
@@ -99,22 +105,15 @@ static void batch_add(batch *b, uint64_t id, int status, int code, const void *d
  * batch holds, so results go out in the order they were made). */
 static int send_direct(mproc__pool_endpoint *ep, uint64_t id, mproc_out *out, batch *b)
 {
-    mproc__buf head = {0};
+    /* Written in place: the room is exactly RESULT_HEAD bytes, so the
+     * writer never grows (or frees) this view of out's buffer. */
+    mproc__buf head = {out->buf.data, 0, RESULT_HEAD, 0};
     int rc = batch_flush(ep, b);
     if (rc != 0)
         return rc;
     mproc__buf_u8(&head, MPROC__POOL_DONE);
     mproc__buf_u32(&head, 1);
-    mproc__buf_u64(&head, id);
-    mproc__buf_u32(&head, 0);
-    mproc__buf_u32(&head, 0);
-    mproc__buf_u32(&head, (uint32_t)out_len(out));
-    if (head.failed || head.len != RESULT_HEAD) {
-        mproc__buf_free(&head);
-        return MPROC_ENOMEM;
-    }
-    memcpy(out->buf.data, head.data, RESULT_HEAD);
-    mproc__buf_free(&head);
+    result_head(&head, id, 0, 0, out_len(out));
     return ep->send(ep, out->buf.data, out->buf.len);
 }
 
