@@ -250,27 +250,22 @@ static double next_sleep(double limit)
     return limit >= 0 && limit < t ? limit : t;
 }
 
-void mproc__mpi_idle(double limit)
+/* The back-off's next sleep; a pending wake skips it when wakeable. */
+static void sleep_step(double limit, int wakeable)
 {
     mproc__mpi_state *s = &mproc__mpi;
     double t = next_sleep(limit);
     mproc__plat_mutex_lock(s->mu);
-    if (!s->woken && t > 0)
+    if (t > 0 && !(wakeable && s->woken))
         (void)mproc__plat_cond_wait(s->cv, s->mu, t);
     mproc__plat_mutex_unlock(s->mu);
 }
 
+void mproc__mpi_idle(double limit) { sleep_step(limit, 1); }
+
 /* As idle, but a pending wake does not stop it: a send in progress is
  * not the dispatcher's event loop, which sees the wake after. */
-static void nap(double limit)
-{
-    mproc__mpi_state *s = &mproc__mpi;
-    double t = next_sleep(limit);
-    mproc__plat_mutex_lock(s->mu);
-    if (t > 0)
-        (void)mproc__plat_cond_wait(s->cv, s->mu, t);
-    mproc__plat_mutex_unlock(s->mu);
-}
+static void nap(double limit) { sleep_step(limit, 0); }
 
 void mproc__mpi_active(void)
 {

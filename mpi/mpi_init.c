@@ -56,16 +56,8 @@ int mproc_mpi_init(int *argc, char ***argv)
     if (s->rank == 0 && (!(s->pids = calloc((size_t)s->size, sizeof *s->pids)) ||
                          !(s->stale = calloc((size_t)s->size, sizeof *s->stale))))
         MPI_Abort(MPI_COMM_WORLD, 1); /* the workers are waiting in the gather below */
-    {
-        long long *all = s->rank == 0 ? malloc((size_t)s->size * sizeof *all) : NULL;
-        if (s->rank == 0 && !all)
-            MPI_Abort(MPI_COMM_WORLD, 1);
-        pid = mproc__plat_getpid();
-        MPI_Gather(&pid, 1, MPI_LONG_LONG, all, 1, MPI_LONG_LONG, 0, s->comm);
-        for (int i = 0; all && i < s->size; i++)
-            s->pids[i] = (long)all[i];
-        free(all);
-    }
+    pid = mproc__plat_getpid();
+    MPI_Gather(&pid, 1, MPI_LONG_LONG, s->pids, 1, MPI_LONG_LONG, 0, s->comm);
     s->inited = 1;
     s->owner = mproc__plat_getpid();
     if (s->rank != 0)

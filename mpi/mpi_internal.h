@@ -69,7 +69,7 @@ typedef struct {
     mproc__cond *cv;
     int woken;      /* mu: a thread asked the master's dispatcher to look */
     /* Master only. */
-    long *pids;     /* every rank's pid */
+    long long *pids; /* every rank's pid (MPI_Gather's MPI_LONG_LONG) */
     int *stale;     /* per rank: CANCELs whose ACK has not come (its messages until then are dropped) */
     mproc_pool *live;   /* mu: the MPI pool alive now, if any */
     int live_transport; /* mu: its transport exists (set before the pool is made) */

@@ -31,7 +31,7 @@ static int ranks_start(mproc__pool_transport *tp, int w)
     return mproc__mpi_send(rs->rank_of[w], MPROC__MPI_START, rs->start.data, rs->start.len);
 }
 
-static long ranks_pid(mproc__pool_transport *tp, int w) { return mproc__mpi.pids[of(tp)->rank_of[w]]; }
+static long ranks_pid(mproc__pool_transport *tp, int w) { return (long)mproc__mpi.pids[of(tp)->rank_of[w]]; }
 
 static void ranks_stop(mproc__pool_transport *tp, int w);
 
