@@ -53,11 +53,13 @@ static int nothing(mproc_args *a)
 }
 MPROC_TARGET(nothing);
 
-/* Gets n messages (args: queue, n). */
+/* Says it runs, then gets n messages (args: queue, n, ready). */
 static int consume(mproc_args *a)
 {
     mproc_queue *q = mproc_args_queue(a, 0);
     int64_t n = mproc_args_i64(a, 1);
+    if (mproc_sem_release(mproc_args_sem(a, 2)) != 0)
+        return 1;
     for (int64_t i = 0; i < n; i++) {
         void *d;
         size_t len;
@@ -69,20 +71,23 @@ static int consume(mproc_args *a)
 }
 MPROC_TARGET(consume);
 
-/* Puts n messages of size bytes (args: queue, n, size). */
-static int produce(mproc_args *a)
+static int put_n(mproc_queue *q, int64_t n, size_t size)
 {
-    mproc_queue *q = mproc_args_queue(a, 0);
-    int64_t n = mproc_args_i64(a, 1);
-    size_t size = (size_t)mproc_args_i64(a, 2);
     char *buf = calloc(1, size ? size : 1);
     int rc = buf ? 0 : 1;
     for (int64_t i = 0; i < n && rc == 0; i++)
         rc = mproc_queue_put(q, buf, size, 600) != 0;
-    /* A process flushes its queues as it exits (a thread's consumer, in
-     * the same process, would be cut off by a close here). */
     free(buf);
     return rc;
+}
+
+/* Waits for the start signal, then puts n messages of size bytes (args:
+ * queue, n, size, go).  The process flushes its queue as it exits. */
+static int produce(mproc_args *a)
+{
+    if (mproc_event_wait(mproc_args_event(a, 3), 600) != 0)
+        return 1;
+    return put_n(mproc_args_queue(a, 0), mproc_args_i64(a, 1), (size_t)mproc_args_i64(a, 2));
 }
 MPROC_TARGET(produce);
 
@@ -173,45 +178,69 @@ static double start_join(const bench_params *bp, char *why)
     return (bench_now() - t0) / (double)bp->reps;
 }
 
-/* n producers -> n consumers through one queue; msgs/s. */
+/* n producers -> n consumers through one queue; msgs/s, timed as the
+ * baselines are: the consumers run before the clock starts, and it stops
+ * when the last consumer has its last message.  1 -> 1: this process
+ * produces (its feeder started by an untimed message), as the raw pipe's
+ * and CPython's producers do; n -> n: n producer processes wait for one
+ * start signal. */
 static double queue_rate(const bench_params *bp, int n, char *why)
 {
     mproc_ctx *ctx = mproc_get_context(bp->fig == FIG_QUEUE_THREAD ? MPROC_THREAD : bp->method);
     mproc_queue *q = ctx ? mproc_queue_new(ctx, 0) : NULL;
+    mproc_sem *ready = ctx ? mproc_sem_new(ctx, 0) : NULL;
+    mproc_event *go = ctx ? mproc_event_new(ctx) : NULL;
     mproc_process *prod[4] = {0}, *cons[4] = {0};
-    long per = bp->reps / n;
-    double t0, t;
-    int bad = 0;
-    if (!q)
-        return fail(why, "queue");
-    (void)mproc_queue_set_max_message(q, bp->size + 64);
-    for (int i = 0; i < n; i++) {
+    int64_t per = bp->reps / n, warm = n == 1;
+    double t0 = 0, t = -1;
+    int bad = !q || !ready || !go;
+    if (!bad)
+        (void)mproc_queue_set_max_message(q, bp->size + 64);
+    for (int i = 0; i < n && !bad; i++) {
         mproc_args *a = mproc_args_new();
-        if (!a || mproc_args_add_queue(a, q) || mproc_args_add_i64(a, per))
+        if (!a || mproc_args_add_queue(a, q) || mproc_args_add_i64(a, per + warm) || mproc_args_add_sem(a, ready))
             bad = 1;
         if (!(cons[i] = start(ctx, consume, a)))
             bad = 1;
     }
-    t0 = bench_now();
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !bad && n > 1; i++) {
         mproc_args *a = mproc_args_new();
         if (!a || mproc_args_add_queue(a, q) || mproc_args_add_i64(a, per) ||
-            mproc_args_add_i64(a, (int64_t)bp->size))
+            mproc_args_add_i64(a, (int64_t)bp->size) || mproc_args_add_event(a, go))
             bad = 1;
         if (!(prod[i] = start(ctx, produce, a)))
             bad = 1;
     }
-    for (int i = 0; i < n; i++)
-        bad |= finish(prod[i]) != 0;
-    for (int i = 0; i < n; i++)
-        bad |= finish(cons[i]) != 0;
-    t = bench_now() - t0;
-    mproc_queue_free(q);
-    if (bad) {
-        snprintf(why, 160, "a producer or consumer failed");
-        return -1;
+    if (!bad && warm)
+        bad = put_n(q, 1, bp->size);
+    for (int i = 0; i < n && !bad; i++)
+        bad = mproc_sem_acquire(ready, 600) != 0;
+    if (!bad) {
+        t0 = bench_now();
+        bad = n > 1 ? mproc_event_set(go) != 0 : put_n(q, per, bp->size);
     }
-    return (double)(per * n) / t;
+    if (bad) /* the children would wait for ever */
+        for (int i = 0; i < n; i++) {
+            if (prod[i])
+                (void)mproc_process_terminate(prod[i]);
+            if (cons[i])
+                (void)mproc_process_terminate(cons[i]);
+        }
+    for (int i = 0; i < n; i++)
+        bad |= prod[i] && finish(prod[i]) != 0;
+    for (int i = 0; i < n; i++)
+        bad |= cons[i] && finish(cons[i]) != 0;
+    if (!bad)
+        t = (double)(per * n) / (bench_now() - t0);
+    mproc_queue_free(q);
+    mproc_sem_free(ready);
+    mproc_event_free(go);
+    if (t < 0) {
+        if (!q || !ready || !go)
+            return fail(why, "queue");
+        snprintf(why, 160, "a producer or consumer failed");
+    }
+    return t;
 }
 
 static double conn_rtt(const bench_params *bp, char *why)
