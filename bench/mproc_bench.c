@@ -1,14 +1,20 @@
 /*
  * mproc-bench: how fast mproc is here, against what a user would otherwise
  * write, in one run.  Every figure is measured next to its baselines —
- * raw syscalls (mproc-bench-raw, bench/baseline_raw.c), CPython's
+ * raw syscalls (mproc-bench-raw, bench/baseline_raw.c), APR's
+ * apr_proc_fork and apr_proc_create for start+join (mproc-bench-apr,
+ * bench/baseline_apr.c, when built with libapr1-dev), CPython's
  * multiprocessing (bench/baseline_python.py, when python3 is there) —
  * interleaved round by round after a warm-up, and reported as the median
  * and min-max of the rounds with mproc's speed relative to each baseline
  * (> 1: mproc is faster).
  *
  *     mproc-bench [--quick] [--rounds N] [--json FILE] [--plot DIR] [--only TEXT]
- *                 [--raw PROGRAM] [--python PYTHON] [--script FILE]
+ *                 [--raw PROGRAM] [--apr PROGRAM] [--python PYTHON] [--script FILE]
+ *
+ * mproc-bench-raw and mproc-bench-apr are looked for beside mproc-bench's
+ * own executable, the CPython script in the source tree, then in the
+ * install's share/mproc; --raw, --apr, --python and --script name others.
  *
  * A Markdown table on stdout, progress on stderr, every sample in JSON
  * with --json, PNG plots through gnuplot with --plot.  --quick: 3 rounds
@@ -24,6 +30,10 @@
 #ifndef MPROC_BENCH_SCRIPT
 #define MPROC_BENCH_SCRIPT "bench/baseline_python.py"
 #endif
+/* Why the build made no mproc-bench-apr ("": it did, beside mproc-bench). */
+#ifndef MPROC_BENCH_NO_APR
+#define MPROC_BENCH_NO_APR ""
+#endif
 #ifndef MPROC_BENCH_SCRIPT_INSTALLED
 #define MPROC_BENCH_SCRIPT_INSTALLED MPROC_BENCH_SCRIPT
 #endif
@@ -33,7 +43,7 @@
 
 typedef struct {
     char impl[96];
-    const char *kind;  /* "mproc", "raw", "python" */
+    const char *kind;  /* "mproc", "raw", "apr", "python" */
     double v[MAX_ROUNDS];
     double mb[MAX_ROUNDS]; /* queue: MB/s */
     int n;
@@ -44,15 +54,17 @@ typedef struct {
     char name[96];
     bench_params bp;
     const char *unit; /* "s" (lower is better) or a rate */
-    const char *raw_fig, *py_fig; /* the baselines' figure names, or NULL */
+    const char *raw_fig, *apr_fig, *py_fig; /* the baselines' figure names, or NULL */
     series s[MAX_SERIES];
     int ns;
 } row;
 
 static struct {
     int quick, rounds, python_ok;
-    const char *json, *plot, *only, *raw, *python, *script;
+    const char *json, *plot, *only, *raw, *apr, *python, *script;
 } opt;
+
+static const char no_apr_reason[] = MPROC_BENCH_NO_APR;
 
 static row *rows;
 static int nrows;
@@ -79,7 +91,12 @@ static row *add_row(const char *name, bench_figure fig, const char *unit)
 
 static void add_series(row *r, const char *kind, const char *impl)
 {
-    series *s = &r->s[r->ns++];
+    series *s;
+    if (r->ns == MAX_SERIES) {
+        fprintf(stderr, "mproc-bench: more than %d series in a row (raise MAX_SERIES)\n", MAX_SERIES);
+        exit(1);
+    }
+    s = &r->s[r->ns++];
     s->kind = kind;
     snprintf(s->impl, sizeof s->impl, "%s", impl);
 }
@@ -116,6 +133,7 @@ static void plan(void)
 #ifdef _WIN32
             r->raw_fig = "createprocess";
 #endif
+            r->apr_fig = m == MPROC_SPAWN ? "apr_proc_create" : m == MPROC_THREAD ? NULL : "apr_fork";
             r->py_fig = m == MPROC_THREAD ? NULL : "start";
         }
     }
@@ -176,6 +194,14 @@ static void plan(void)
     for (int i = 0; i < nrows; i++) {
         if (rows[i].raw_fig)
             add_series(&rows[i], "raw", rows[i].raw_fig);
+        if (rows[i].apr_fig) {
+            /* The label until mproc-bench-apr's JSON gives its own. */
+            add_series(&rows[i], "apr",
+                       strcmp(rows[i].apr_fig, "apr_fork") == 0 ? "APR apr_proc_fork" : "APR apr_proc_create");
+            if (!opt.apr)
+                snprintf(rows[i].s[rows[i].ns - 1].skipped, sizeof rows[i].s[0].skipped,
+                         "mproc-bench was built without APR (%s)", no_apr_reason);
+        }
         if (rows[i].py_fig) {
             add_series(&rows[i], "python", "CPython");
             if (!opt.python_ok)
@@ -222,6 +248,12 @@ static int json_string(const char *line, const char *key, char *out, size_t cap)
 #define pclose _pclose
 #endif
 
+/* The program a baseline series runs (CPython's: the script). */
+static const char *baseline_program(const series *s)
+{
+    return strcmp(s->kind, "raw") == 0 ? opt.raw : strcmp(s->kind, "apr") == 0 ? opt.apr : opt.script;
+}
+
 /* Runs a baseline program for one measurement; its JSON line in line. */
 static int run_baseline(const row *r, const series *s, char *line, size_t cap)
 {
@@ -229,8 +261,9 @@ static int run_baseline(const row *r, const series *s, char *line, size_t cap)
     FILE *f;
     int n;
     const char *meth = method_name(r->bp.method);
-    if (strcmp(s->kind, "raw") == 0) {
-        n = snprintf(cmd, sizeof cmd, "\"%s\" %s --reps %ld", opt.raw, r->raw_fig, r->bp.reps);
+    if (strcmp(s->kind, "raw") == 0 || strcmp(s->kind, "apr") == 0) {
+        n = snprintf(cmd, sizeof cmd, "\"%s\" %s --reps %ld", baseline_program(s),
+                     strcmp(s->kind, "raw") == 0 ? r->raw_fig : r->apr_fig, r->bp.reps);
     } else {
         /* CPython is 10-100x slower: fewer operations, the same per-second
          * or per-operation unit (its start uses the script's own counts). */
@@ -292,7 +325,7 @@ static void measure(row *r, series *s, int keep)
         if (v > 0 && r->bp.fig >= FIG_QUEUE && r->bp.fig <= FIG_QUEUE_THREAD)
             mb = v * (double)r->bp.size / 1e6;
     } else if (run_baseline(r, s, line, sizeof line) != 0) {
-        snprintf(why, sizeof why, "%s failed", strcmp(s->kind, "raw") == 0 ? opt.raw : opt.script);
+        snprintf(why, sizeof why, "%s failed", baseline_program(s));
     } else if (json_string(line, "skipped", why, sizeof why)) {
         /* why holds the reason */
     } else {
@@ -514,7 +547,7 @@ static int plot(const char *dir)
 static void usage(void)
 {
     fprintf(stderr, "usage: mproc-bench [--quick] [--rounds N] [--json FILE] [--plot DIR] [--only TEXT]\n"
-                    "                   [--raw PROGRAM] [--python PYTHON] [--script FILE]\n");
+                    "                   [--raw PROGRAM] [--apr PROGRAM] [--python PYTHON] [--script FILE]\n");
     exit(2);
 }
 
@@ -555,6 +588,8 @@ int main(int argc, char **argv)
             opt.only = v, i++;
         else if (strcmp(a, "--raw") == 0 && v)
             opt.raw = v, i++;
+        else if (strcmp(a, "--apr") == 0 && v)
+            opt.apr = v, i++;
         else if (strcmp(a, "--python") == 0 && v)
             opt.python = v, i++;
         else if (strcmp(a, "--script") == 0 && v)
@@ -568,6 +603,8 @@ int main(int argc, char **argv)
         opt.rounds = MAX_ROUNDS;
     if (!opt.raw)
         opt.raw = beside(argv[0], "mproc-bench-raw");
+    if (!opt.apr && no_apr_reason[0] == '\0')
+        opt.apr = beside(argv[0], "mproc-bench-apr");
     if (!opt.script) {
         FILE *f = fopen(MPROC_BENCH_SCRIPT, "r");
         opt.script = f ? MPROC_BENCH_SCRIPT : MPROC_BENCH_SCRIPT_INSTALLED;

@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 ci/deps.sh python3-yaml
 /usr/bin/python3 ci/check-workflow.py
 
-ci/deps.sh build-essential cmake libcunit1-dev pkg-config libopenmpi-dev openmpi-bin
+ci/deps.sh build-essential cmake libcunit1-dev pkg-config libopenmpi-dev openmpi-bin libapr1-dev
 CI_STAGE="native (gcc)" ci/build-and-test.sh build/gcc -DCMAKE_C_COMPILER=gcc
 /usr/bin/python3 ci/check-layout.py build/gcc
 ci/fallback.sh build/fallback
