@@ -273,6 +273,10 @@ int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned m
 int mproc__plat_psem_acquire(mproc__psync *s, double timeout);
 /* Adds one; MPROC_ESTATE (and no change) when already at max. */
 int mproc__plat_psem_release(mproc__psync *s);
+/* Adds one, for a caller that knows the value is below max (a Lock's
+ * release, which its own state proves held): where the OS semaphore has
+ * no maximum, without release's check and its lock. */
+int mproc__plat_psem_post(mproc__psync *s);
 /* A robust mutex: only the holder releases it.  acquire returns 0,
  * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
  * it: the caller then holds it (POSIX EOWNERDEAD semantics), decides what

@@ -19,10 +19,21 @@
  * atomics (lock-free, so they work in memory shared between processes).
  * Relaxed order suffices: only the holder ever writes its own identity. */
 typedef struct {
+    atomic_uint word; /* a Lock's own state: FREE, HELD or CONTENDED */
     atomic_llong owner_pid;
     atomic_ullong owner_thread;
     atomic_uint count;
 } lock_state;
+
+/* A Lock is a word in shared memory taken and given back with one atomic
+ * instruction each, as a futex mutex is (Drepper's "Futexes are tricky",
+ * mutex 2), with the semaphore only to sleep on: CONTENDED says someone
+ * may sleep, so its release posts one wake-up.  A wake-up is a hint, not
+ * the lock: the woken waiter takes the word again, and a spare one (its
+ * waiter timed out, or took the word without sleeping) costs one spurious
+ * wake, never a second holder.  Unlike a mutex, any thread or process may
+ * release it (CPython's Lock). */
+enum { FREE, HELD, CONTENDED };
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
@@ -50,12 +61,12 @@ static lock_state *state_of(mproc_lock *l) { return l->b.state; }
 static mproc_lock *lock_create(int recursive)
 {
     static const int kinds[] = {MPROC__PRIM_SEM};
-    static const unsigned one[] = {1};
+    static const unsigned none[] = {0}, most[] = {SEM_VALUE_MAX}; /* wake-ups */
     mproc_lock *l = calloc(1, sizeof *l);
     int rc;
     if (!l)
         return mproc__null(MPROC_ENOMEM);
-    if ((rc = mproc__block_new(&l->b, sizeof(lock_state), kinds, one, one, 1)) != 0) {
+    if ((rc = mproc__block_new(&l->b, sizeof(lock_state), kinds, none, most, 1)) != 0) {
         free(l);
         return mproc__null(rc);
     }
@@ -100,6 +111,30 @@ static int take_from_the_dead(void *ud)
     return 0;
 }
 
+/* Takes the word: 0, MPROC_EBROKEN (taken from a dead holder: held),
+ * MPROC_ETIMEDOUT. */
+static int take_word(mproc_lock *l, lock_state *st, double timeout)
+{
+    unsigned expect = FREE;
+    double deadline = 0;
+    if (atomic_compare_exchange_strong(&st->word, &expect, HELD))
+        return 0;
+    if (timeout > 0)
+        deadline = mproc__plat_now() + timeout;
+    for (;;) {
+        int rc;
+        /* CONTENDED, not HELD: whoever gets it cannot tell whether others
+         * sleep, so its release wakes one (at worst for nothing). */
+        if (atomic_exchange(&st->word, CONTENDED) == FREE)
+            return 0;
+        rc = mproc__psem_acquire_watching(&l->b.prims[0], timeout, take_from_the_dead, st);
+        if (rc != 0)
+            return rc;
+        if (timeout > 0 && (timeout = deadline - mproc__plat_now()) <= 0)
+            timeout = 0; /* one last try, then the wait says ETIMEDOUT */
+    }
+}
+
 int mproc_lock_acquire(mproc_lock *l, double timeout)
 {
     lock_state *st;
@@ -113,7 +148,7 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
         STORE(st->count, LOAD(st->count) + 1);
         return 0;
     }
-    rc = mproc__psem_acquire_watching(&l->b.prims[0], timeout, take_from_the_dead, st);
+    rc = take_word(l, st, timeout);
     if (rc != 0 && rc != MPROC_EBROKEN)
         return mproc__error(rc);
     STORE(st->owner_pid, mproc__plat_getpid());
@@ -135,16 +170,26 @@ int mproc_lock_release(mproc_lock *l)
     if (l->recursive) {
         if (!mproc__lock_is_mine(l))
             return mproc__errorf(MPROC_ESTATE, "cannot release an RLock this thread does not hold");
-        STORE(st->count, LOAD(st->count) - 1);
-        if (LOAD(st->count) > 0)
+        if (LOAD(st->count) > 1) {
+            STORE(st->count, LOAD(st->count) - 1);
             return 0;
+        }
     }
+    if (atomic_load(&st->word) == FREE)
+        return mproc__errorf(MPROC_ESTATE, "cannot release an unlocked Lock");
     STORE(st->owner_pid, 0);
     STORE(st->owner_thread, 0);
     STORE(st->count, 0);
-    if ((rc = mproc__plat_psem_release(&l->b.prims[0])) == MPROC_ESTATE)
-        return mproc__errorf(rc, "cannot release an unlocked Lock");
-    return rc ? mproc__error(rc) : 0;
+    switch (atomic_exchange(&st->word, FREE)) {
+    case FREE: /* a racing release of the same hold won */
+        return mproc__errorf(MPROC_ESTATE, "cannot release an unlocked Lock");
+    case HELD:
+        return 0;
+    default:
+        break;
+    }
+    rc = mproc__plat_psem_post(&l->b.prims[0]);
+    return rc && rc != MPROC_ESTATE ? mproc__error(rc) : 0; /* ESTATE: wake-ups enough */
 }
 
 /* Condition support: give the lock up entirely, and take it back. */

@@ -91,6 +91,59 @@ static void test_release_of_unlocked_lock_is_estate(void)
     mproc_lock_free(lock);
 }
 
+/* Tries with timeouts of 0 to 100 us: many waiters give up while others
+ * release, and each successful hold is counted apart (args: shm of two
+ * counters, barrier, lock). */
+static int add_when_taken(mproc_args *a)
+{
+    atomic_long *c = mproc_shm_ptr(mproc_args_shm(a, 0));
+    mproc_lock *lock = mproc_args_lock(a, 2);
+    if (mproc_barrier_wait(mproc_args_barrier(a, 1), 60) < 0)
+        return 3;
+    for (int i = 0; i < INCREMENTS; i++) {
+        int rc = mproc_lock_acquire(lock, (i % 3) * 50e-6);
+        if (rc == MPROC_ETIMEDOUT)
+            continue;
+        if (rc != 0)
+            return 1;
+        increment(&c[0]);
+        atomic_fetch_add(&c[1], 1);
+        if (mproc_lock_release(lock) != 0)
+            return 2;
+    }
+    return 0;
+}
+MPROC_TARGET(add_when_taken);
+
+/* A waiter that times out leaves a wake-up behind it (the lock's release
+ * posts one for a sleeper that is gone): it must never make two holders. */
+static void test_lock_stays_exclusive_when_waiters_time_out(void)
+{
+    mproc_lock *lock = mproc_lock_new(NULL);
+    mproc_shm *shm = mproc_shm_new(NULL, 2 * sizeof(atomic_long));
+    mproc_barrier *go = mproc_barrier_new(NULL, WORKERS);
+    mproc_process *p[WORKERS];
+    atomic_long *c = mproc_shm_ptr(shm);
+    for (int i = 0; i < WORKERS; i++) {
+        mproc_args *a = mproc_args_new();
+        mproc_args_add_shm(a, shm);
+        mproc_args_add_barrier(a, go);
+        mproc_args_add_lock(a, lock);
+        p[i] = tu_start(add_when_taken, a);
+    }
+    for (int i = 0; i < WORKERS; i++)
+        CU_ASSERT_EQUAL(tu_finish(p[i], 120), 0);
+    CU_ASSERT(atomic_load(&c[1]) > 0);
+    CU_ASSERT_EQUAL(atomic_load(&c[0]), atomic_load(&c[1]));
+    /* Free again, whatever wake-ups are left over. */
+    CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
+    CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), MPROC_ETIMEDOUT);
+    CU_ASSERT_EQUAL(mproc_lock_release(lock), 0);
+    mproc_shm_free(shm);
+    mproc_barrier_free(go);
+    mproc_lock_free(lock);
+}
+
 static int release_lock(mproc_args *a) { return -mproc_lock_release(mproc_args_lock(a, 0)); }
 MPROC_TARGET(release_lock);
 
@@ -370,6 +423,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_lock_gives_mutual_exclusion),
     TU_TEST(test_without_the_lock_the_race_is_real),
     TU_TEST(test_release_of_unlocked_lock_is_estate),
+    TU_TEST(test_lock_stays_exclusive_when_waiters_time_out),
     TU_TEST(test_lock_may_be_released_by_another_process),
     TU_TEST(test_rlock_is_recursive_and_owner_checked),
     TU_TEST(test_semaphore_acquire_times_out),

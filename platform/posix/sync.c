@@ -187,6 +187,12 @@ int mproc__plat_psem_release(mproc__psync *s)
     return rc;
 }
 
+int mproc__plat_psem_post(mproc__psync *s)
+{
+    psem *p = s->mem;
+    return sem_post(&p->sem) == 0 ? 0 : mproc__sys_error(errno);
+}
+
 #else /* !MPROC_HAVE_SEM_TIMEDWAIT */
 
 int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned max)
@@ -270,6 +276,9 @@ int mproc__plat_psem_release(mproc__psync *s)
     pthread_mutex_unlock(&p->mu);
     return 0;
 }
+
+/* The count is checked under the mutex taken anyway. */
+int mproc__plat_psem_post(mproc__psync *s) { return mproc__plat_psem_release(s); }
 
 #endif /* MPROC_HAVE_SEM_TIMEDWAIT */
 

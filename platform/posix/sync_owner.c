@@ -99,6 +99,9 @@ int mproc__plat_psem_release(mproc__psync *s)
     return 0;
 }
 
+/* The check is one compare in the loop that adds. */
+int mproc__plat_psem_post(mproc__psync *s) { return mproc__plat_psem_release(s); }
+
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem)
 {
     pmutex *p = mem;

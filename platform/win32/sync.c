@@ -55,6 +55,9 @@ int mproc__plat_psem_release(mproc__psync *s)
     return GetLastError() == ERROR_TOO_MANY_POSTS ? MPROC_ESTATE : mproc__sys_error((long)GetLastError());
 }
 
+/* The kernel checks the maximum within the one call. */
+int mproc__plat_psem_post(mproc__psync *s) { return mproc__plat_psem_release(s); }
+
 int mproc__plat_pmutex_init(mproc__psync *m, void *mem) { return psync_set(m, mem, CreateMutexW(NULL, FALSE, NULL)); }
 
 /* An abandoned mutex comes with its ownership (WAIT_ABANDONED), as the
