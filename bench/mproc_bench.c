@@ -21,9 +21,15 @@
  * and fewer sizes (under a minute here); the default: 5 rounds, every size
  * and parent memory of 0, 256 MiB and 1 GiB.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <direct.h>
+#else
+#include <sys/stat.h>
+#endif
 
 #include "bench.h"
 
@@ -475,12 +481,31 @@ static double med_of(int i, const char *kind)
     return -1;
 }
 
+/* Creates dir when it is not there (its parent must be). */
+static int make_dir(const char *dir)
+{
+#ifdef _WIN32
+    return _mkdir(dir) == 0 || errno == EEXIST ? 0 : -1;
+#else
+    return mkdir(dir, 0777) == 0 || errno == EEXIST ? 0 : -1;
+#endif
+}
+
 static int plot(const char *dir)
 {
     char path[1024], cmd[1200];
     FILE *d;
     mproc_method methods[8];
-    int nm = mproc_get_all_start_methods(methods, 8);
+    int nm = mproc_get_all_start_methods(methods, 8), nqueue = 0, nstart = 0;
+
+    for (int i = 0; i < nrows; i++) {
+        nqueue += rows[i].bp.fig == FIG_QUEUE && med_of(i, "mproc") > 0;
+        nstart += rows[i].bp.fig == FIG_START && med_of(i, "mproc") > 0;
+    }
+    if (make_dir(dir) != 0) {
+        fprintf(stderr, "mproc-bench: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
 
     /* Queue throughput (MB/s) against message size. */
     snprintf(path, sizeof path, "%s/queue.dat", dir);
@@ -523,17 +548,20 @@ static int plot(const char *dir)
     if (!(d = fopen(path, "w")))
         return -1;
     fprintf(d, "set terminal png size 900,560\nset datafile missing '-1'\nset key left top\nset grid\n");
-    fprintf(d, "set output '%s/queue.png'\nset logscale xy\nset xlabel 'message size (bytes)'\n"
+    if (nqueue)
+        fprintf(d, "set output '%s/queue.png'\nset logscale xy\nset xlabel 'message size (bytes)'\n"
                "set ylabel 'MB/s'\nset title 'Queue, 1 producer process -> 1 consumer process'\n",
             dir);
-    fprintf(d, "plot '%s/queue.dat' using 1:($2>0?$2:1/0) with linespoints title 'mproc', "
+    if (nqueue)
+        fprintf(d, "plot '%s/queue.dat' using 1:($2>0?$2:1/0) with linespoints title 'mproc', "
                "'' using 1:($3>0?$3:1/0) with linespoints title 'raw pipe, one write per message', "
                "'' using 1:($4>0?$4:1/0) with linespoints title 'CPython multiprocessing.Queue'\n",
             dir);
-    fprintf(d, "set output '%s/start.png'\nunset logscale\nset logscale y\nset xlabel 'parent RSS (MiB)'\n"
+    if (nstart)
+        fprintf(d, "set output '%s/start.png'\nunset logscale\nset logscale y\nset xlabel 'parent RSS (MiB)'\n"
                "set ylabel 'start+join (ms)'\nset title 'Start + join of an empty target, by start method'\nplot ",
             dir);
-    for (int k = 0; k < nm; k++)
+    for (int k = 0; k < nm && nstart; k++)
         fprintf(d, "%s'%s/start.dat' using 1:($%d>0?$%d:1/0) with linespoints title '%s'", k ? ", " : "", dir, k + 2,
                 k + 2, method_name(methods[k]));
     fprintf(d, "\n");

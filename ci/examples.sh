@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ci/deps.sh build-essential cmake pkg-config libopenmpi-dev openmpi-bin libapr1-dev
+# gnuplot draws mproc-bench --plot's PNGs; python3 runs its CPython baselines.
+ci/deps.sh build-essential cmake pkg-config libopenmpi-dev openmpi-bin libapr1-dev gnuplot-nox python3
 cmake -S . -B build/examples -DCMAKE_BUILD_TYPE=Release -DMPROC_BUILD_TESTS=OFF >/dev/null
 cmake --build build/examples -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 for example in start_methods countdown_process countdown_thread queue_producer_consumer queue_try shared_counter \
