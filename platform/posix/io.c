@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -56,6 +57,14 @@ void mproc__posix_sigpipe_unblock(const sigset_t *old, int raised)
     errno = saved;
 }
 
+#if MPROC_HAVE_MSG_NOSIGNAL
+/* The descriptors send() called ENOTSOCK (pipes): their writes skip that
+ * failing try, one system call of four.  A number since reused by a socket
+ * only costs that socket the pipe's way, which works for both. */
+#define KNOWN_FDS 4096
+static atomic_uchar not_a_socket[KNOWN_FDS];
+#endif
+
 static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
 {
     sigset_t old;
@@ -64,9 +73,13 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
     if (DESCRIPTORS_SAY_NOSIGPIPE)
         return write(fd, buf, len);
 #if MPROC_HAVE_MSG_NOSIGNAL
-    n = send(fd, buf, len, MSG_NOSIGNAL);
-    if (n >= 0 || errno != ENOTSOCK)
-        return n;
+    if (fd < 0 || fd >= KNOWN_FDS || !atomic_load_explicit(&not_a_socket[fd], memory_order_relaxed)) {
+        n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0 || errno != ENOTSOCK)
+            return n;
+        if (fd >= 0 && fd < KNOWN_FDS)
+            atomic_store_explicit(&not_a_socket[fd], 1, memory_order_relaxed);
+    }
 #endif
     mproc__posix_sigpipe_block(&old);
     n = write(fd, buf, len);
