@@ -279,7 +279,9 @@ static int run_baseline(const row *r, const series *s, char *line, size_t cap)
         else if (r->bp.fig == FIG_QUEUE || r->bp.fig == FIG_CONN_RTT || r->bp.fig == FIG_LOCK_PINGPONG)
             reps = reps < 20000 ? reps : 20000;
         n = snprintf(cmd, sizeof cmd, "\"%s\" \"%s\" %s", opt.python, opt.script, r->py_fig);
-        if (r->bp.fig != FIG_START)
+        if (r->bp.fig == FIG_START) /* 20 by the script's count; --quick: a few (a spawn is 60-80 ms) */
+            reps = !opt.quick ? 0 : r->bp.method == MPROC_SPAWN ? 4 : 10;
+        if (reps > 0)
             n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --reps %ld", reps);
     }
     if (r->bp.fig == FIG_START)
