@@ -207,6 +207,8 @@ mproc__handle mproc__queue_write_handle(mproc_queue *q);
 int mproc__queue_hold_reader_mid_message(mproc_queue *q);
 /* body 0: half a header; else a header for body bytes and half of them. */
 int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body);
+/* Bytes read from the pipe and not yet got (in the read-ahead). */
+size_t mproc__queue_read_ahead(mproc_queue *q);
 /* 1 when the reader lock is free (taken and given back), else 0. */
 int mproc__queue_reader_lock_free(mproc_queue *q);
 /* Tests only: takes the writer lock, writes frames whole items ("item")
