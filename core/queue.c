@@ -55,13 +55,16 @@ typedef struct {
  * while copying from it breaks the queue as one killed mid-read does.
  * 64 KiB: a pipe holds that much (Linux's default; the size of a Windows
  * pipe from mproc__plat_pipe), so one read can empty it.  A frame over a
- * quarter of it never waits in it: its body goes straight into the item
- * (copied once, as before), and moving a frame's beginning to the front
- * to make room for its rest stays cheap. */
+ * quarter of it never waits in it: its body goes straight into the item,
+ * and moving a frame's beginning to the front to make room for its rest
+ * stays cheap.  After such a large frame the next header is read alone, as
+ * before the read-ahead: a stream of large items is copied once, not
+ * through here too. */
 #define READAHEAD_SIZE ((size_t)64 << 10)
 #define READAHEAD_FRAME_MAX (READAHEAD_SIZE / 4)
 typedef struct {
     uint32_t start, end;
+    uint32_t after_large; /* the last frame went past: read the next header alone */
     unsigned char data[READAHEAD_SIZE];
 } readahead;
 
@@ -510,7 +513,7 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
     if (ra->start > ra->end || ra->end > READAHEAD_SIZE)
         return mark_broken(q); /* not what any reader leaves behind */
     if (ra->start == ra->end) {
-        long got = read_first(q, ra->data, READAHEAD_SIZE, timeout);
+        long got = read_first(q, ra->data, ra->after_large ? MPROC__MSG_HDR : READAHEAD_SIZE, timeout);
         if (got <= 0)
             return got == 0 ? MPROC_EEMPTY : (int)got;
         ra->start = 0;
@@ -536,10 +539,12 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
     if (rc == 0 && have >= *len) {
         memcpy(body, ra->data + ra->start + MPROC__MSG_HDR, *len);
         ra->start += (uint32_t)(MPROC__MSG_HDR + *len);
+        ra->after_large = 0;
     } else if (rc == 0) {
         /* A large frame, and all the read-ahead holds is its beginning. */
         memcpy(body, ra->data + ra->start + MPROC__MSG_HDR, have);
         ra->start = ra->end = 0;
+        ra->after_large = 1;
         rc = read_rest(q, body + have, *len - have);
     }
     if (rc != 0) {
