@@ -759,8 +759,12 @@ size_t mproc__queue_read_ahead(mproc_queue *q)
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], -1);
     if (rc != 0 && rc != MPROC_EBROKEN)
         return 0;
-    n = ra->end - ra->start;
+    mproc__log_hold();
+    if (rc == MPROC_EBROKEN)
+        mark_broken(q); /* before the release hides the death */
+    n = rc == 0 ? ra->end - ra->start : 0;
     mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    mproc__log_release();
     return n;
 }
 
