@@ -159,17 +159,28 @@ enum { MPROC__PRIM_SEM = 1, MPROC__PRIM_MUTEX };
 /* Shared state at the start of a block: with MPROC__BLOCK_PRIMS primitives
  * after it, still one page. */
 #define MPROC__BLOCK_STATE_MAX 2048
+/* The largest extra shared area a block may carry (a queue's read-ahead). */
+#define MPROC__BLOCK_AREA_MAX ((size_t)1 << 20)
 typedef struct {
     mproc_shm *shm;
     void *state; /* MPROC__BLOCK_STATE_MAX bytes of shared state */
     mproc__psync prims[MPROC__BLOCK_PRIMS];
     int n;
+    void *area; /* area_len more shared bytes (mproc__block_new_area), else NULL */
+    size_t area_len;
 } mproc__block;
 
 /* A block with n primitives: kinds[i] MPROC__PRIM_SEM (values[i], maxes[i])
  * or MPROC__PRIM_MUTEX.  Its state starts zeroed. */
 int mproc__block_new(mproc__block *b, size_t state_size, const int *kinds, const unsigned *values,
                      const unsigned *maxes, int n);
+/* The same with an area of area_len (at most MPROC__BLOCK_AREA_MAX) zeroed
+ * shared bytes after the primitives, for state too large for the first
+ * page.  An imported block has the area its creator gave it (the
+ * segment's size says how much): the importer checks that it is what it
+ * expects. */
+int mproc__block_new_area(mproc__block *b, size_t state_size, size_t area_len, const int *kinds,
+                          const unsigned *values, const unsigned *maxes, int n);
 void mproc__block_free(mproc__block *b);
 int mproc__block_export(const mproc__block *b, mproc__buf *out, mproc__handle *hs, size_t *n, size_t cap);
 /* Takes all n handles, success or not. */
@@ -196,6 +207,8 @@ mproc__handle mproc__queue_write_handle(mproc_queue *q);
 int mproc__queue_hold_reader_mid_message(mproc_queue *q);
 /* body 0: half a header; else a header for body bytes and half of them. */
 int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body);
+/* Bytes read from the pipe and not yet got (in the read-ahead). */
+size_t mproc__queue_read_ahead(mproc_queue *q);
 /* 1 when the reader lock is free (taken and given back), else 0. */
 int mproc__queue_reader_lock_free(mproc_queue *q);
 /* Tests only: takes the writer lock, writes frames whole items ("item")

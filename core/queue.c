@@ -48,6 +48,26 @@ typedef struct {
     atomic_int broken;
 } queue_state;
 
+/* The read-ahead: the pipe's next bytes, data[start, end), read by one
+ * consumer beyond the item it wanted and kept in the queue's shared block
+ * for whichever consumer gets next, so that one read() serves many small
+ * items.  Only a holder of the reader lock touches it: a consumer killed
+ * while copying from it breaks the queue as one killed mid-read does.
+ * 64 KiB: a pipe holds that much (Linux's default; the size of a Windows
+ * pipe from mproc__plat_pipe), so one read can empty it.  A frame over a
+ * quarter of it never waits in it: its body goes straight into the item,
+ * and moving a frame's beginning to the front to make room for its rest
+ * stays cheap.  After such a large frame the next header is read alone, as
+ * before the read-ahead: a stream of large items is copied once, not
+ * through here too. */
+#define READAHEAD_SIZE ((size_t)64 << 10)
+#define READAHEAD_FRAME_MAX (READAHEAD_SIZE / 4)
+typedef struct {
+    uint32_t start, end;
+    uint32_t after_large; /* the last frame went past: read the next header alone */
+    unsigned char data[READAHEAD_SIZE];
+} readahead;
+
 struct mproc_queue {
     uint32_t magic;
     int kind;
@@ -163,7 +183,8 @@ static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
         q->wr = h[1];
     }
     if (rc == 0)
-        rc = mproc__block_new(&q->b, sizeof(queue_state), kinds, values, values, maxsize ? 3 : 2);
+        rc = mproc__block_new_area(&q->b, sizeof(queue_state), sizeof(readahead), kinds, values, values,
+                                   maxsize ? 3 : 2);
     if (rc == 0 && kind == Q_JOINABLE && !(q->tasks = mproc_cond_new(ctx, NULL)))
         rc = mproc_last_error();
     if (rc != 0) {
@@ -391,41 +412,50 @@ int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len) { retur
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* Reads exactly n bytes of a message that has begun.  While none arrive it
+/* Reads 1..n bytes of a message that has begun.  While none arrive it
  * checks the writer: a writer lock that is free (nobody is writing) or
  * abandoned (the writer died) means the rest will never come. */
+static long read_more(mproc_queue *q, unsigned char *p, size_t n)
+{
+    for (;;) {
+        long got = mproc__plat_read_timed(q->rd, p, n, LIVENESS_SLICE);
+        int rc;
+        if (got != 0)
+            return got == MPROC_ECLOSED ? mark_broken(q) : got;
+        if (is_broken(q))
+            return MPROC_EBROKEN;
+        rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], 0);
+        if (rc == MPROC_ETIMEDOUT)
+            continue; /* a live writer is mid-write */
+        if (rc != 0 && rc != MPROC_EBROKEN)
+            return rc;
+        /* Free (nobody is writing) or taken from a dead writer: the rest
+         * will never come.  Marked while holding it, so no writer adds
+         * a frame to the torn one. */
+        rc = mark_broken(q);
+        mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
+        return rc;
+    }
+}
+
+/* Reads exactly n bytes of a message that has begun (as read_more). */
 static int read_rest(mproc_queue *q, unsigned char *p, size_t n)
 {
     while (n > 0) {
-        long got = mproc__plat_read_timed(q->rd, p, n, LIVENESS_SLICE);
+        long got = read_more(q, p, n);
         if (got < 0)
-            return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
-        if (got == 0) {
-            int rc;
-            if (is_broken(q))
-                return MPROC_EBROKEN;
-            rc = mproc__plat_pmutex_acquire(&q->b.prims[WLOCK], 0);
-            if (rc == MPROC_ETIMEDOUT)
-                continue; /* a live writer is mid-write */
-            if (rc != 0 && rc != MPROC_EBROKEN)
-                return rc;
-            /* Free (nobody is writing) or taken from a dead writer: the rest
-             * will never come.  Marked while holding it, so no writer adds
-             * a frame to the torn one. */
-            rc = mark_broken(q);
-            mproc__plat_pmutex_release(&q->b.prims[WLOCK]);
-            return rc;
-        }
+            return (int)got;
         p += got;
         n -= (size_t)got;
     }
     return 0;
 }
 
-/* Waits up to timeout for the first bytes of a header, in slices: a writer
- * that died holding the writer lock (even between two frames) will never
- * write on, and nobody else can, so waiting would never end. */
-static long read_header_start(mproc_queue *q, unsigned char *hdr, double timeout)
+/* Waits up to timeout for the first bytes of a message and reads 1..n
+ * bytes, in slices: a writer that died holding the writer lock (even
+ * between two frames) will never write on, and nobody else can, so waiting
+ * would never end.  The count, 0 when the timeout passed, or an error. */
+static long read_first(mproc_queue *q, unsigned char *p, size_t n, double timeout)
 {
     double deadline = mproc__plat_now() + timeout;
     for (;;) {
@@ -435,9 +465,9 @@ static long read_header_start(mproc_queue *q, unsigned char *hdr, double timeout
             double left = deadline - mproc__plat_now();
             slice = left < slice ? (left > 0 ? left : 0) : slice;
         }
-        got = mproc__plat_read_timed(q->rd, hdr, MPROC__MSG_HDR, slice);
+        got = mproc__plat_read_timed(q->rd, p, n, slice);
         if (got != 0)
-            return got;
+            return got == MPROC_ECLOSED ? mark_broken(q) : got;
         if (is_broken(q))
             return MPROC_EBROKEN;
         if (holder_died(q, WLOCK))
@@ -447,26 +477,77 @@ static long read_header_start(mproc_queue *q, unsigned char *hdr, double timeout
     }
 }
 
+/* With the reader lock held: one read of whatever the pipe has into the
+ * read-ahead's free space, mid-message (waiting as read_more does).  Never
+ * called when it is full: the frame being read fits before its end. */
+static int readahead_fill(mproc_queue *q, readahead *ra)
+{
+    long got = read_more(q, ra->data + ra->end, READAHEAD_SIZE - ra->end);
+    if (got < 0)
+        return (int)got;
+    ra->end += (uint32_t)got;
+    return 0;
+}
+
+/* Moves what the read-ahead holds (the start of one frame that fits it)
+ * to its front, so that the rest of that frame fits after it. */
+static void readahead_compact(readahead *ra)
+{
+    memmove(ra->data, ra->data + ra->start, ra->end - ra->start);
+    ra->end -= ra->start;
+    ra->start = 0;
+}
+
+/* With the reader lock held: the next item, from the read-ahead when it
+ * holds one, else from the pipe through it (one read brings as much of the
+ * stream as the pipe has) or, for the body of a large frame, straight into
+ * the item.  The wait for a message to begin is bounded by timeout; once
+ * one has begun its rest must come (or its writer be gone). */
 static int read_message(mproc_queue *q, void **data, size_t *len, double timeout)
 {
-    unsigned char hdr[MPROC__MSG_HDR];
-    long got = read_header_start(q, hdr, timeout);
+    readahead *ra = q->b.area;
     unsigned char *body;
-    int rc;
+    size_t have;
+    int rc = 0;
 
-    if (got == 0)
-        return MPROC_EEMPTY;
-    if (got == MPROC_EBROKEN)
-        return MPROC_EBROKEN;
-    if (got < 0)
-        return got == MPROC_ECLOSED ? mark_broken(q) : (int)got;
-    if ((rc = read_rest(q, hdr + got, sizeof hdr - (size_t)got)) != 0)
+    if (ra->start > ra->end || ra->end > READAHEAD_SIZE)
+        return mark_broken(q); /* not what any reader leaves behind */
+    if (ra->start == ra->end) {
+        long got = read_first(q, ra->data, ra->after_large ? MPROC__MSG_HDR : READAHEAD_SIZE, timeout);
+        if (got <= 0)
+            return got == 0 ? MPROC_EEMPTY : (int)got;
+        ra->start = 0;
+        ra->end = (uint32_t)got;
+    }
+    if (ra->start + MPROC__MSG_HDR > READAHEAD_SIZE)
+        readahead_compact(ra);
+    while (rc == 0 && ra->end - ra->start < MPROC__MSG_HDR)
+        rc = readahead_fill(q, ra);
+    if (rc != 0)
         return rc;
-    if ((rc = mproc__msg_parse(hdr, q->max_msg, len)) != 0)
+    if (mproc__msg_parse(ra->data + ra->start, q->max_msg, len) != 0)
         return mark_broken(q); /* the stream lost its framing */
     if (!(body = malloc(*len ? *len : 1)))
         return mark_broken(q); /* cannot skip it safely either */
-    if ((rc = read_rest(q, body, *len)) != 0) {
+    if (*len <= READAHEAD_FRAME_MAX - MPROC__MSG_HDR) {
+        if (ra->start + MPROC__MSG_HDR + *len > READAHEAD_SIZE)
+            readahead_compact(ra);
+        while (rc == 0 && ra->end - ra->start - MPROC__MSG_HDR < *len)
+            rc = readahead_fill(q, ra);
+    }
+    have = ra->end - ra->start - MPROC__MSG_HDR; /* of the body */
+    if (rc == 0 && have >= *len) {
+        memcpy(body, ra->data + ra->start + MPROC__MSG_HDR, *len);
+        ra->start += (uint32_t)(MPROC__MSG_HDR + *len);
+        ra->after_large = 0;
+    } else if (rc == 0) {
+        /* A large frame, and all the read-ahead holds is its beginning. */
+        memcpy(body, ra->data + ra->start + MPROC__MSG_HDR, have);
+        ra->start = ra->end = 0;
+        ra->after_large = 1;
+        rc = read_rest(q, body + have, *len - have);
+    }
+    if (rc != 0) {
         free(body);
         return rc;
     }
@@ -476,11 +557,10 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
 
 int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
 {
-    double deadline, left;
+    double waited = 0;
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    deadline = mproc__plat_now() + timeout;
 
     if (!q || q->magic != QUEUE_MAGIC || !data || !len)
         return mproc__error(MPROC_EINVAL);
@@ -490,7 +570,14 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
         return mproc__error(MPROC_EBROKEN);
     if (q->closed)
         return mproc__errorf(MPROC_ESTATE, "queue is closed");
-    rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], timeout);
+    /* A free lock is taken without reading the clock: with the read-ahead
+     * holding the item, the clock would be most of a get's cost. */
+    rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0);
+    if (rc == MPROC_ETIMEDOUT && timeout != 0) {
+        double t0 = mproc__plat_now();
+        rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], timeout);
+        waited = mproc__plat_now() - t0;
+    }
     if (rc == MPROC_ETIMEDOUT)
         return mproc__error(MPROC_EEMPTY);
     if (rc == MPROC_EBROKEN) {
@@ -503,9 +590,9 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
     }
     if (rc != 0)
         return mproc__error(rc);
-    left = timeout < 0 ? -1 : deadline - mproc__plat_now();
     mproc__log_hold();
-    rc = is_broken(q) ? MPROC_EBROKEN : read_message(q, data, len, timeout < 0 ? -1 : left > 0 ? left : 0);
+    rc = is_broken(q) ? MPROC_EBROKEN
+                      : read_message(q, data, len, timeout < 0 ? -1 : timeout > waited ? timeout - waited : 0);
     mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
     mproc__log_release();
     if (rc != 0)
@@ -642,17 +729,43 @@ void mproc_queue_free(mproc_queue *q)
 }
 
 /* Tests only: the queue's pipe; holding the reader lock in the middle of a
- * message (what a consumer killed mid-message leaves behind); holding the
- * writer lock with half a header written (a producer killed mid-write). */
+ * message (what a consumer killed mid-message leaves behind: the first
+ * byte of the next item taken from the read-ahead, read into it first
+ * when empty); the bytes the read-ahead holds; holding the writer lock
+ * with half a header written (a producer killed mid-write). */
 mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
 
 int mproc__queue_hold_reader_mid_message(mproc_queue *q)
 {
-    unsigned char first;
+    readahead *ra = q->b.area;
     int rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], -1);
     if (rc != 0)
         return rc;
-    return mproc__plat_read_timed(q->rd, &first, 1, -1) == 1 ? 0 : MPROC_EBROKEN;
+    if (ra->start == ra->end) {
+        long got = mproc__plat_read_timed(q->rd, ra->data, READAHEAD_SIZE, -1);
+        if (got <= 0)
+            return MPROC_EBROKEN;
+        ra->start = 0;
+        ra->end = (uint32_t)got;
+    }
+    ra->start++; /* the first byte of the next item taken */
+    return 0;
+}
+
+size_t mproc__queue_read_ahead(mproc_queue *q)
+{
+    readahead *ra = q->b.area;
+    size_t n;
+    int rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], -1);
+    if (rc != 0 && rc != MPROC_EBROKEN)
+        return 0;
+    mproc__log_hold();
+    if (rc == MPROC_EBROKEN)
+        mark_broken(q); /* before the release hides the death */
+    n = rc == 0 ? ra->end - ra->start : 0;
+    mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    mproc__log_release();
+    return n;
 }
 
 int mproc__queue_hold_writer_mid_message(mproc_queue *q, size_t body)
@@ -783,7 +896,7 @@ static void *queue_import(mproc__reader *r, const mproc__handle *hs, size_t n)
         queue_destroy(q);
         return mproc__null(MPROC_EBROKEN);
     }
-    if (mproc__block_import(&q->b, r, hs + 2 + used, n - 2 - used) != 0) {
+    if (mproc__block_import(&q->b, r, hs + 2 + used, n - 2 - used) != 0 || q->b.area_len != sizeof(readahead)) {
         queue_destroy(q);
         return mproc__null(MPROC_EBROKEN);
     }

@@ -1,7 +1,9 @@
 /*
  * The shared part every synchronisation object is made of: one shared
  * memory block holding the object's state and the memory of its
- * process-shared semaphores/mutexes, plus (Windows) their kernel handles.
+ * process-shared semaphores/mutexes, plus (Windows) their kernel handles,
+ * and for an object that asks, an area of more shared bytes after those
+ * (a queue's read-ahead).
  * Exported to a child as the block's handle and each primitive's handle.
  */
 #include "internal.h"
@@ -11,16 +13,33 @@
 int mproc__block_new(mproc__block *b, size_t state_size, const int *kinds, const unsigned *values,
                      const unsigned *maxes, int n)
 {
+    return mproc__block_new_area(b, state_size, 0, kinds, values, maxes, n);
+}
+
+/* The area follows the primitives, so a block without one is laid out as
+ * before and an importer finds it from the segment's size alone. */
+static void set_area(mproc__block *b, unsigned char *mem, int n)
+{
+    size_t prims_end = STATE_MAX + (size_t)n * MPROC__SYNC_MEM;
+    size_t size = mproc_shm_size(b->shm);
+    b->area = size > prims_end ? mem + prims_end : NULL;
+    b->area_len = size > prims_end ? size - prims_end : 0;
+}
+
+int mproc__block_new_area(mproc__block *b, size_t state_size, size_t area_len, const int *kinds,
+                          const unsigned *values, const unsigned *maxes, int n)
+{
     int rc = 0;
     unsigned char *mem;
 
-    if (state_size > STATE_MAX || n > MPROC__BLOCK_PRIMS)
+    if (state_size > STATE_MAX || n > MPROC__BLOCK_PRIMS || area_len > MPROC__BLOCK_AREA_MAX)
         return mproc__error(MPROC_EINVAL);
     b->n = 0;
-    if (!(b->shm = mproc_shm_new(NULL, STATE_MAX + (size_t)n * MPROC__SYNC_MEM)))
+    if (!(b->shm = mproc_shm_new(NULL, STATE_MAX + (size_t)n * MPROC__SYNC_MEM + area_len)))
         return mproc_last_error();
     mem = mproc_shm_ptr(b->shm);
     b->state = mem;
+    set_area(b, mem, n);
     for (int i = 0; i < n && rc == 0; i++) {
         void *slot = mem + STATE_MAX + (size_t)i * MPROC__SYNC_MEM;
         rc = kinds[i] == MPROC__PRIM_SEM ? mproc__plat_psem_init(&b->prims[i], slot, values[i], maxes[i])
@@ -42,6 +61,8 @@ void mproc__block_free(mproc__block *b)
     b->n = 0;
     mproc_shm_free(b->shm);
     b->shm = NULL;
+    b->area = NULL;
+    b->area_len = 0;
 }
 
 int mproc__block_export(const mproc__block *b, mproc__buf *out, mproc__handle *hs, size_t *n, size_t cap)
@@ -83,6 +104,7 @@ int mproc__block_import(mproc__block *b, mproc__reader *r, const mproc__handle *
     }
     mem = mproc_shm_ptr(b->shm);
     b->state = mem;
+    set_area(b, mem, count);
     for (int i = 0; i < count; i++) {
         mproc__handle h = MPROC__NO_HANDLE;
         if (mproc__rd_u8(r)) {

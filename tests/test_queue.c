@@ -233,6 +233,118 @@ static void test_qsize_empty_full_track_the_items(void)
     mproc_queue_free(q);
 }
 
+/* ---- the read-ahead: one read serves many items -------------------------- */
+
+/* Gets one item and checks it is the int64 0 (args: queue). */
+static int get_first_number(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n = 0;
+    int64_t v = -1;
+    int rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, 60);
+    if (rc == 0 && n == sizeof v)
+        memcpy(&v, d, sizeof v);
+    mproc_free(d);
+    return rc != 0 ? -rc : v == 0 ? 0 : 100;
+}
+MPROC_TARGET(get_first_number);
+
+/* A SimpleQueue's put is in the pipe when it returns: the consumer's one
+ * read brings all ten items, it takes the first, and the nine others wait
+ * in the queue's shared read-ahead, where another process gets them
+ * without waiting although the pipe is empty. */
+static void test_items_read_ahead_by_one_consumer_are_got_by_another(void)
+{
+    mproc_queue *q = mproc_simple_queue_new(NULL);
+    mproc_args *a = mproc_args_new();
+    size_t n = 0;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, &i, sizeof i, -1), 0);
+    mproc_args_add_queue(a, q);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(get_first_number, a), 60), 0);
+    CU_ASSERT_EQUAL(mproc__queue_read_ahead(q), 9 * (MPROC__MSG_HDR + sizeof(int64_t)));
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 9);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 0);
+    for (int64_t i = 1; i < 10; i++) {
+        void *d = NULL;
+        size_t len = 0;
+        int64_t v = -1;
+        if (mproc_queue_get_nowait(q, &d, &len) != 0 || len != sizeof v) {
+            bad++;
+            break;
+        }
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(mproc__queue_read_ahead(q), 0);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    {
+        void *d = NULL;
+        size_t len;
+        CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &len), MPROC_EEMPTY);
+    }
+    mproc_queue_free(q);
+}
+
+/* Sizes around the read-ahead's limits: empty, tiny, the largest frame it
+ * keeps (16 KiB with its header), the smallest that bypasses it, its own
+ * size and beyond, several pipes' worth. */
+static const size_t mixed_sizes[] = {0, 1, 7, 64, 1000, 16376, 16377, 3, 65536, 2, 70000, 300000, 5, 16384};
+#define MIXED_ITEMS 280
+
+static unsigned char mixed_byte(int item, size_t i) { return (unsigned char)(item * 31 + i * 7 + (i >> 8)); }
+
+static int put_mixed(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    unsigned char *buf = malloc(300000);
+    int rc = buf ? 0 : 1;
+    for (int k = 0; k < MIXED_ITEMS && rc == 0; k++) {
+        size_t len = mixed_sizes[k % (sizeof mixed_sizes / sizeof mixed_sizes[0])];
+        for (size_t i = 0; i < len; i++)
+            buf[i] = mixed_byte(k, i);
+        rc = mproc_queue_put(q, buf, len, -1) != 0;
+    }
+    free(buf);
+    return rc;
+}
+MPROC_TARGET(put_mixed);
+
+static void test_small_and_large_items_interleaved_arrive_whole_in_order(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int got = 0, bad = 0;
+    mproc_args_add_queue(a, q);
+    p = tu_start(put_mixed, a);
+    for (int k = 0; k < MIXED_ITEMS; k++) {
+        size_t want = mixed_sizes[k % (sizeof mixed_sizes / sizeof mixed_sizes[0])], n = 0;
+        unsigned char *d = NULL;
+        if (mproc_queue_get(q, (void **)&d, &n, 60) != 0)
+            break;
+        got++;
+        if (n != want) {
+            bad++;
+        } else {
+            size_t i = 0;
+            while (i < n && d[i] == mixed_byte(k, i))
+                i++;
+            bad += i != n;
+        }
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(got, MIXED_ITEMS);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc__queue_read_ahead(q), 0);
+    mproc_queue_free(q);
+}
+
 /* ---- flushing at exit ---------------------------------------------------- */
 
 static int put_many_and_return(mproc_args *a)
@@ -287,14 +399,24 @@ static void test_cancel_join_thread_exits_without_waiting(void)
 
 /* ---- a dead consumer breaks the queue instead of hanging it -------------- */
 
-/* Holds the queue's reader lock mid-message (i64 arg 3 == 0) or its writer
- * lock mid-header (1) or mid-body (the body's size), says so on event arg
- * 1, and waits to be killed. */
+/* Holds the queue's reader lock mid-message (i64 arg 3 == 0; -1: after
+ * getting an item, with the read-ahead holding more) or its writer lock
+ * mid-header (1) or mid-body (the body's size), says so on event arg 1,
+ * and waits to be killed. */
 static int hold_lock_and_block(mproc_args *a)
 {
     mproc_queue *q = mproc_args_queue(a, 0);
     int64_t how = mproc_args_i64(a, 3);
-    int rc = how ? mproc__queue_hold_writer_mid_message(q, how > 1 ? (size_t)how : 0)
+    int rc;
+    if (how < 0) {
+        void *d = NULL;
+        size_t n;
+        rc = mproc_queue_get(q, &d, &n, 60);
+        mproc_free(d);
+        if (rc != 0 || mproc__queue_read_ahead(q) == 0)
+            return 3;
+    }
+    rc = how > 0 ? mproc__queue_hold_writer_mid_message(q, how > 1 ? (size_t)how : 0)
                  : mproc__queue_hold_reader_mid_message(q);
     if (rc != 0)
         return 1;
@@ -303,15 +425,16 @@ static int hold_lock_and_block(mproc_args *a)
 }
 MPROC_TARGET(hold_lock_and_block);
 
-/* Starts hold_lock_and_block on q and returns once it holds the lock. */
-static mproc_process *start_lock_holder(mproc_queue *q, int writer, mproc_event *mid, const char *gate)
+/* Starts hold_lock_and_block on q (how: as there) and returns once it
+ * holds the lock. */
+static mproc_process *start_lock_holder(mproc_queue *q, int how, mproc_event *mid, const char *gate)
 {
     mproc_args *a = mproc_args_new();
     mproc_process *p;
     mproc_args_add_queue(a, q);
     mproc_args_add_event(a, mid);
     mproc_args_add_str(a, gate);
-    mproc_args_add_i64(a, writer);
+    mproc_args_add_i64(a, how);
     p = tu_start(hold_lock_and_block, a);
     CU_ASSERT_EQUAL(mproc_event_wait(mid, 60), 0);
     return p;
@@ -361,6 +484,34 @@ static void test_consumer_killed_mid_message_breaks_the_queue(void)
         mproc_queue_free(q);
     }
     CU_ASSERT_EQUAL(ok, 20);
+}
+
+/* Killed while copying an item out of the read-ahead, with more items
+ * waiting in it: nobody gets them, everybody gets MPROC_EBROKEN. */
+static void test_consumer_killed_in_the_read_ahead_breaks_the_queue(void)
+{
+    mproc_queue *q = mproc_simple_queue_new(NULL);
+    mproc_event *mid = mproc_event_new(NULL);
+    mproc_process *victim;
+    char gate[64];
+    void *d = NULL;
+    size_t n = 99;
+    tu_gate_name(gate);
+    tu_gate_create(gate);
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, "read ahead", 10, -1), 0);
+    victim = start_lock_holder(q, -1, mid, gate);
+    CU_ASSERT_EQUAL(mproc_process_kill(victim), 0);
+    CU_ASSERT_EQUAL(tu_finish(victim, 60), -9);
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), MPROC_EBROKEN);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 1), MPROC_EBROKEN);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "x", 1, 1), MPROC_EBROKEN);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), MPROC_EBROKEN);
+    CU_ASSERT_EQUAL(n, 0);
+    tu_gate_destroy(gate);
+    mproc_event_free(mid);
+    mproc_queue_free(q);
 }
 
 /* A short timeout must not hide a holder that died long before. */
@@ -747,6 +898,8 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_get_on_empty_queue_times_out_with_eempty),
     TU_TEST(test_put_on_full_bounded_queue_times_out_with_efull),
     TU_TEST(test_qsize_empty_full_track_the_items),
+    TU_TEST(test_items_read_ahead_by_one_consumer_are_got_by_another),
+    TU_TEST(test_small_and_large_items_interleaved_arrive_whole_in_order),
     TU_TEST(test_child_flushes_its_items_before_exiting),
     TU_TEST(test_cancel_join_thread_exits_without_waiting),
     TU_TEST(test_simple_queue_puts_and_gets),
@@ -763,6 +916,7 @@ static CU_TestInfo tests[] = {
  * without them (macOS, MPROC_FORCE_FALLBACKS) the holder's pid does. */
 static CU_TestInfo kill_tests[] = {
     TU_TEST(test_consumer_killed_mid_message_breaks_the_queue),
+    TU_TEST(test_consumer_killed_in_the_read_ahead_breaks_the_queue),
     TU_TEST(test_short_get_after_a_dead_reader_is_ebroken),
     TU_TEST(test_producer_killed_mid_write_breaks_the_queue),
     TU_TEST(test_no_torn_item_when_a_writer_dies_mid_body),
