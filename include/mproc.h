@@ -354,6 +354,19 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * their own: a portable one costs about 5 us per 64 KiB item on each side,
  * 5-20% of a 64 KiB item's time through the queue, for nothing the rule
  * above lets through.
+ * The thread context (ctx == mproc_get_context(MPROC_THREAD)) makes instead
+ * a queue for the threads of this process only, as multiprocessing.dummy
+ * uses queue.Queue: items are copied into memory and handed over under a
+ * mutex (no pipe, no feeder, no shared lock; several times as fast).  The
+ * calls below keep their meaning and codes (join_thread and
+ * cancel_join_thread have nothing to wait for; nothing can break it), and
+ * an item over a limit lowered after it was put is dropped by the get that
+ * reaches it (MPROC_ETOOBIG; a JoinableQueue counts it done).  Such a queue
+ * cannot reach another process: mproc_process_start of a fork, spawn or
+ * forkserver child given it in its arguments fails with MPROC_ENOTSUP (so
+ * does a process pool given it in initargs), and a forked child's copy
+ * refuses every call with MPROC_ENOTSUP.  NULL (the default context) always
+ * makes the pipe-backed queue, whatever the default start method.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
 /* A queue whose items must each be confirmed with mproc_queue_task_done. */
