@@ -363,9 +363,9 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * an item over a limit lowered after it was put is dropped by the get that
  * reaches it (MPROC_ETOOBIG; a JoinableQueue counts it done).  Such a queue
  * cannot reach another process: mproc_process_start of a fork, spawn or
- * forkserver child given it in its arguments fails with MPROC_ENOTSUP (so
- * does a process pool given it in initargs), and a forked child's copy
- * refuses every call with MPROC_ENOTSUP.  NULL (the default context) always
+ * forkserver child given it in its arguments fails with MPROC_ENOTSUP, as
+ * does mproc_pool_new of a process pool given it in initargs, and a forked
+ * child's copy refuses every call with MPROC_ENOTSUP.  NULL (the default context) always
  * makes the pipe-backed queue, whatever the default start method.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);

@@ -1046,6 +1046,26 @@ static void test_thread_queue_goes_to_threads_but_never_to_a_process(void)
     mproc_queue_free(q);
 }
 
+static void test_thread_queue_in_a_process_pools_initargs_is_refused(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    mproc_args *initargs = mproc_args_new();
+    mproc_pool_opts opts = {0};
+    mproc_pool *pool;
+    mproc_args_add_queue(initargs, q);
+    opts.initargs = initargs;
+    pool = mproc_pool_new(mproc_get_context(tu_process_method()), 1, &opts);
+    CU_ASSERT_PTR_NULL(pool);
+    CU_ASSERT_EQUAL(mproc_last_error(), MPROC_ENOTSUP);
+    mproc_pool_free(pool);
+    /* A pool of threads takes it. */
+    pool = mproc_pool_new(thread_ctx(), 1, &opts);
+    CU_ASSERT_PTR_NOT_NULL(pool);
+    mproc_pool_free(pool);
+    mproc_args_free(initargs);
+    mproc_queue_free(q);
+}
+
 /* The queue a forked child finds in its copy of memory. */
 static mproc_queue *inherited_queue;
 
@@ -1125,6 +1145,7 @@ static CU_TestInfo thread_context_tests[] = {
     TU_TEST(test_thread_simple_queue_puts_and_gets),
     TU_TEST(test_thread_queue_item_over_the_limit_is_etoobig),
     TU_TEST(test_thread_queue_goes_to_threads_but_never_to_a_process),
+    TU_TEST(test_thread_queue_in_a_process_pools_initargs_is_refused),
     TU_TEST(test_thread_queue_copy_in_a_fork_child_refuses_every_call),
     CU_TEST_INFO_NULL,
 };
