@@ -196,7 +196,8 @@ MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t le
  * child gets its own handle on the same object, owned by the library and
  * freed when the target returns: the target must not free it.  A fork child
  * has a copy of everything the parent had, which it may close (CPython
- * programs close the ends of pipes they do not use the same way). */
+ * programs close the ends of pipes they do not use the same way).  A queue
+ * of the thread context goes to thread children only (mproc_queue_new). */
 typedef struct mproc_shm mproc_shm;
 typedef struct mproc_lock mproc_lock;
 typedef struct mproc_sem mproc_sem;
