@@ -216,8 +216,12 @@ unsigned mproc__cond_sleepers(mproc_cond *c);
 unsigned mproc__event_sleepers(mproc_event *e);
 unsigned mproc__queue_task_sleepers(mproc_queue *q);
 
-/* Lock internals Condition needs (core/sync.c). */
+/* This thread's number, never 0 and never reused in this process
+ * (core/current.c). */
 uint64_t mproc__thread_id(void);
+/* Lock internals Condition needs (core/sync.c); and whether l is the
+ * thread context's (lives in this process only). */
+int mproc__lock_in_process(const mproc_lock *l);
 int mproc__lock_is_mine(mproc_lock *l);
 unsigned mproc__lock_release_all(mproc_lock *l);
 /* Takes l back with its recursion count: 0, or MPROC_EBROKEN (held) when
@@ -227,9 +231,9 @@ int mproc__lock_restore(mproc_lock *l, unsigned count);
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];
 /* What obj (of kind) is, for a message, when it lives in this process only
- * (the thread context's queues): no child process can have it.  Else NULL
- * (core/objects.c). */
-const char *mproc__object_in_process(int kind, const void *obj);
+ * (the thread context's queues and locks, a condition using such a lock):
+ * no child process can have it.  Else NULL (core/objects.c). */
+const char *mproc__object_in_process(int kind, void *obj);
 
 /* ---- contexts (core/context.c) ---------------------------------------- */
 

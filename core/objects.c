@@ -16,7 +16,15 @@ const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT] = {
     [MPROC__OBJ_CONN] = &mproc__conn_type,   [MPROC__OBJ_QUEUE] = &mproc__queue_type,
 };
 
-const char *mproc__object_in_process(int kind, const void *obj)
+const char *mproc__object_in_process(int kind, void *obj)
 {
-    return kind == MPROC__OBJ_QUEUE && mproc__lqueue_is(obj) ? "a queue of the thread context" : NULL;
+    switch (kind) {
+    case MPROC__OBJ_QUEUE: return mproc__lqueue_is(obj) ? "a queue of the thread context" : NULL;
+    case MPROC__OBJ_LOCK: return mproc__lock_in_process(obj) ? "a lock of the thread context" : NULL;
+    case MPROC__OBJ_COND:
+        return mproc__lock_in_process(mproc_cond_lock(obj))
+                   ? "a condition whose lock is the thread context's"
+                   : NULL;
+    default: return NULL;
+    }
 }

@@ -468,7 +468,17 @@ MPROC_API void mproc_shm_free(mproc_shm *shm);
 /* Condition Barrier (multiprocessing.synchronize)                    */
 /* ------------------------------------------------------------------ */
 /* Each works across every process it is passed to and between threads.
- * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS. */
+ * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS.
+ * Except the thread context's Lock and RLock (ctx ==
+ * mproc_get_context(MPROC_THREAD)), as multiprocessing.dummy uses
+ * threading's: a lock for the threads of this process only, with no shared
+ * memory (an atomic flag, and a mutex only for threads that wait; about
+ * twice as fast), and the same semantics otherwise.  Like the thread
+ * context's queues (mproc_queue_new) it cannot reach another process: a
+ * child process given it (or a Condition made over it) fails to start with
+ * MPROC_ENOTSUP, and a forked child's copy refuses acquire and release
+ * with MPROC_ENOTSUP.  The other objects of the thread context, and the
+ * RLock a Condition makes for itself, are the shared ones. */
 
 /* Lock: not recursive; any thread or process may release it (CPython). */
 MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);

@@ -233,6 +233,14 @@ static int make_thread_queue(void)
     MADE(q, mproc_queue_free);
 }
 
+static int make_thread_rlock(void)
+{
+    mproc_lock *l;
+    pressure_on();
+    l = mproc_rlock_new(mproc_get_context(MPROC_THREAD));
+    MADE(l, mproc_lock_free);
+}
+
 static int make_pipe(int duplex)
 {
     mproc_conn *a = NULL, *b = NULL;
@@ -543,6 +551,7 @@ LEAK_TESTS(duplex_pipe, make_duplex_pipe)
 LEAK_TESTS(simplex_pipe, make_simplex_pipe)
 LEAK_TESTS(lock_new, make_lock)
 LEAK_TESTS(rlock_new, make_rlock)
+LEAK_TESTS(thread_context_rlock_new, make_thread_rlock)
 LEAK_TESTS(sem_new, make_sem)
 LEAK_TESTS(bounded_sem_new, make_bounded_sem)
 LEAK_TESTS(event_new, make_event)
@@ -566,6 +575,7 @@ static CU_TestInfo tests[] = {
     BOTH(simplex_pipe),
     BOTH(lock_new),
     BOTH(rlock_new),
+    BOTH(thread_context_rlock_new),
     BOTH(sem_new),
     BOTH(bounded_sem_new),
     BOTH(event_new),
