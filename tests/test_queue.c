@@ -827,6 +827,47 @@ static void test_thread_queue_get_times_out_with_eempty(void)
     mproc_queue_free(q);
 }
 
+/* Item i: item_len(i) bytes of value i. */
+static size_t item_len(int i) { return (size_t)(i * 7 % 300); }
+
+/* Gets the next item and counts it bad unless it is item i. */
+static int got_item(mproc_queue *q, int i)
+{
+    size_t n = 0;
+    void *d = NULL;
+    int bad = mproc_queue_get_nowait(q, &d, &n) != 0 || n != item_len(i);
+    for (size_t k = 0; !bad && k < n; k++)
+        bad = ((unsigned char *)d)[k] != (unsigned char)i;
+    mproc_free(d);
+    return bad;
+}
+
+/* Items small enough to travel in their slot and larger ones, across many
+ * of the queue's blocks of slots, come back whole and in order; a queue
+ * freed with items left releases them (the sanitizer builds check that). */
+static void test_thread_queue_small_and_large_items_keep_order_and_bytes(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    unsigned char buf[300];
+    int next_put = 0, next_get = 0, bad = 0;
+    /* 150 in, 100 out, 40 times: 2,000 items deep at the end. */
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 150; k++, next_put++) {
+            memset(buf, (unsigned char)next_put, sizeof buf);
+            bad += mproc_queue_put(q, buf, item_len(next_put), 0) != 0;
+        }
+        for (int k = 0; k < 100; k++, next_get++)
+            bad += got_item(q, next_get);
+    }
+    while (next_get < next_put)
+        bad += got_item(q, next_get++);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    for (int i = 0; i < 500; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, buf, i % 2 ? 250 : 10, 0), 0);
+    mproc_queue_free(q); /* with 500 items in it */
+}
+
 /* Puts arg 1's string with no timeout, then sets event arg 2. */
 static int put_then_signal(mproc_args *a)
 {
@@ -1139,6 +1180,7 @@ static CU_TestInfo thread_context_tests[] = {
     TU_TEST(test_thread_queue_many_threads_lose_nothing_and_keep_order),
     TU_TEST(test_thread_queue_one_producers_items_arrive_in_order),
     TU_TEST(test_thread_queue_get_times_out_with_eempty),
+    TU_TEST(test_thread_queue_small_and_large_items_keep_order_and_bytes),
     TU_TEST(test_thread_queue_bounded_put_waits_for_room),
     TU_TEST(test_thread_queue_close_ends_puts_gets_and_waits),
     TU_TEST(test_thread_queue_joinable_join_waits_for_task_done),
