@@ -192,6 +192,20 @@ int mproc__args_add_object(mproc_args *a, int kind, void *obj)
     return 0;
 }
 
+int mproc__args_check_for_process(const mproc_args *a, const char *method)
+{
+    for (size_t i = 0; a && i < a->n; i++) {
+        const arg *x = &a->v[i];
+        const char *what = x->type == ARG_OBJECT ? mproc__object_in_process(x->u.obj.kind, x->u.obj.ptr) : NULL;
+        if (what)
+            return mproc__errorf(MPROC_ENOTSUP,
+                                 "argument %zu is %s, which lives in this process only: it cannot be passed to a "
+                                 "%s child (make it with a process context, or NULL)",
+                                 i, what, method);
+    }
+    return 0;
+}
+
 void *mproc__args_object(const mproc_args *a, size_t i, int kind)
 {
     const arg *x = get(a, i, ARG_OBJECT);

@@ -62,7 +62,10 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
 
     if (!c)
         return NULL;
-    c->lock = lock ? lock : mproc_rlock_new(ctx);
+    /* A lock of shared memory whatever ctx: the thread context's own locks
+     * live in one process, and this condition's block does not. */
+    (void)ctx;
+    c->lock = lock ? lock : mproc_rlock_new(NULL);
     c->owns_lock = !lock;
     if (!c->lock || (rc = mproc__block_new(&c->b, sizeof(cond_state), kinds, zero, max, 3)) != 0) {
         rc = mproc_last_error();
@@ -312,7 +315,7 @@ mproc_event *mproc_event_new(mproc_ctx *ctx)
         return mproc__null(MPROC_ENOMEM);
     /* A plain Lock, as CPython's Event: a failed lock_new must not reach
      * cond_new as NULL (that would quietly make an RLock). */
-    if (!(lock = mproc_lock_new(ctx)) || !(e->s.cond = mproc_cond_new(ctx, lock))) {
+    if (!(lock = mproc_lock_new(NULL)) || !(e->s.cond = mproc_cond_new(ctx, lock))) {
         rc = mproc_last_error();
         goto done;
     }

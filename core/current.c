@@ -1,8 +1,20 @@
 /*
  * This process as mproc sees it: the name and daemon flag its parent gave
- * it when mproc started it (CPython's current_process()).
+ * it when mproc started it (CPython's current_process()); and the calling
+ * thread's identity, which lock owners record.
  */
+#include <stdatomic.h>
+
 #include "internal.h"
+
+uint64_t mproc__thread_id(void)
+{
+    static atomic_uint_fast64_t next = 1;
+    static MPROC_TLS uint64_t id;
+    if (!id)
+        id = atomic_fetch_add(&next, 1);
+    return id;
+}
 
 /* The global lock guards these. */
 static int self_daemon;

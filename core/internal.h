@@ -125,6 +125,11 @@ int mproc__args_encode(const mproc_args *a, mproc__buf *b, mproc__handle *hs, si
 mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t nh);
 /* Adds a shareable object (a reference: the caller keeps owning it). */
 int mproc__args_add_object(mproc_args *a, int kind, void *obj);
+/* 0 when every object of a can be handed to a child process started by
+ * method (its name, for the message); else MPROC_ENOTSUP, logged, naming
+ * the first that lives in this process only.  Checked before any start
+ * method but the thread's: fork would give the child a dead copy. */
+int mproc__args_check_for_process(const mproc_args *a, const char *method);
 /* The object at i if it is of kind, else NULL + MPROC_EINVAL. */
 void *mproc__args_object(const mproc_args *a, size_t i, int kind);
 /* Appends copies of src's values to dst (objects by reference).  0 or an
@@ -224,8 +229,12 @@ unsigned mproc__cond_sleepers(mproc_cond *c);
 unsigned mproc__event_sleepers(mproc_event *e);
 unsigned mproc__queue_task_sleepers(mproc_queue *q);
 
-/* Lock internals Condition needs (core/sync.c). */
+/* This thread's number, never 0 and never reused in this process
+ * (core/current.c). */
 uint64_t mproc__thread_id(void);
+/* Lock internals Condition needs (core/sync.c); and whether l is the
+ * thread context's (lives in this process only). */
+int mproc__lock_in_process(const mproc_lock *l);
 int mproc__lock_is_mine(mproc_lock *l);
 unsigned mproc__lock_release_all(mproc_lock *l);
 /* Takes l back with its recursion count: 0, or MPROC_EBROKEN (held) when
@@ -234,6 +243,10 @@ int mproc__lock_restore(mproc_lock *l, unsigned count);
 
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];
+/* What obj (of kind) is, for a message, when it lives in this process only
+ * (the thread context's queues and locks, a condition using such a lock):
+ * no child process can have it.  Else NULL (core/objects.c). */
+const char *mproc__object_in_process(int kind, void *obj);
 
 /* ---- contexts (core/context.c) ---------------------------------------- */
 

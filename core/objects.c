@@ -1,8 +1,10 @@
 /*
  * The kinds of objects that can be handed to a child in mproc_args, by
- * MPROC__OBJ_* (core/args.c looks them up here).
+ * MPROC__OBJ_* (core/args.c looks them up here), and which objects cannot
+ * leave their process at all.
  */
 #include "internal.h"
+#include "queue_local.h"
 
 extern const mproc__objtype mproc__shm_type, mproc__lock_type, mproc__sem_type, mproc__cond_type,
     mproc__event_type, mproc__barrier_type, mproc__conn_type, mproc__queue_type;
@@ -13,3 +15,16 @@ const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT] = {
     [MPROC__OBJ_EVENT] = &mproc__event_type, [MPROC__OBJ_BARRIER] = &mproc__barrier_type,
     [MPROC__OBJ_CONN] = &mproc__conn_type,   [MPROC__OBJ_QUEUE] = &mproc__queue_type,
 };
+
+const char *mproc__object_in_process(int kind, void *obj)
+{
+    switch (kind) {
+    case MPROC__OBJ_QUEUE: return mproc__lqueue_is(obj) ? "a queue of the thread context" : NULL;
+    case MPROC__OBJ_LOCK: return mproc__lock_in_process(obj) ? "a lock of the thread context" : NULL;
+    case MPROC__OBJ_COND:
+        return mproc__lock_in_process(mproc_cond_lock(obj))
+                   ? "a condition whose lock is the thread context's"
+                   : NULL;
+    default: return NULL;
+    }
+}

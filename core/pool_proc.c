@@ -322,6 +322,9 @@ mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const 
         mproc__errorf(MPROC_ENOTREG, "pool initializer not registered with MPROC_TARGET");
         return NULL;
     }
+    /* Else every worker would fail to start, and every item with it. */
+    if (mproc__args_check_for_process(cfg->initargs, mproc_method_name(mproc_ctx_method(ctx))) != 0)
+        return NULL;
     if (!(ps = calloc(1, sizeof *ps)))
         return mproc__null(MPROC_ENOMEM);
     ps->tp.ops = &procs_ops;

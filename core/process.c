@@ -300,6 +300,8 @@ static int check_may_start(mproc_process *p)
         return mproc__errorf(MPROC_ESTATE, "can only start a process object created by this process");
     if (mproc__current_is_daemon())
         return mproc__errorf(MPROC_ESTATE, "daemonic processes are not allowed to have children");
+    if (p->method != MPROC_THREAD)
+        return mproc__args_check_for_process(p->args, mproc_method_name(p->method));
     return 0;
 }
 

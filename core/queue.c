@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "queue_local.h"
 
 #define QUEUE_MAGIC 0x71756575u
 #define LIVENESS_SLICE MPROC__LIVENESS_SLICE /* how often a blocked reader checks its writer */
@@ -88,6 +89,9 @@ struct mproc_queue {
 };
 
 static mproc__link *live; /* global lock */
+
+/* A thread context's queue is told apart by its first member (core/queue_local.h). */
+_Static_assert(offsetof(struct mproc_queue, magic) == 0, "magic must come first");
 
 static void close_all_at_exit(void);
 static void flush_all_at_exit(void);
@@ -168,6 +172,8 @@ static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
     mproc_queue *q;
     int rc;
 
+    if (mproc_ctx_method(ctx) == MPROC_THREAD)
+        return mproc__lqueue_new(maxsize, kind == Q_JOINABLE);
     if (maxsize > 0x7fffffffu)
         return mproc__null(MPROC_EINVAL);
     if (!(q = calloc(1, sizeof *q)))
@@ -206,6 +212,8 @@ mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx) { return queue_create(ctx, Q
 
 int mproc_queue_set_max_message(mproc_queue *q, size_t max)
 {
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_set_max_message(q, max);
     if (!q || max > UINT32_MAX)
         return mproc__error(MPROC_EINVAL);
     q->max_msg = max;
@@ -362,6 +370,8 @@ static int lock_tasks(mproc_queue *q)
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
 {
     int rc;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_put(q, data, len, timeout);
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
 
@@ -559,6 +569,8 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
 {
     double waited = 0;
     int rc;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_get(q, data, len, timeout);
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
 
@@ -610,6 +622,8 @@ int mproc_queue_get_nowait(mproc_queue *q, void **data, size_t *len) { return mp
 int mproc_queue_qsize(mproc_queue *q, size_t *n)
 {
     long items;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_qsize(q, n);
     if (!q || !n)
         return mproc__error(MPROC_EINVAL);
     if (is_broken(q)) {
@@ -630,6 +644,8 @@ int mproc_queue_empty(mproc_queue *q)
 int mproc_queue_full(mproc_queue *q)
 {
     size_t n = 0;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_full(q);
     if (mproc_queue_qsize(q, &n) != 0)
         return mproc_last_error();
     return q->maxsize > 0 && n >= q->maxsize;
@@ -638,6 +654,8 @@ int mproc_queue_full(mproc_queue *q)
 int mproc_queue_task_done(mproc_queue *q)
 {
     int rc = 0;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_task_done(q);
     if (!q || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
     if (is_broken(q))
@@ -655,6 +673,8 @@ int mproc_queue_task_done(mproc_queue *q)
 int mproc_queue_join(mproc_queue *q)
 {
     int rc;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_join(q);
     if (!q || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
     if ((rc = lock_tasks(q)) != 0)
@@ -672,6 +692,10 @@ int mproc_queue_join(mproc_queue *q)
 
 void mproc_queue_close(mproc_queue *q)
 {
+    if (mproc__lqueue_is(q)) {
+        mproc__lqueue_close(q);
+        return;
+    }
     if (!q)
         return;
     mproc__plat_mutex_lock(q->mu);
@@ -684,6 +708,8 @@ int mproc_queue_join_thread(mproc_queue *q)
 {
     mproc__child *feeder;
     int code;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_join_thread(q);
     if (!q)
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(q->mu);
@@ -702,7 +728,7 @@ int mproc_queue_join_thread(mproc_queue *q)
 
 void mproc_queue_cancel_join_thread(mproc_queue *q)
 {
-    if (!q)
+    if (!q || mproc__lqueue_is(q)) /* a thread context's queue has no feeder to cancel */
         return;
     mproc__plat_mutex_lock(q->mu);
     q->cancel_join = 1;
@@ -711,6 +737,10 @@ void mproc_queue_cancel_join_thread(mproc_queue *q)
 
 void mproc_queue_free(mproc_queue *q)
 {
+    if (mproc__lqueue_is(q)) {
+        mproc__lqueue_free(q);
+        return;
+    }
     if (!q)
         return;
     mproc__link_remove(&live, &q->link);
@@ -857,6 +887,8 @@ static int queue_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, 
 {
     mproc_queue *q = obj;
     int rc = 0;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_refuse_export();
     if (*n + 2 > cap)
         return MPROC_ETOOBIG;
     hs[(*n)++] = q->rd;

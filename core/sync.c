@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "sync_local.h"
 
 #define SEM_VALUE_MAX 0x7fffffffu /* Windows semaphores count in a LONG */
 
@@ -41,20 +42,12 @@ enum { FREE, HELD, CONTENDED };
 struct mproc_lock {
     mproc__block b;
     int recursive;
+    mproc__llock *local; /* the thread context's: all of it lives there (core/sync_local.c) */
 };
 
 struct mproc_sem {
     mproc__block b;
 };
-
-uint64_t mproc__thread_id(void)
-{
-    static atomic_uint_fast64_t next = 1;
-    static MPROC_TLS uint64_t id;
-    if (!id)
-        id = atomic_fetch_add(&next, 1);
-    return id;
-}
 
 static lock_state *state_of(mproc_lock *l) { return l->b.state; }
 
@@ -74,21 +67,37 @@ static mproc_lock *lock_create(int recursive)
     return l;
 }
 
+/* The thread context's Lock or RLock: no block, the rest in l->local. */
+static mproc_lock *local_lock_create(int recursive)
+{
+    mproc_lock *l = calloc(1, sizeof *l);
+    if (!l)
+        return mproc__null(MPROC_ENOMEM);
+    if (!(l->local = mproc__llock_new(recursive))) {
+        free(l);
+        return NULL;
+    }
+    l->recursive = recursive;
+    return l;
+}
+
 mproc_lock *mproc_lock_new(mproc_ctx *ctx)
 {
-    (void)ctx;
-    return lock_create(0);
+    return mproc_ctx_method(ctx) == MPROC_THREAD ? local_lock_create(0) : lock_create(0);
 }
 
 mproc_lock *mproc_rlock_new(mproc_ctx *ctx)
 {
-    (void)ctx;
-    return lock_create(1);
+    return mproc_ctx_method(ctx) == MPROC_THREAD ? local_lock_create(1) : lock_create(1);
 }
+
+int mproc__lock_in_process(const mproc_lock *l) { return l && l->local; }
 
 int mproc__lock_is_mine(mproc_lock *l)
 {
     lock_state *st = state_of(l);
+    if (l->local)
+        return mproc__llock_is_mine(l->local);
     return LOAD(st->count) > 0 && LOAD(st->owner_pid) == mproc__plat_getpid() &&
            LOAD(st->owner_thread) == mproc__thread_id();
 }
@@ -143,6 +152,8 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
         return mproc_last_error();
     if (!l)
         return mproc__error(MPROC_EINVAL);
+    if (l->local)
+        return mproc__llock_acquire(l->local, timeout);
     st = state_of(l);
     if (l->recursive && mproc__lock_is_mine(l)) {
         STORE(st->count, LOAD(st->count) + 1);
@@ -166,6 +177,8 @@ int mproc_lock_release(mproc_lock *l)
     int rc;
     if (!l)
         return mproc__error(MPROC_EINVAL);
+    if (l->local)
+        return mproc__llock_release(l->local);
     st = state_of(l);
     if (l->recursive) {
         if (!mproc__lock_is_mine(l))
@@ -195,7 +208,10 @@ int mproc_lock_release(mproc_lock *l)
 /* Condition support: give the lock up entirely, and take it back. */
 unsigned mproc__lock_release_all(mproc_lock *l)
 {
-    unsigned count = LOAD(state_of(l)->count);
+    unsigned count;
+    if (l->local)
+        return mproc__llock_release_all(l->local);
+    count = LOAD(state_of(l)->count);
     STORE(state_of(l)->count, 1);
     mproc_lock_release(l);
     return count;
@@ -203,7 +219,10 @@ unsigned mproc__lock_release_all(mproc_lock *l)
 
 int mproc__lock_restore(mproc_lock *l, unsigned count)
 {
-    int rc = mproc_lock_acquire(l, -1);
+    int rc;
+    if (l->local)
+        return mproc__llock_restore(l->local, count);
+    rc = mproc_lock_acquire(l, -1);
     STORE(state_of(l)->count, count);
     return rc;
 }
@@ -212,7 +231,9 @@ void mproc_lock_free(mproc_lock *l)
 {
     if (!l)
         return;
-    mproc__block_free(&l->b);
+    mproc__llock_free(l->local);
+    if (!l->local)
+        mproc__block_free(&l->b);
     free(l);
 }
 
@@ -279,6 +300,8 @@ void mproc_sem_free(mproc_sem *s)
 static int lock_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {
     mproc_lock *l = obj;
+    if (l->local)
+        return mproc__llock_refuse_export();
     mproc__buf_u8(b, (uint8_t)l->recursive);
     return mproc__block_export(&l->b, b, hs, n, cap);
 }

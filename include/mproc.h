@@ -196,7 +196,8 @@ MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t le
  * child gets its own handle on the same object, owned by the library and
  * freed when the target returns: the target must not free it.  A fork child
  * has a copy of everything the parent had, which it may close (CPython
- * programs close the ends of pipes they do not use the same way). */
+ * programs close the ends of pipes they do not use the same way).  A queue
+ * of the thread context goes to thread children only (mproc_queue_new). */
 typedef struct mproc_shm mproc_shm;
 typedef struct mproc_lock mproc_lock;
 typedef struct mproc_sem mproc_sem;
@@ -358,6 +359,20 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * queue's shared memory (touched only as it is used), from which every
  * process of the queue takes small items under the reader lock; items over
  * 16 KiB go straight from the pipe into the item.
+ * The thread context (ctx == mproc_get_context(MPROC_THREAD)) makes instead
+ * a queue for the threads of this process only, as multiprocessing.dummy
+ * uses queue.Queue: items are copied into memory and handed over under a
+ * mutex (no pipe, no feeder, no shared lock; several times as fast).  The
+ * calls below keep their meaning and codes (join_thread and
+ * cancel_join_thread have nothing to wait for; nothing can break it), and
+ * an item over a limit lowered after it was put is dropped by the get that
+ * reaches it (MPROC_ETOOBIG; a JoinableQueue counts it done).  Such a queue
+ * cannot reach another process: mproc_process_start of a fork, spawn or
+ * forkserver child given it in its arguments fails with MPROC_ENOTSUP, as
+ * does mproc_pool_new of a process pool given it in initargs, and a forked
+ * child's copy refuses every call with MPROC_ENOTSUP.  NULL (the default
+ * context) always makes the pipe-backed queue, whatever the default start
+ * method.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
 /* A queue whose items must each be confirmed with mproc_queue_task_done. */
@@ -458,7 +473,17 @@ MPROC_API void mproc_shm_free(mproc_shm *shm);
 /* Condition Barrier (multiprocessing.synchronize)                    */
 /* ------------------------------------------------------------------ */
 /* Each works across every process it is passed to and between threads.
- * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS. */
+ * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS.
+ * Except the thread context's Lock and RLock (ctx ==
+ * mproc_get_context(MPROC_THREAD)), as multiprocessing.dummy uses
+ * threading's: a lock for the threads of this process only, with no shared
+ * memory (an atomic flag, and a mutex only for threads that wait; about
+ * twice as fast), and the same semantics otherwise.  Like the thread
+ * context's queues (mproc_queue_new) it cannot reach another process: a
+ * child process given it (or a Condition made over it) fails to start with
+ * MPROC_ENOTSUP, and a forked child's copy refuses acquire and release
+ * with MPROC_ENOTSUP.  The other objects of the thread context, and the
+ * RLock a Condition makes for itself, are the shared ones. */
 
 /* Lock: not recursive; any thread or process may release it (CPython). */
 MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);

@@ -225,6 +225,22 @@ static int make_simple_queue(void)
     MADE(q, mproc_queue_free);
 }
 
+static int make_thread_queue(void)
+{
+    mproc_queue *q;
+    pressure_on();
+    q = mproc_joinable_queue_new(mproc_get_context(MPROC_THREAD), 4);
+    MADE(q, mproc_queue_free);
+}
+
+static int make_thread_rlock(void)
+{
+    mproc_lock *l;
+    pressure_on();
+    l = mproc_rlock_new(mproc_get_context(MPROC_THREAD));
+    MADE(l, mproc_lock_free);
+}
+
 static int make_pipe(int duplex)
 {
     mproc_conn *a = NULL, *b = NULL;
@@ -530,10 +546,12 @@ static void check_allocations(const char *what, maker make)
 LEAK_TESTS(queue_new, make_queue)
 LEAK_TESTS(joinable_queue_new, make_joinable_queue)
 LEAK_TESTS(simple_queue_new, make_simple_queue)
+LEAK_TESTS(thread_context_queue_new, make_thread_queue)
 LEAK_TESTS(duplex_pipe, make_duplex_pipe)
 LEAK_TESTS(simplex_pipe, make_simplex_pipe)
 LEAK_TESTS(lock_new, make_lock)
 LEAK_TESTS(rlock_new, make_rlock)
+LEAK_TESTS(thread_context_rlock_new, make_thread_rlock)
 LEAK_TESTS(sem_new, make_sem)
 LEAK_TESTS(bounded_sem_new, make_bounded_sem)
 LEAK_TESTS(event_new, make_event)
@@ -552,10 +570,12 @@ static CU_TestInfo tests[] = {
     BOTH(queue_new),
     BOTH(joinable_queue_new),
     BOTH(simple_queue_new),
+    BOTH(thread_context_queue_new),
     BOTH(duplex_pipe),
     BOTH(simplex_pipe),
     BOTH(lock_new),
     BOTH(rlock_new),
+    BOTH(thread_context_rlock_new),
     BOTH(sem_new),
     BOTH(bounded_sem_new),
     BOTH(event_new),

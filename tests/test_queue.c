@@ -1,4 +1,5 @@
 /* Queues across processes (or threads) under the start method being tested. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ typedef struct {
 typedef struct {
     atomic_uint seen[PRODUCERS][(PER_PRODUCER + 31) / 32];
     atomic_long duplicates, corrupt, received;
+    atomic_long disorder; /* a consumer got a producer's item after a later one of it */
 } tally;
 
 static uint32_t checksum(const unsigned char *p, size_t n)
@@ -107,6 +109,7 @@ static int consume(mproc_args *a)
 {
     mproc_queue *q = mproc_args_queue(a, 0);
     tally *t = mproc_shm_ptr(mproc_args_shm(a, 1));
+    int64_t last[PRODUCERS] = {-1, -1, -1, -1};
     for (;;) {
         void *d;
         size_t n;
@@ -124,15 +127,29 @@ static int consume(mproc_args *a)
             atomic_fetch_add(&t->corrupt, 1);
         } else if (atomic_fetch_or(&t->seen[h.producer][h.seq / 32], 1u << (h.seq % 32)) & (1u << (h.seq % 32))) {
             atomic_fetch_add(&t->duplicates, 1);
+        } else {
+            /* FIFO: what one consumer gets of one producer comes in the
+             * order it was put, whoever else gets the rest. */
+            atomic_fetch_add(&t->disorder, (int64_t)h.seq < last[h.producer]);
+            last[h.producer] = h.seq;
         }
         mproc_free(d);
     }
 }
 MPROC_TARGET(consume);
 
-static void test_many_producers_and_consumers_lose_nothing(void)
+/* Starts fn(a) in ctx (NULL: the method under test). */
+static mproc_process *start_in(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *a)
 {
-    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_process *p = mproc_process_new(ctx, fn, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    return p;
+}
+
+/* PRODUCERS put through q to CONSUMERS, all started in ctx. */
+static void check_many_producers_and_consumers(mproc_ctx *ctx, mproc_queue *q)
+{
     mproc_shm *shm = mproc_shm_new(NULL, sizeof(tally));
     tally *t = mproc_shm_ptr(shm);
     mproc_process *prod[PRODUCERS], *cons[CONSUMERS];
@@ -143,14 +160,14 @@ static void test_many_producers_and_consumers_lose_nothing(void)
         mproc_args *a = mproc_args_new();
         mproc_args_add_queue(a, q);
         mproc_args_add_shm(a, shm);
-        cons[i] = tu_start(consume, a);
+        cons[i] = start_in(ctx, consume, a);
     }
     for (int i = 0; i < PRODUCERS; i++) {
         mproc_args *a = mproc_args_new();
         mproc_args_add_queue(a, q);
         mproc_args_add_i64(a, i);
         mproc_args_add_i64(a, per_producer);
-        prod[i] = tu_start(produce, a);
+        prod[i] = start_in(ctx, produce, a);
     }
     for (int i = 0; i < PRODUCERS; i++)
         CU_ASSERT_EQUAL(tu_finish(prod[i], 600), 0);
@@ -164,9 +181,15 @@ static void test_many_producers_and_consumers_lose_nothing(void)
     CU_ASSERT_EQUAL(missing, 0);
     CU_ASSERT_EQUAL(atomic_load(&t->duplicates), 0);
     CU_ASSERT_EQUAL(atomic_load(&t->corrupt), 0);
+    CU_ASSERT_EQUAL(atomic_load(&t->disorder), 0);
     CU_ASSERT_EQUAL(atomic_load(&t->received), (long)PRODUCERS * per_producer);
     mproc_queue_free(q);
     mproc_shm_free(shm);
+}
+
+static void test_many_producers_and_consumers_lose_nothing(void)
+{
+    check_many_producers_and_consumers(NULL, mproc_queue_new(NULL, 0));
 }
 
 /* ---- timeouts and the non-blocking calls -------------------------------- */
@@ -894,6 +917,383 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
         CU_ASSERT(tu_mapping_count() - maps < 50);
 }
 
+/* ---- queues of the thread context (in this process, no pipe) ------------- */
+
+static mproc_ctx *thread_ctx(void) { return mproc_get_context(MPROC_THREAD); }
+
+static void test_thread_queue_many_threads_lose_nothing_and_keep_order(void)
+{
+    /* Bounded, so that producers ahead of the consumers wait for room. */
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    check_many_producers_and_consumers(thread_ctx(), q);
+}
+
+static void test_thread_queue_one_producers_items_arrive_in_order(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int64_t bad = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 100000);
+    p = start_in(thread_ctx(), put_numbers, a);
+    for (int64_t i = 0; i < 100000; i++) {
+        void *d = NULL;
+        size_t n = 0;
+        int64_t v = -1;
+        if (mproc_queue_get(q, &d, &n, 60) != 0 || n != sizeof v) {
+            bad++;
+            break;
+        }
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    mproc_queue_free(q);
+}
+
+static void test_thread_queue_get_times_out_with_eempty(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    void *d = (void *)&d;
+    size_t n = 9;
+    double t0 = tu_now(), dt;
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 0.1), MPROC_EEMPTY);
+    dt = tu_now() - t0;
+    CU_ASSERT(dt >= 0.1 && dt <= 5);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), MPROC_EEMPTY);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, NAN), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, NULL, &n, 0), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, NULL, 1, 0), MPROC_EINVAL);
+    /* An empty item is an item. */
+    CU_ASSERT_EQUAL(mproc_queue_put(q, NULL, 0, 0), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), 0);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    CU_ASSERT_EQUAL(n, 0);
+    mproc_free(d);
+    mproc_queue_free(q);
+}
+
+/* Item i: item_len(i) bytes of value i. */
+static size_t item_len(int i) { return (size_t)(i * 7 % 300); }
+
+/* Gets the next item and counts it bad unless it is item i. */
+static int got_item(mproc_queue *q, int i)
+{
+    size_t n = 0;
+    void *d = NULL;
+    int bad = mproc_queue_get_nowait(q, &d, &n) != 0 || n != item_len(i);
+    for (size_t k = 0; !bad && k < n; k++)
+        bad = ((unsigned char *)d)[k] != (unsigned char)i;
+    mproc_free(d);
+    return bad;
+}
+
+/* Items small enough to travel in their slot and larger ones, across many
+ * of the queue's blocks of slots, come back whole and in order; a queue
+ * freed with items left releases them (the sanitizer builds check that). */
+static void test_thread_queue_small_and_large_items_keep_order_and_bytes(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    unsigned char buf[300];
+    int next_put = 0, next_get = 0, bad = 0;
+    /* 150 in, 100 out, 40 times: 2,000 items deep at the end. */
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 150; k++, next_put++) {
+            memset(buf, (unsigned char)next_put, sizeof buf);
+            bad += mproc_queue_put(q, buf, item_len(next_put), 0) != 0;
+        }
+        for (int k = 0; k < 100; k++, next_get++)
+            bad += got_item(q, next_get);
+    }
+    while (next_get < next_put)
+        bad += got_item(q, next_get++);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    for (int i = 0; i < 500; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, buf, i % 2 ? 250 : 10, 0), 0);
+    mproc_queue_free(q); /* with 500 items in it */
+}
+
+/* Puts arg 1's string with no timeout, then sets event arg 2. */
+static int put_then_signal(mproc_args *a)
+{
+    const char *s = mproc_args_str(a, 1);
+    int rc = mproc_queue_put(mproc_args_queue(a, 0), s, strlen(s), -1);
+    mproc_event_set(mproc_args_event(a, 2));
+    return -rc;
+}
+
+static void test_thread_queue_bounded_put_waits_for_room(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 2);
+    mproc_event *done = mproc_event_new(NULL);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    size_t n = 0;
+    void *d;
+    double t0;
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "a", 1, 0), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put_nowait(q, "b", 1), 0);
+    CU_ASSERT_EQUAL(mproc_queue_full(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(mproc_queue_put_nowait(q, "x", 1), MPROC_EFULL);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "x", 1, 0.1), MPROC_EFULL);
+    CU_ASSERT(tu_now() - t0 >= 0.1);
+    /* A put with no timeout waits until a get makes room. */
+    mproc_args_add_queue(a, q);
+    mproc_args_add_str(a, "c");
+    mproc_args_add_event(a, done);
+    p = start_in(thread_ctx(), put_then_signal, a);
+    CU_ASSERT_EQUAL(mproc_event_wait(done, 0.2), MPROC_ETIMEDOUT);
+    CU_ASSERT_EQUAL(mproc_queue_qsize(q, &n), 0);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 10), 0);
+    CU_ASSERT(n == 1 && memcmp(d, "a", 1) == 0);
+    mproc_free(d);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_event_is_set(done), 1);
+    for (const char *want = "bc"; *want; want++) {
+        CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), 0);
+        CU_ASSERT(n == 1 && memcmp(d, want, 1) == 0);
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_full(q), 0);
+    mproc_event_free(done);
+    mproc_queue_free(q);
+}
+
+/* Sets event arg 1, then gets from queue arg 0 with no timeout: -code. */
+static int signal_then_get(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n;
+    int rc;
+    mproc_event_set(mproc_args_event(a, 1));
+    rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, -1);
+    mproc_free(d);
+    return -rc;
+}
+
+static void test_thread_queue_close_ends_puts_gets_and_waits(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 1), *full = mproc_queue_new(thread_ctx(), 1);
+    mproc_event *getting = mproc_event_new(NULL), *put = mproc_event_new(NULL);
+    mproc_args *a = mproc_args_new(), *b = mproc_args_new();
+    mproc_process *getter, *putter;
+    void *d = NULL;
+    size_t n;
+    CU_ASSERT_EQUAL(mproc_queue_join_thread(q), MPROC_ESTATE); /* before close */
+    /* A get waiting on an empty queue, a put waiting on a full one. */
+    mproc_args_add_queue(a, q);
+    mproc_args_add_event(a, getting);
+    getter = start_in(thread_ctx(), signal_then_get, a);
+    CU_ASSERT_EQUAL(mproc_queue_put(full, "1", 1, 0), 0);
+    mproc_args_add_queue(b, full);
+    mproc_args_add_str(b, "2");
+    mproc_args_add_event(b, put);
+    putter = start_in(thread_ctx(), put_then_signal, b);
+    CU_ASSERT_EQUAL(mproc_event_wait(getting, 60), 0);
+    mproc_queue_close(q);
+    mproc_queue_close(full);
+    /* Whether they were waiting yet or not, both end with ESTATE. */
+    CU_ASSERT_EQUAL(tu_finish(getter, 60), -MPROC_ESTATE);
+    CU_ASSERT_EQUAL(tu_finish(putter, 60), -MPROC_ESTATE);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "x", 1, 0), MPROC_ESTATE);
+    CU_ASSERT_EQUAL(mproc_queue_get(full, &d, &n, 0), MPROC_ESTATE);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(mproc_queue_join_thread(q), 0);
+    mproc_queue_cancel_join_thread(q); /* nothing to cancel: no effect */
+    mproc_event_free(getting);
+    mproc_event_free(put);
+    mproc_queue_free(q);
+    mproc_queue_free(full);
+}
+
+static void test_thread_queue_joinable_join_waits_for_task_done(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(thread_ctx(), 0), *plain = mproc_queue_new(thread_ctx(), 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE);
+    CU_ASSERT_EQUAL(mproc_queue_join(q), 0); /* nothing unfinished */
+    for (int i = 0; i < 50; i++)
+        CU_ASSERT_EQUAL(mproc_queue_put(q, &i, sizeof i, -1), 0);
+    mproc_args_add_queue(a, q);
+    p = start_in(thread_ctx(), work_and_mark_done, a);
+    CU_ASSERT_EQUAL(mproc_queue_join(q), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_ESTATE);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(plain), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_queue_join(plain), MPROC_EINVAL);
+    mproc_queue_free(q);
+    mproc_queue_free(plain);
+}
+
+static void test_thread_simple_queue_puts_and_gets(void)
+{
+    mproc_queue *q = mproc_simple_queue_new(thread_ctx());
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int64_t bad = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, 300);
+    p = start_in(thread_ctx(), put_numbers, a);
+    for (int64_t i = 0; i < 300; i++) {
+        void *d;
+        size_t n;
+        int64_t v = -1;
+        if (mproc_queue_get(q, &d, &n, 60) != 0)
+            break;
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_EINVAL);
+    mproc_queue_free(q);
+}
+
+static void test_thread_queue_item_over_the_limit_is_etoobig(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(thread_ctx(), 0);
+    void *d = NULL;
+    size_t n;
+    CU_ASSERT_EQUAL(mproc_queue_set_max_message(q, 4), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "12345", 5, 0), MPROC_ETOOBIG);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "1234", 4, 0), 0);
+    /* Lowered after the put: the get that reaches it drops it. */
+    CU_ASSERT_EQUAL(mproc_queue_set_max_message(q, 3), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 0), MPROC_ETOOBIG);
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    CU_ASSERT_EQUAL(mproc_queue_join(q), 0); /* counted done */
+    if (sizeof(size_t) > 4)
+        CU_ASSERT_EQUAL(mproc_queue_set_max_message(q, (size_t)UINT32_MAX + 1), MPROC_EINVAL);
+    mproc_queue_free(q);
+}
+
+/* Returns 0 when queue arg 0 is the very object whose address is arg 1. */
+static int is_the_same_queue(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    return q && (intptr_t)q == (intptr_t)mproc_args_i64(a, 1) && mproc_queue_put(q, "t", 1, 0) == 0 ? 0 : 1;
+}
+MPROC_TARGET(is_the_same_queue);
+
+static int refusals_logged;
+
+static void count_refusals(int level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    refusals_logged += strstr(msg, "thread context") != NULL;
+}
+
+static void test_thread_queue_goes_to_threads_but_never_to_a_process(void)
+{
+    static const mproc_method methods[] = {MPROC_FORK, MPROC_SPAWN, MPROC_FORKSERVER};
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    mproc_args *a = mproc_args_new();
+    int refused = 0, tried = 0;
+    void *d;
+    size_t n;
+    /* A thread of the thread context gets the object itself. */
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, (int64_t)(intptr_t)q);
+    CU_ASSERT_EQUAL(tu_finish(start_in(thread_ctx(), is_the_same_queue, a), 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(q, &d, &n), 0);
+    mproc_free(d);
+    /* A child process cannot have it: refused before anything starts. */
+    refusals_logged = 0;
+    mproc_set_log_handler(count_refusals, NULL);
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        mproc_ctx *ctx = mproc_get_context(methods[i]);
+        mproc_process *p;
+        if (!ctx)
+            continue; /* not on this OS */
+        tried++;
+        a = mproc_args_new();
+        mproc_args_add_queue(a, q);
+        mproc_args_add_i64(a, (int64_t)(intptr_t)q);
+        p = mproc_process_new(ctx, is_the_same_queue, a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        refused += mproc_process_start(p) == MPROC_ENOTSUP;
+        CU_ASSERT_EQUAL(mproc_process_is_alive(p), 0);
+        mproc_process_free(p);
+    }
+    mproc_set_log_handler(NULL, NULL);
+    CU_ASSERT_EQUAL(refused, tried);
+    CU_ASSERT_EQUAL(refusals_logged, tried);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1); /* nobody put anything */
+    mproc_queue_free(q);
+}
+
+static void test_thread_queue_in_a_process_pools_initargs_is_refused(void)
+{
+    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
+    mproc_args *initargs = mproc_args_new();
+    mproc_pool_opts opts = {0};
+    mproc_pool *pool;
+    mproc_args_add_queue(initargs, q);
+    opts.initargs = initargs;
+    pool = mproc_pool_new(mproc_get_context(tu_process_method()), 1, &opts);
+    CU_ASSERT_PTR_NULL(pool);
+    CU_ASSERT_EQUAL(mproc_last_error(), MPROC_ENOTSUP);
+    mproc_pool_free(pool);
+    /* A pool of threads takes it. */
+    pool = mproc_pool_new(thread_ctx(), 1, &opts);
+    CU_ASSERT_PTR_NOT_NULL(pool);
+    mproc_pool_free(pool);
+    mproc_args_free(initargs);
+    mproc_queue_free(q);
+}
+
+/* The queue a forked child finds in its copy of memory. */
+static mproc_queue *inherited_queue;
+
+static int use_inherited_queue(mproc_args *a)
+{
+    void *d = NULL;
+    size_t n;
+    int bad = 0;
+    (void)a;
+    bad += mproc_queue_put(inherited_queue, "x", 1, 0) != MPROC_ENOTSUP;
+    bad += mproc_queue_get(inherited_queue, &d, &n, 0) != MPROC_ENOTSUP;
+    bad += mproc_queue_qsize(inherited_queue, &n) != MPROC_ENOTSUP;
+    mproc_queue_free(inherited_queue); /* forgotten, not touched */
+    return bad;
+}
+
+static void test_thread_queue_copy_in_a_fork_child_refuses_every_call(void)
+{
+    mproc_ctx *fork_ctx = mproc_get_context(MPROC_FORK);
+    void *d;
+    size_t n = 0;
+    TU_SKIP_IF(!fork_ctx, "no fork on this OS");
+    inherited_queue = mproc_queue_new(thread_ctx(), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put(inherited_queue, "mine", 4, 0), 0);
+    CU_ASSERT_EQUAL(tu_finish(start_in(fork_ctx, use_inherited_queue, NULL), 60), 0);
+    /* Here it goes on as before. */
+    CU_ASSERT_EQUAL(mproc_queue_qsize(inherited_queue, &n), 0);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(mproc_queue_get_nowait(inherited_queue, &d, &n), 0);
+    CU_ASSERT(n == 4 && memcmp(d, "mine", 4) == 0);
+    mproc_free(d);
+    mproc_queue_free(inherited_queue);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_one_producers_items_arrive_in_order),
     TU_TEST(test_many_producers_and_consumers_lose_nothing),
@@ -930,9 +1330,29 @@ static CU_TestInfo fork_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+/* They make their own thread context: once is enough, with the thread
+ * method's run. */
+static CU_TestInfo thread_context_tests[] = {
+    TU_TEST(test_thread_queue_many_threads_lose_nothing_and_keep_order),
+    TU_TEST(test_thread_queue_one_producers_items_arrive_in_order),
+    TU_TEST(test_thread_queue_get_times_out_with_eempty),
+    TU_TEST(test_thread_queue_small_and_large_items_keep_order_and_bytes),
+    TU_TEST(test_thread_queue_bounded_put_waits_for_room),
+    TU_TEST(test_thread_queue_close_ends_puts_gets_and_waits),
+    TU_TEST(test_thread_queue_joinable_join_waits_for_task_done),
+    TU_TEST(test_thread_simple_queue_puts_and_gets),
+    TU_TEST(test_thread_queue_item_over_the_limit_is_etoobig),
+    TU_TEST(test_thread_queue_goes_to_threads_but_never_to_a_process),
+    TU_TEST(test_thread_queue_in_a_process_pools_initargs_is_refused),
+    TU_TEST(test_thread_queue_copy_in_a_fork_child_refuses_every_call),
+    CU_TEST_INFO_NULL,
+};
+
 static void reg(void)
 {
     tu_add_suite("queue", tests);
+    if (tu_method() == MPROC_THREAD)
+        tu_add_suite("queue_thread_context", thread_context_tests);
     if (tu_method() != MPROC_THREAD)
         tu_add_suite("queue_dead_peer", kill_tests);
     if (tu_method() == MPROC_FORK)

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 
@@ -61,12 +62,16 @@ static long count_with(mproc_lock *lock)
     return total;
 }
 
-static void test_lock_gives_mutual_exclusion(void)
+/* The checks below take the context their locks are made with: NULL (the
+ * default), and the thread context's, which live in this process. */
+static void check_lock_gives_mutual_exclusion(mproc_ctx *ctx)
 {
-    mproc_lock *lock = mproc_lock_new(NULL);
+    mproc_lock *lock = mproc_lock_new(ctx);
     CU_ASSERT_EQUAL(count_with(lock), (long)WORKERS * INCREMENTS);
     mproc_lock_free(lock);
 }
+
+static void test_lock_gives_mutual_exclusion(void) { check_lock_gives_mutual_exclusion(NULL); }
 
 static void test_without_the_lock_the_race_is_real(void)
 {
@@ -80,9 +85,9 @@ static void test_without_the_lock_the_race_is_real(void)
         CU_ASSERT_TRUE(lost);
 }
 
-static void test_release_of_unlocked_lock_is_estate(void)
+static void check_release_of_unlocked_lock_is_estate(mproc_ctx *ctx)
 {
-    mproc_lock *lock = mproc_lock_new(NULL);
+    mproc_lock *lock = mproc_lock_new(ctx);
     CU_ASSERT_EQUAL(mproc_lock_release(lock), MPROC_ESTATE);
     CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
     CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), MPROC_ETIMEDOUT);
@@ -143,13 +148,14 @@ static void test_lock_stays_exclusive_when_waiters_time_out(void)
     mproc_barrier_free(go);
     mproc_lock_free(lock);
 }
+static void test_release_of_unlocked_lock_is_estate(void) { check_release_of_unlocked_lock_is_estate(NULL); }
 
 static int release_lock(mproc_args *a) { return -mproc_lock_release(mproc_args_lock(a, 0)); }
 MPROC_TARGET(release_lock);
 
-static void test_lock_may_be_released_by_another_process(void)
+static void check_lock_may_be_released_by_another(mproc_ctx *ctx)
 {
-    mproc_lock *lock = mproc_lock_new(NULL);
+    mproc_lock *lock = mproc_lock_new(ctx);
     mproc_args *a = mproc_args_new();
     CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
     mproc_args_add_lock(a, lock);
@@ -159,9 +165,11 @@ static void test_lock_may_be_released_by_another_process(void)
     mproc_lock_free(lock);
 }
 
-static void test_rlock_is_recursive_and_owner_checked(void)
+static void test_lock_may_be_released_by_another_process(void) { check_lock_may_be_released_by_another(NULL); }
+
+static void check_rlock_is_recursive_and_owner_checked(mproc_ctx *ctx)
 {
-    mproc_lock *r = mproc_rlock_new(NULL);
+    mproc_lock *r = mproc_rlock_new(ctx);
     mproc_args *a = mproc_args_new();
     CU_ASSERT_EQUAL(mproc_lock_acquire(r, 0), 0);
     CU_ASSERT_EQUAL(mproc_lock_acquire(r, 0), 0);
@@ -173,6 +181,8 @@ static void test_rlock_is_recursive_and_owner_checked(void)
     CU_ASSERT_EQUAL(mproc_lock_release(r), MPROC_ESTATE);
     mproc_lock_free(r);
 }
+
+static void test_rlock_is_recursive_and_owner_checked(void) { check_rlock_is_recursive_and_owner_checked(NULL); }
 
 static void test_semaphore_acquire_times_out(void)
 {
@@ -255,9 +265,9 @@ static int cond_waiter(mproc_args *a)
 }
 MPROC_TARGET(cond_waiter);
 
-static void test_condition_notify_wakes_exactly_n(void)
+static void check_condition_notify_wakes_exactly_n(mproc_lock *lock)
 {
-    mproc_cond *c = mproc_cond_new(NULL, NULL);
+    mproc_cond *c = mproc_cond_new(NULL, lock);
     mproc_sem *ready = mproc_sem_new(NULL, 0), *woke = mproc_sem_new(NULL, 0);
     mproc_process *p[3];
     for (int i = 0; i < 3; i++) {
@@ -286,9 +296,11 @@ static void test_condition_notify_wakes_exactly_n(void)
     mproc_sem_free(woke);
 }
 
-static void test_condition_wait_needs_the_lock_and_times_out(void)
+static void test_condition_notify_wakes_exactly_n(void) { check_condition_notify_wakes_exactly_n(NULL); }
+
+static void check_condition_wait_needs_the_lock_and_times_out(mproc_ctx *ctx)
 {
-    mproc_lock *lock = mproc_lock_new(NULL);
+    mproc_lock *lock = mproc_lock_new(ctx);
     mproc_cond *c = mproc_cond_new(NULL, lock);
     double t0, dt;
     CU_ASSERT_EQUAL(mproc_cond_wait(c, 0), MPROC_ESTATE);
@@ -303,6 +315,11 @@ static void test_condition_wait_needs_the_lock_and_times_out(void)
     CU_ASSERT_EQUAL(mproc_lock_release(lock), 0);
     mproc_cond_free(c);
     mproc_lock_free(lock);
+}
+
+static void test_condition_wait_needs_the_lock_and_times_out(void)
+{
+    check_condition_wait_needs_the_lock_and_times_out(NULL);
 }
 
 /* Waits at barrier arg 0; writes its arrival index into shm arg 1 slot i64 arg 2. */
@@ -419,6 +436,146 @@ static void test_1000_create_transfer_free_cycles_leak_nothing(void)
         CU_ASSERT(tu_mapping_count() - maps < 50);
 }
 
+/* ---- locks of the thread context (in this process, no shared memory) ---- */
+
+static mproc_ctx *thread_ctx(void) { return mproc_get_context(MPROC_THREAD); }
+
+static void test_thread_lock_gives_mutual_exclusion(void) { check_lock_gives_mutual_exclusion(thread_ctx()); }
+
+static void test_thread_lock_release_of_unlocked_is_estate(void)
+{
+    check_release_of_unlocked_lock_is_estate(thread_ctx());
+}
+
+static void test_thread_lock_may_be_released_by_another_thread(void)
+{
+    check_lock_may_be_released_by_another(thread_ctx());
+}
+
+static void test_thread_rlock_is_recursive_and_owner_checked(void)
+{
+    check_rlock_is_recursive_and_owner_checked(thread_ctx());
+}
+
+/* Takes lock arg 0 with no timeout, sets event arg 1, releases. */
+static int acquire_then_signal(mproc_args *a)
+{
+    mproc_lock *l = mproc_args_lock(a, 0);
+    int rc = mproc_lock_acquire(l, -1);
+    if (rc != 0)
+        return -rc;
+    mproc_event_set(mproc_args_event(a, 1));
+    return -mproc_lock_release(l);
+}
+
+static void test_thread_lock_waiters_time_out_or_get_it_on_release(void)
+{
+    mproc_lock *lock = mproc_lock_new(thread_ctx());
+    mproc_event *got = mproc_event_new(NULL);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    double t0;
+    CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
+    mproc_args_add_lock(a, lock);
+    mproc_args_add_event(a, got);
+    p = mproc_process_new(thread_ctx(), acquire_then_signal, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_event_wait(got, 0.2), MPROC_ETIMEDOUT); /* it waits for us */
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0.1), MPROC_ETIMEDOUT); /* a Lock is not recursive */
+    CU_ASSERT(tu_now() - t0 >= 0.1);
+    CU_ASSERT_EQUAL(mproc_lock_release(lock), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_event_is_set(got), 1);
+    CU_ASSERT_EQUAL(mproc_lock_acquire(lock, 0), 0);
+    CU_ASSERT_EQUAL(mproc_lock_release(lock), 0);
+    mproc_event_free(got);
+    mproc_lock_free(lock);
+}
+
+static void test_thread_lock_serves_a_condition(void)
+{
+    mproc_lock *r = mproc_rlock_new(thread_ctx());
+    check_condition_wait_needs_the_lock_and_times_out(thread_ctx());
+    check_condition_notify_wakes_exactly_n(r);
+    mproc_lock_free(r);
+}
+
+static int refusals_logged;
+
+static void count_refusals(int level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    refusals_logged += strstr(msg, "thread context") != NULL;
+}
+
+static int never_runs(mproc_args *a)
+{
+    (void)a;
+    return 9;
+}
+MPROC_TARGET(never_runs);
+
+static void test_thread_lock_never_goes_to_a_process(void)
+{
+    static const mproc_method methods[] = {MPROC_FORK, MPROC_SPAWN, MPROC_FORKSERVER};
+    mproc_lock *lock = mproc_lock_new(thread_ctx());
+    mproc_cond *c = mproc_cond_new(NULL, lock);
+    int refused = 0, tried = 0;
+    refusals_logged = 0;
+    mproc_set_log_handler(count_refusals, NULL);
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        mproc_ctx *ctx = mproc_get_context(methods[i]);
+        for (int with_cond = 0; ctx && with_cond < 2; with_cond++) {
+            mproc_args *a = mproc_args_new();
+            mproc_process *p;
+            if (with_cond)
+                mproc_args_add_cond(a, c);
+            else
+                mproc_args_add_lock(a, lock);
+            p = mproc_process_new(ctx, never_runs, a);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+            tried++;
+            refused += mproc_process_start(p) == MPROC_ENOTSUP;
+            mproc_process_free(p);
+        }
+    }
+    mproc_set_log_handler(NULL, NULL);
+    CU_ASSERT(tried > 0);
+    CU_ASSERT_EQUAL(refused, tried);
+    CU_ASSERT_EQUAL(refusals_logged, tried);
+    mproc_cond_free(c);
+    mproc_lock_free(lock);
+}
+
+/* The lock a forked child finds in its copy of memory, held by the parent. */
+static mproc_lock *inherited_lock;
+
+static int use_inherited_lock(mproc_args *a)
+{
+    int bad = 0;
+    (void)a;
+    bad += mproc_lock_acquire(inherited_lock, 0) != MPROC_ENOTSUP;
+    bad += mproc_lock_release(inherited_lock) != MPROC_ENOTSUP;
+    mproc_lock_free(inherited_lock); /* forgotten, not touched */
+    return bad;
+}
+
+static void test_thread_lock_copy_in_a_fork_child_refuses_every_call(void)
+{
+    mproc_ctx *fork_ctx = mproc_get_context(MPROC_FORK);
+    mproc_process *p;
+    TU_SKIP_IF(!fork_ctx, "no fork on this OS");
+    inherited_lock = mproc_lock_new(thread_ctx());
+    CU_ASSERT_EQUAL(mproc_lock_acquire(inherited_lock, 0), 0);
+    p = mproc_process_new(fork_ctx, use_inherited_lock, NULL);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_lock_release(inherited_lock), 0); /* still ours here */
+    mproc_lock_free(inherited_lock);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_lock_gives_mutual_exclusion),
     TU_TEST(test_without_the_lock_the_race_is_real),
@@ -439,6 +596,25 @@ static CU_TestInfo tests[] = {
     CU_TEST_INFO_NULL,
 };
 
-static void reg(void) { tu_add_suite("sync", tests); }
+/* They make their own thread context: once is enough, with the thread
+ * method's run (whose threads are the workers and waiters above). */
+static CU_TestInfo thread_context_tests[] = {
+    TU_TEST(test_thread_lock_gives_mutual_exclusion),
+    TU_TEST(test_thread_lock_release_of_unlocked_is_estate),
+    TU_TEST(test_thread_lock_may_be_released_by_another_thread),
+    TU_TEST(test_thread_rlock_is_recursive_and_owner_checked),
+    TU_TEST(test_thread_lock_waiters_time_out_or_get_it_on_release),
+    TU_TEST(test_thread_lock_serves_a_condition),
+    TU_TEST(test_thread_lock_never_goes_to_a_process),
+    TU_TEST(test_thread_lock_copy_in_a_fork_child_refuses_every_call),
+    CU_TEST_INFO_NULL,
+};
+
+static void reg(void)
+{
+    tu_add_suite("sync", tests);
+    if (tu_method() == MPROC_THREAD)
+        tu_add_suite("sync_thread_context", thread_context_tests);
+}
 
 int main(int argc, char **argv) { return tu_main(argc, argv, reg); }
