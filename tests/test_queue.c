@@ -21,32 +21,6 @@ static int put_numbers(mproc_args *a)
 }
 MPROC_TARGET(put_numbers);
 
-static void test_one_producers_items_arrive_in_order(void)
-{
-    mproc_queue *q = mproc_queue_new(NULL, 0);
-    mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int64_t bad = 0;
-    mproc_args_add_queue(a, q);
-    mproc_args_add_i64(a, 5000);
-    p = tu_start(put_numbers, a);
-    for (int64_t i = 0; i < 5000; i++) {
-        void *d = NULL;
-        size_t n = 0;
-        int64_t v = -1;
-        if (mproc_queue_get(q, &d, &n, 60) != 0 || n != sizeof v) {
-            bad++;
-            break;
-        }
-        memcpy(&v, d, sizeof v);
-        bad += v != i;
-        mproc_free(d);
-    }
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
-    mproc_queue_free(q);
-}
-
 /* ---- many producers and consumers: nothing lost, doubled or corrupted --- */
 
 #define PRODUCERS 4
@@ -146,6 +120,37 @@ static mproc_process *start_in(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *a
     CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
     return p;
 }
+
+/* One producer started in ctx (NULL: the default) puts 0 .. n-1; they
+ * come out in that order, and the queue is empty after. */
+static void check_in_order(mproc_ctx *ctx, int64_t n)
+{
+    mproc_queue *q = mproc_queue_new(ctx, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int64_t bad = 0;
+    mproc_args_add_queue(a, q);
+    mproc_args_add_i64(a, n);
+    p = start_in(ctx, put_numbers, a);
+    for (int64_t i = 0; i < n; i++) {
+        void *d = NULL;
+        size_t len = 0;
+        int64_t v = -1;
+        if (mproc_queue_get(q, &d, &len, 60) != 0 || len != sizeof v) {
+            bad++;
+            break;
+        }
+        memcpy(&v, d, sizeof v);
+        bad += v != i;
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    mproc_queue_free(q);
+}
+
+static void test_one_producers_items_arrive_in_order(void) { check_in_order(NULL, 5000); }
 
 /* PRODUCERS put through q to CONSUMERS, all started in ctx. */
 static void check_many_producers_and_consumers(mproc_ctx *ctx, mproc_queue *q)
@@ -931,32 +936,7 @@ static void test_thread_queue_many_threads_lose_nothing_and_keep_order(void)
     check_many_producers_and_consumers(thread_ctx(), q);
 }
 
-static void test_thread_queue_one_producers_items_arrive_in_order(void)
-{
-    mproc_queue *q = mproc_queue_new(thread_ctx(), 0);
-    mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int64_t bad = 0;
-    mproc_args_add_queue(a, q);
-    mproc_args_add_i64(a, 100000);
-    p = start_in(thread_ctx(), put_numbers, a);
-    for (int64_t i = 0; i < 100000; i++) {
-        void *d = NULL;
-        size_t n = 0;
-        int64_t v = -1;
-        if (mproc_queue_get(q, &d, &n, 60) != 0 || n != sizeof v) {
-            bad++;
-            break;
-        }
-        memcpy(&v, d, sizeof v);
-        bad += v != i;
-        mproc_free(d);
-    }
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
-    CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
-    mproc_queue_free(q);
-}
+static void test_thread_queue_one_producers_items_arrive_in_order(void) { check_in_order(thread_ctx(), 100000); }
 
 static void test_thread_queue_get_times_out_with_eempty(void)
 {
