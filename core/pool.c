@@ -17,12 +17,23 @@
 #include "pool_internal.h"
 
 #define POOL_MAGIC 0x706f6f6cu
-/* A window: a worker gets another chunk while it holds fewer than two (or
- * fewer than four items), and what is queued at it beyond its first chunk
- * fits any channel's buffer, so a send never waits on a busy worker. */
+/* A window: a worker gets another chunk while it holds fewer than two, or
+ * fewer items than its window, and what is queued at it beyond its first
+ * chunk fits any channel's buffer, so a send never waits on a busy worker.
+ * The window is a few items for slow ones (none hoards) and grows to
+ * about WINDOW_TIME of work for fast ones, so a worker's next items are
+ * already in its channel when it sends its results (none idles on a round
+ * trip), and they travel many to a write. */
 #define WINDOW_CHUNKS 2
 #define WINDOW_ITEMS 4
-#define WINDOW_BYTES 4096
+#define WINDOW_BYTES 32768
+#define WINDOW_TIME 1e-3
+/* Chunks in flight at one worker (the ring of its flight). */
+#define MAX_FLIGHT 256
+/* A worker that holds items and has sent nothing for this long is asked
+ * for what it has (imap, progress and apply_async hear of a slow item's
+ * result now, not at its chunk's end). */
+#define FLUSH_AFTER 0.005
 /* Workers in a row that end before READY (initializer failed, or cannot
  * start) before the queue fails instead of starting more. */
 #define MAX_START_FAILURES 3
@@ -30,64 +41,82 @@
  * fails rather than travel forever. */
 #define MAX_BOUNCES 3
 
+/* Items of one chunk sent to a worker and not yet reported. */
+typedef struct {
+    mproc__pool_job *job;
+    size_t index, count;
+    uint64_t id;
+    size_t bytes; /* the chunk's input bytes, counted until it is whole */
+    int attempts, bounces;
+} flight_chunk;
+
 typedef struct mproc__pool_worker {
     int alive, ready, stopping;
     long pid;
-    mproc__pool_item *flight, **flight_tail; /* sent, no result yet, in order */
-    size_t items, chunks, bytes;             /* in flight */
-    size_t sent;                             /* items sent to this worker (maxtasksperchild) */
-    uint64_t timed_out;                      /* the item it was stopped for */
+    flight_chunk *flight;       /* a ring of MAX_FLIGHT: sent, no result yet, in order */
+    size_t head, chunks;        /* the oldest, and how many */
+    size_t items, bytes;        /* in flight */
+    size_t sent;                /* items sent to this worker (maxtasksperchild) */
+    size_t window;              /* items it may hold beyond two chunks */
+    uint64_t timed_out;         /* the item it was stopped for */
+    double heard;               /* its last results, or work given to it idle */
+    int asked;                  /* a flush was asked for and not answered */
 } pool_worker;
 
 static mproc__link *pools; /* global lock: live pools, for exit */
 
+/* A slot free for a new worker; its flight ring stays. */
+static void worker_reset(pool_worker *w)
+{
+    flight_chunk *ring = w->flight;
+    *w = (pool_worker){0};
+    w->flight = ring;
+    w->window = WINDOW_ITEMS;
+}
+
 /* ---- finishing items ----------------------------------------------------------- */
 
-void mproc__pool_finish(mproc__pool_item *it, int status, int code, const void *data, size_t len)
+void mproc__pool_finish(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
+                        const void *data, size_t len)
 {
-    mproc__pool_job *job = it->job;
-    it->st.status = status;
-    it->st.code = code;
-    if (status == 0 && len > 0) {
-        if ((it->out = malloc(len)) != NULL) {
-            memcpy(it->out, data, len);
-            it->out_len = len;
-        } else {
-            it->st.status = MPROC_ENOMEM;
-        }
-    }
-    it->done = 1;
-    it->next = NULL;
-    if (job->listed) {
-        *job->done_tail = it;
-        job->done_tail = &it->next;
-    }
-    job->finished++;
+    job->finish(job, index, count, st, data, len);
+    job->finished += count;
+    if (job->finished >= job->notify_at)
+        job->pool->notify = 1;
     if (job->orphaned && job->release)
         job->release(job);
+}
+
+static void finish_status(mproc__pool_job *job, size_t index, size_t count, int status, int code, long pid,
+                          int attempts)
+{
+    mproc_task_status st;
+    st.status = status;
+    st.code = code;
+    st.pid = pid;
+    st.attempts = attempts;
+    mproc__pool_finish(job, index, count, &st, NULL, 0);
 }
 
 /* Fails every queued item with status (terminate, or workers that cannot start). */
 static void fail_queue(mproc_pool *p, int status, int code, long pid)
 {
     while (p->queue) {
-        mproc__pool_item *it = p->queue;
-        p->queue = it->next;
-        it->st.pid = pid;
-        mproc__pool_finish(it, status, code, NULL, 0);
+        mproc__pool_run *run = p->queue;
+        p->queue = run->next;
+        finish_status(run->job, run->index, run->count, status, code, pid, run->attempts);
+        free(run);
     }
     p->queue_tail = &p->queue;
 }
 
-void mproc__pool_enqueue(mproc_pool *p, mproc__pool_item *first, mproc__pool_item **last_next)
+void mproc__pool_enqueue(mproc_pool *p, mproc__pool_run *run)
 {
-    if (!first)
-        return;
-    *last_next = NULL;
-    *p->queue_tail = first;
-    p->queue_tail = last_next;
-    for (mproc__pool_item *it = first; it; it = it->next)
-        it->id = ++p->next_id;
+    run->next = NULL;
+    run->id = p->next_id + 1;
+    p->next_id += run->count;
+    *p->queue_tail = run;
+    p->queue_tail = &run->next;
     /* New work: workers that could not start get another chance. */
     p->starts_blocked = 0;
     p->start_failures = 0;
@@ -95,52 +124,67 @@ void mproc__pool_enqueue(mproc_pool *p, mproc__pool_item *first, mproc__pool_ite
 
 void mproc__pool_wake(mproc_pool *p) { p->tp->ops->wake(p->tp); }
 
-/* Puts items back at the front of the queue, in their order. */
-static void requeue_front(mproc_pool *p, mproc__pool_item *first, mproc__pool_item **last_next)
-{
-    if (!first)
-        return;
-    *last_next = p->queue;
-    if (!p->queue)
-        p->queue_tail = last_next;
-    p->queue = first;
-}
-
 /* ---- events from workers ------------------------------------------------------- */
 
-static mproc__pool_item *take_in_flight(pool_worker *w, uint64_t id)
+/* k items of worker w's oldest chunk are reported. */
+static void flight_advance(pool_worker *w, size_t k)
 {
-    mproc__pool_item **pp = &w->flight;
-    while (*pp && (*pp)->id != id)
-        pp = &(*pp)->next;
-    if (!*pp)
-        return NULL;
-    mproc__pool_item *it = *pp;
-    *pp = it->next;
-    if (w->flight_tail == &it->next)
-        w->flight_tail = pp;
-    w->items--;
-    w->bytes -= it->len;
-    w->chunks -= it->chunk_last;
-    return it;
+    flight_chunk *c = &w->flight[w->head];
+    c->index += k;
+    c->id += k;
+    c->count -= k;
+    w->items -= k;
+    if (c->count == 0) {
+        w->bytes -= c->bytes;
+        w->head = (w->head + 1) % MAX_FLIGHT;
+        w->chunks--;
+    }
 }
 
+/* A DONE message: its results pair with worker wi's items in flight, in order. */
 static void on_results(mproc_pool *p, int wi, mproc__reader *r)
 {
     pool_worker *w = &p->ws[wi];
+    uint64_t first = mproc__rd_u64(r);
     uint32_t count = mproc__rd_u32(r);
-    for (uint32_t i = 0; i < count && !r->bad; i++) {
-        uint64_t id = mproc__rd_u64(r);
-        int status = (int)mproc__rd_u32(r);
-        int code = (int)mproc__rd_u32(r);
-        uint32_t len = mproc__rd_u32(r);
-        const void *data = mproc__rd_bytes(r, len);
-        mproc__pool_item *it;
-        if (r->bad || !(it = take_in_flight(w, id)))
+    size_t before = w->items;
+
+    if (r->bad || count == 0 || count > w->items || w->flight[w->head].id != first)
+        return; /* not what this worker holds: nothing to pair it with */
+    while (count > 0) {
+        uint32_t n = mproc__rd_u32(r);
+        mproc_task_status st;
+        uint32_t len;
+        const unsigned char *data = NULL;
+        st.status = (int)mproc__rd_u32(r);
+        st.code = (int)mproc__rd_u32(r);
+        len = mproc__rd_u32(r);
+        st.pid = w->pid;
+        if (r->bad || n == 0 || n > count || (st.status != 0 && len != 0) ||
+            (st.status == 0 && len > 0 && (size_t)n > (r->len - r->pos) / len) ||
+            (st.status == 0 && !(data = mproc__rd_bytes(r, (size_t)n * len)) && n * (size_t)len > 0))
             break;
-        it->st.attempts++;
-        it->st.pid = w->pid;
-        mproc__pool_finish(it, status, code, data, len);
+        count -= n;
+        while (n > 0) {
+            flight_chunk *c = &w->flight[w->head];
+            size_t k = c->count < n ? c->count : n;
+            st.attempts = c->attempts + 1;
+            mproc__pool_finish(c->job, c->index, k, &st, data, len);
+            if (data)
+                data += k * len;
+            n -= (uint32_t)k;
+            flight_advance(w, k);
+        }
+    }
+    /* Its speed sets its window: about WINDOW_TIME of its items (the time
+     * since it last spoke covers the round trip too), at most doubling. */
+    if (before > w->items) {
+        double now = mproc__plat_now(), per_item = (now - w->heard) / (double)(before - w->items);
+        double fit = per_item > 0 ? WINDOW_TIME / per_item : (double)MAX_FLIGHT;
+        size_t want = fit >= (double)MAX_FLIGHT ? MAX_FLIGHT : fit <= WINDOW_ITEMS ? WINDOW_ITEMS : (size_t)fit;
+        w->window = want > 2 * w->window ? 2 * w->window : want;
+        w->heard = now;
+        w->asked = 0;
     }
 }
 
@@ -165,43 +209,78 @@ static int any_ready(mproc_pool *p)
     return 0;
 }
 
+/* Items of a chunk that go back to the queue (at the end of *tail). */
+static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, int attempts,
+                         int bounces, long pid)
+{
+    mproc__pool_run *run;
+    if (count == 0)
+        return;
+    if (!(run = malloc(sizeof *run))) {
+        finish_status(c->job, c->index + skip, count, MPROC_ENOMEM, 0, pid, attempts);
+        return;
+    }
+    run->next = NULL;
+    run->job = c->job;
+    run->index = c->index + skip;
+    run->count = count;
+    run->id = c->id + skip;
+    run->attempts = attempts;
+    run->bounces = bounces;
+    **tail = run;
+    *tail = &run->next;
+}
+
+/* Items sent to a worker that ended before starting them: back to the
+ * queue, or failed once they have bounced too often. */
+static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code)
+{
+    if (count == 0)
+        return;
+    if (c->bounces + 1 > MAX_BOUNCES)
+        finish_status(c->job, c->index + skip, count, MPROC_EBROKEN, code, pid, c->attempts);
+    else
+        requeue_part(tail, c, skip, count, c->attempts, c->bounces + 1, pid);
+}
+
 /* Worker wi ended: the item it ran is to blame, the rest go back. */
 static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
 {
     pool_worker *w = &p->ws[wi];
-    mproc__pool_item *back = NULL, **back_tail = &back;
+    mproc__pool_run *back = NULL, **back_tail = &back;
 
-    while (w->flight) {
-        mproc__pool_item *it = w->flight;
-        w->flight = it->next;
+    for (; w->chunks > 0; w->chunks--, w->head = (w->head + 1) % MAX_FLIGHT) {
+        const flight_chunk *c = &w->flight[w->head];
         if (p->state == MPROC__POOL_TERMINATING) {
-            it->st.pid = w->pid;
-            mproc__pool_finish(it, MPROC_ECLOSED, 0, NULL, 0);
-        } else if (it->id == running) {
-            it->st.attempts++;
-            it->st.pid = w->pid;
-            if (w->timed_out == it->id)
-                mproc__pool_finish(it, MPROC_ETIMEDOUT, code, NULL, 0);
-            else if (it->st.attempts <= p->opts.max_retries)
-                *back_tail = it, back_tail = &it->next;
+            finish_status(c->job, c->index, c->count, MPROC_ECLOSED, 0, w->pid, c->attempts);
+        } else if (running >= c->id && running - c->id < c->count) {
+            size_t at = (size_t)(running - c->id);
+            int attempts = c->attempts + 1;
+            bounce(&back_tail, c, 0, at, w->pid, code);
+            if (w->timed_out == running)
+                finish_status(c->job, c->index + at, 1, MPROC_ETIMEDOUT, code, w->pid, attempts);
+            else if (attempts <= p->opts.max_retries)
+                requeue_part(&back_tail, c, at, 1, attempts, c->bounces, w->pid);
             else
-                mproc__pool_finish(it, MPROC_EBROKEN, code, NULL, 0);
-        } else if (++it->bounces > MAX_BOUNCES) {
-            it->st.pid = w->pid;
-            mproc__pool_finish(it, MPROC_EBROKEN, code, NULL, 0);
+                finish_status(c->job, c->index + at, 1, MPROC_EBROKEN, code, w->pid, attempts);
+            bounce(&back_tail, c, at + 1, c->count - at - 1, w->pid, code);
         } else {
-            *back_tail = it;
-            back_tail = &it->next;
+            bounce(&back_tail, c, 0, c->count, w->pid, code);
         }
     }
-    requeue_front(p, back, back_tail);
+    /* Back to the front of the queue, in their order. */
+    if (back) {
+        *back_tail = p->queue;
+        if (!p->queue)
+            p->queue_tail = back_tail;
+        p->queue = back;
+    }
     if (!w->ready) {
         p->start_failures++;
         p->last_failure_code = code;
         p->last_failure_pid = w->pid;
     }
-    *w = (pool_worker){0};
-    w->flight_tail = &w->flight;
+    worker_reset(w);
     if (p->start_failures >= MAX_START_FAILURES && !any_ready(p)) {
         /* Every new worker fails: report it on the work instead of
          * starting workers in a loop; new work tries again. */
@@ -212,94 +291,160 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
 
 /* ---- sending work ---------------------------------------------------------------- */
 
+/* One message being built for a worker: its chunk records. */
 typedef struct {
     int worker;
     mproc__buf msg;
+    mproc__pool_job *job; /* of the last record */
+    uint64_t next_id;     /* the id after the last record's items */
+    size_t count_at;      /* where the last record's count is */
+    uint32_t count;
 } outgoing;
 
-/* Takes from the queue's head the next chunk for worker w, if its window
- * has room: into out, the items moved to its flight. */
-static int take_chunk(mproc_pool *p, pool_worker *w, mproc__buf *out)
+static void put_u32_at(mproc__buf *b, size_t at, uint32_t v)
 {
-    mproc__pool_item *it = p->queue;
-    mproc__pool_job *job;
-    size_t n = 0, bytes = 0, limit;
-    if (!it)
+    for (int i = 0; i < 4; i++)
+        b->data[at + i] = (unsigned char)(v >> (8 * i));
+}
+
+/* How many items from the head of run a chunk takes (at most limit, and
+ * no more than MPROC__POOL_CHUNK_BYTES beyond the first), and their bytes. */
+static size_t chunk_extent(const mproc__pool_run *run, size_t limit, size_t *bytes)
+{
+    mproc__pool_job *job = run->job;
+    size_t n = run->count < limit ? run->count : limit;
+    if (job->fixed) {
+        size_t fit = job->in_size ? MPROC__POOL_CHUNK_BYTES / job->in_size : n;
+        n = n > fit ? (fit ? fit : 1) : n;
+        *bytes = n * job->in_size;
+        return n;
+    }
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        (void)job->input(job, run->index + i, &len);
+        if (i > 0 && *bytes + len > MPROC__POOL_CHUNK_BYTES)
+            return i;
+        *bytes += len;
+    }
+    return n;
+}
+
+/* Appends n items of run to o's message: a record of their own, or more of
+ * the last record's when they follow its items. */
+static void encode_chunk(outgoing *o, const mproc__pool_run *run, size_t n)
+{
+    mproc__pool_job *job = run->job;
+    mproc__buf *b = &o->msg;
+    if (o->job == job && o->next_id == run->id && o->count + n <= UINT32_MAX) {
+        o->count += (uint32_t)n;
+        put_u32_at(b, o->count_at, o->count);
+    } else {
+        if (o->job == job) {
+            mproc__buf_u8(b, MPROC__POOL_MORE);
+        } else {
+            mproc__buf_u8(b, MPROC__POOL_TASKS);
+            mproc__buf_str(b, job->task_name);
+            mproc__buf_bytes(b, &job->fn, sizeof job->fn);
+        }
+        mproc__buf_u64(b, run->id);
+        o->count_at = b->len;
+        mproc__buf_u32(b, (uint32_t)n);
+        mproc__buf_u32(b, job->fixed ? (uint32_t)job->in_size : MPROC__POOL_VARIABLE);
+        o->job = job;
+        o->count = (uint32_t)n;
+    }
+    if (b->failed)
+        return;
+    if (job->fixed) {
+        mproc__buf_bytes(b, job->in + run->index * job->in_size, n * job->in_size);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const void *in = job->input(job, run->index + i, &len);
+            mproc__buf_u32(b, (uint32_t)len);
+            mproc__buf_bytes(b, in, len);
+        }
+    }
+    o->next_id = run->id + n;
+}
+
+/* Takes from the queue's head the next chunk for worker w, if its window
+ * has room: into o's message, the items into its flight. */
+static int take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
+{
+    mproc__pool_run *run = p->queue;
+    flight_chunk *c;
+    size_t n, bytes, limit;
+    if (!run || w->chunks >= MAX_FLIGHT)
         return 0;
-    job = it->job;
-    limit = job->chunksize ? job->chunksize : 1;
+    limit = run->job->chunksize ? run->job->chunksize : 1;
     if (p->opts.maxtasksperchild > 0) {
         size_t left = (size_t)p->opts.maxtasksperchild - w->sent;
         if (left == 0)
             return 0;
         limit = limit < left ? limit : left;
     }
-    for (mproc__pool_item *x = it; x && x->job == job && n < limit; x = x->next) {
-        if (n > 0 && bytes + x->len > MPROC__POOL_CHUNK_BYTES)
-            break;
-        n++;
-        bytes += x->len;
-    }
-    if (w->chunks > 0 && (w->chunks >= WINDOW_CHUNKS && w->items + n > WINDOW_ITEMS))
+    n = chunk_extent(run, limit, &bytes);
+    if (w->chunks > 0 && ((w->chunks >= WINDOW_CHUNKS && w->items + n > w->window) || w->bytes + bytes > WINDOW_BYTES))
         return 0;
-    if (w->chunks > 0 && w->bytes + bytes > WINDOW_BYTES)
-        return 0;
-    mproc__buf_u8(out, MPROC__POOL_TASKS);
-    mproc__buf_str(out, job->task_name);
-    mproc__buf_bytes(out, &job->fn, sizeof job->fn);
-    mproc__buf_u32(out, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        it = p->queue;
-        p->queue = it->next;
-        mproc__buf_u64(out, it->id);
-        mproc__buf_u32(out, (uint32_t)it->len);
-        mproc__buf_bytes(out, it->in, it->len);
-        it->chunk_last = i + 1 == n;
-        it->next = NULL;
-        *w->flight_tail = it;
-        w->flight_tail = &it->next;
+    encode_chunk(o, run, n);
+    c = &w->flight[(w->head + w->chunks) % MAX_FLIGHT];
+    c->job = run->job;
+    c->index = run->index;
+    c->count = n;
+    c->id = run->id;
+    c->bytes = bytes;
+    c->attempts = run->attempts;
+    c->bounces = run->bounces;
+    if (w->chunks++ == 0) {
+        w->heard = now; /* busy from now on */
+        w->asked = 0;
     }
-    if (!p->queue)
-        p->queue_tail = &p->queue;
     w->items += n;
-    w->chunks++;
     w->bytes += bytes;
     w->sent += n;
+    run->index += n;
+    run->id += n;
+    if ((run->count -= n) == 0) {
+        if (!(p->queue = run->next))
+            p->queue_tail = &p->queue;
+        free(run);
+    }
     return 1;
 }
 
 /* Builds at most one message per worker: whole chunks its window takes.
  * Level by level (every worker's first chunk, then every worker's second),
  * so work goes to idle workers before it queues behind a busy one. */
-static size_t assign(mproc_pool *p, outgoing *out)
+static size_t assign(mproc_pool *p, outgoing *out, double now)
 {
     size_t nout = 0;
-    int *slot_of = calloc((size_t)p->nworkers, sizeof *slot_of);
-    if (!slot_of)
-        return 0;
+    int took = 1;
     for (int i = 0; i < p->nworkers; i++)
-        slot_of[i] = -1;
-    for (size_t level = 1; level <= WINDOW_ITEMS && p->queue; level++) {
+        out[i].worker = -1;
+    for (size_t level = 1; took && level <= MAX_FLIGHT && p->queue; level++) {
+        took = 0;
         for (int i = 0; i < p->nworkers && p->queue; i++) {
             pool_worker *w = &p->ws[i];
-            mproc__buf msg = {0};
             if (!w->alive || w->stopping || w->chunks >= level)
                 continue;
-            if (slot_of[i] >= 0)
-                msg = out[slot_of[i]].msg;
-            if (!take_chunk(p, w, &msg) && slot_of[i] < 0) {
-                mproc__buf_free(&msg);
-                continue;
-            }
-            if (slot_of[i] < 0) {
-                slot_of[i] = (int)nout;
-                out[nout++] = (outgoing){i, msg};
-            } else {
-                out[slot_of[i]].msg = msg;
-            }
+            if (out[i].worker < 0)
+                out[i] = (outgoing){i, {0}, NULL, 0, 0, 0};
+            if (take_chunk(p, w, &out[i], now))
+                took = 1;
         }
     }
-    free(slot_of);
+    /* The messages to send first, compacted. */
+    for (int i = 0; i < p->nworkers; i++) {
+        if (out[i].worker < 0)
+            continue;
+        if (out[i].msg.len == 0) {
+            mproc__buf_free(&out[i].msg);
+            continue;
+        }
+        out[nout++] = out[i];
+    }
     return nout;
 }
 
@@ -327,6 +472,7 @@ static int start_workers(mproc_pool *p)
 {
     int failed = 0;
     for (int i = 0; i < p->nworkers; i++) {
+        mproc__pool_slot *slot;
         int rc;
         if (p->ws[i].alive || p->starts_blocked || p->state == MPROC__POOL_TERMINATING ||
             (p->state == MPROC__POOL_CLOSED && !work_left(p)))
@@ -345,22 +491,25 @@ static int start_workers(mproc_pool *p)
             }
             continue;
         }
-        p->ws[i] = (pool_worker){0};
+        worker_reset(&p->ws[i]);
         p->ws[i].alive = 1;
-        p->ws[i].flight_tail = &p->ws[i].flight;
         p->ws[i].pid = p->tp->ops->pid(p->tp, i);
+        /* Before it is sent anything: how it reports. */
+        slot = p->tp->ops->slot(p->tp, i);
+        atomic_store(&slot->timed, p->opts.task_timeout > 0);
+        atomic_store(&slot->flush, 0);
+        atomic_store(&slot->watched, 1);
     }
     return failed;
 }
 
 /* Kills workers whose item ran past task_timeout; returns how long the
  * dispatcher may wait before it looks again (-1: no item is timed). */
-static double enforce_timeouts(mproc_pool *p)
+static double enforce_timeouts(mproc_pool *p, double now)
 {
-    double limit = p->opts.task_timeout, now, wait = -1;
+    double limit = p->opts.task_timeout, wait = -1;
     if (limit <= 0)
         return -1;
-    now = mproc__plat_now();
     for (int i = 0; i < p->nworkers; i++) {
         pool_worker *w = &p->ws[i];
         mproc__pool_slot *slot;
@@ -384,6 +533,28 @@ static double enforce_timeouts(mproc_pool *p)
     return wait;
 }
 
+/* Asks workers that hold items and have been silent for FLUSH_AFTER for
+ * what they have; returns how long the dispatcher may wait before it
+ * looks again (-1: no one to ask). */
+static double ask_for_results(mproc_pool *p, double now)
+{
+    double wait = -1;
+    for (int i = 0; i < p->nworkers; i++) {
+        pool_worker *w = &p->ws[i];
+        double left;
+        if (!w->alive || w->stopping || !w->items || w->asked)
+            continue;
+        left = w->heard + FLUSH_AFTER - now;
+        if (left <= 0) {
+            atomic_store(&p->tp->ops->slot(p->tp, i)->flush, 1);
+            w->asked = 1; /* once: it answers after its item, however long that runs */
+            continue;
+        }
+        wait = wait < 0 || left < wait ? left : wait;
+    }
+    return wait;
+}
+
 static void stop_all(mproc_pool *p, int kill, outgoing *out, size_t *nout)
 {
     static const unsigned char stop = MPROC__POOL_STOP;
@@ -396,11 +567,13 @@ static void stop_all(mproc_pool *p, int kill, outgoing *out, size_t *nout)
         } else {
             mproc__buf msg = {0};
             mproc__buf_bytes(&msg, &stop, 1);
-            out[(*nout)++] = (outgoing){i, msg};
+            out[(*nout)++] = (outgoing){i, msg, NULL, 0, 0, 0};
         }
         w->stopping = 1;
     }
 }
+
+static double min_wait(double a, double b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
 
 static int dispatcher(void *ud)
 {
@@ -411,7 +584,7 @@ static int dispatcher(void *ud)
     mproc__plat_mutex_lock(p->mu);
     for (;;) {
         size_t nout = 0;
-        double timeout;
+        double timeout, now;
         mproc__tp_event ev;
         int retry_start = 0;
 
@@ -422,16 +595,21 @@ static int dispatcher(void *ud)
             fail_queue(p, MPROC_ECLOSED, 0, 0);
         } else {
             retry_start = start_workers(p);
+            now = mproc__plat_now();
             if (out)
-                nout = assign(p, out);
+                nout = assign(p, out, now);
             if (p->state == MPROC__POOL_CLOSED && !work_left(p) && out)
                 stop_all(p, 0, out, &nout);
         }
-        mproc__plat_cond_broadcast(p->cv);
+        if (p->notify || p->state != MPROC__POOL_RUNNING) {
+            p->notify = 0;
+            mproc__plat_cond_broadcast(p->cv);
+        }
         if (!workers_alive(p) && (p->state == MPROC__POOL_TERMINATING || (p->state == MPROC__POOL_CLOSED &&
                                                                           (!work_left(p) || p->starts_blocked))))
             break;
-        timeout = enforce_timeouts(p);
+        now = mproc__plat_now();
+        timeout = min_wait(enforce_timeouts(p, now), ask_for_results(p, now));
         if (retry_start && (timeout < 0 || timeout > 0.1))
             timeout = 0.1;
         mproc__plat_mutex_unlock(p->mu);
@@ -483,6 +661,13 @@ static void pool_release(mproc_pool *p)
     if (p->thread)
         mproc__plat_child_free(p->thread);
     mproc_args_free(p->initargs);
+    while (p->queue) {
+        mproc__pool_run *run = p->queue;
+        p->queue = run->next;
+        free(run);
+    }
+    for (int i = 0; p->ws && i < p->nworkers; i++)
+        free(p->ws[i].flight);
     free(p->ws);
     if (p->cv)
         mproc__plat_cond_free(p->cv);
@@ -558,8 +743,13 @@ mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__
         rc = mproc_last_error();
         goto done;
     }
-    for (int i = 0; i < workers; i++)
-        p->ws[i].flight_tail = &p->ws[i].flight;
+    for (int i = 0; i < workers; i++) {
+        if (!(p->ws[i].flight = calloc(MAX_FLIGHT, sizeof *p->ws[i].flight))) {
+            rc = MPROC_ENOMEM;
+            goto done;
+        }
+        worker_reset(&p->ws[i]);
+    }
     mproc__on_exit(MPROC__EXIT_CLOSE, terminate_pools_at_exit);
     mproc__on_fork_child(forget_pools_after_fork);
     if ((rc = mproc__plat_thread_start(&p->thread, dispatcher, p)) != 0) {

@@ -334,7 +334,7 @@ mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const 
     if (!(ps->w = calloc((size_t)workers, sizeof *ps->w)) || !(ps->initargs = mproc_args_new()) ||
         mproc__args_append(ps->initargs, cfg->initargs) != 0 ||
         !(ps->shm = mproc_shm_new(ctx, (size_t)workers * sizeof(mproc__pool_slot))) ||
-        mproc_pipe(ctx, 0, &ps->wake_r, &ps->wake_w) != 0)
+        mproc_pipe(ctx, 1, &ps->wake_r, &ps->wake_w) != 0)
         rc = mproc_last_error() ? mproc_last_error() : MPROC_ENOMEM;
     if (rc != 0) {
         procs_free(&ps->tp);
