@@ -13,54 +13,54 @@
 
 #include "pool_internal.h"
 
-/* What a task writes goes after room for its own DONE message's header
- * (one result), so a large result is sent as it is, not copied into the
- * batch: a 16 MiB result costs one copy less.  One buffer serves every
- * item of a worker; it is dropped after a result over KEEP_BYTES. */
-#define RESULT_HEAD (MPROC__POOL_DONE_HEAD + MPROC__POOL_GROUP_HEAD)
-#define DIRECT_MIN ((size_t)64 << 10)
-#define KEEP_BYTES DIRECT_MIN
+/* A task writes its result straight into the DONE message being built,
+ * after room for a group header of its own: a result like the ones before
+ * it (small, same length) moves back over the room and joins their group,
+ * any other takes the room for its header.  So a result is never copied
+ * into the message, a large one neither.  The message's buffer is dropped
+ * after it has grown past KEEP_BYTES (a large result). */
+#define JOIN_MAX 64
+#define KEEP_BYTES (MPROC__POOL_CHUNK_BYTES + ((size_t)64 << 10))
 /* Unwatched (see mproc__pool_slot): a batch older than this goes out after
  * the item that made it so. */
 #define BATCH_AGE 0.005
 
 struct mproc_out {
-    mproc__buf buf; /* RESULT_HEAD bytes of room, then the result (empty until written) */
+    mproc__buf *msg; /* the DONE message; the result is what follows start */
+    size_t start;
     size_t max;
-    int too_big;
+    int too_big, failed;
 };
 
-static size_t out_len(const mproc_out *out) { return out->buf.len ? out->buf.len - RESULT_HEAD : 0; }
+/* Small copies of a constant size compile to a move; a result is most
+ * often 8 or 4 bytes long. */
+static void copy_small(unsigned char *dst, const void *src, size_t len)
+{
+    if (len == 8)
+        memcpy(dst, src, 8);
+    else if (len == 4)
+        memcpy(dst, src, 4);
+    else if (len)
+        memmove(dst, src, len);
+}
 
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
-    size_t need;
-    if (!out || (!data && len > 0))
+    mproc__buf *m;
+    if (!out || !out->msg || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
-    if (len > out->max - out_len(out)) {
+    m = out->msg;
+    if (len > out->max - (m->len - out->start)) {
         out->too_big = 1;
         return mproc__errorf(MPROC_ETOOBIG, "result over the pool's max_message of %zu bytes", out->max);
     }
-    need = len + (out->buf.len ? 0 : RESULT_HEAD);
-    if (need > out->buf.cap - out->buf.len && mproc__buf_reserve(&out->buf, need) != 0)
+    if (len > m->cap - m->len && mproc__buf_reserve(m, len) != 0) {
+        out->failed = 1;
         return mproc__error(MPROC_ENOMEM);
-    /* The room's bytes are written when it is used (send_direct). */
-    if (!out->buf.len)
-        out->buf.len = RESULT_HEAD;
-    if (len)
-        memcpy(out->buf.data + out->buf.len, data, len);
-    out->buf.len += len;
+    }
+    copy_small(m->data + m->len, data, len);
+    m->len += len;
     return 0;
-}
-
-/* Ready for the next item. */
-static void out_reset(mproc_out *out)
-{
-    out->too_big = 0;
-    out->buf.failed = 0;
-    out->buf.len = 0;
-    if (out->buf.cap > KEEP_BYTES)
-        mproc__buf_free(&out->buf);
 }
 
 int mproc__pool_task_ref(mproc_task_fn fn, int by_name, const char **name)
@@ -99,6 +99,8 @@ typedef struct {
 static void batch_reset(batch *b)
 {
     static const unsigned char head[MPROC__POOL_DONE_HEAD] = {MPROC__POOL_DONE};
+    if (b->msg.cap > KEEP_BYTES)
+        mproc__buf_free(&b->msg);
     b->msg.len = 0;
     b->msg.failed = 0;
     mproc__buf_bytes(&b->msg, head, sizeof head);
@@ -120,90 +122,90 @@ static int batch_flush(mproc__pool_endpoint *ep, batch *b)
     return rc;
 }
 
-/* One group's header: [u32 n][u32 status][u32 code][u32 len]. */
-static void group_head(unsigned char *p, uint32_t n, int status, int code, size_t len)
+/* Room for a group header, where the next item's result goes after it.
+ * 0, or MPROC_ENOMEM. */
+static int batch_room(batch *b)
 {
-    put_u32_at(p, n);
-    put_u32_at(p + 4, (uint32_t)status);
-    put_u32_at(p + 8, (uint32_t)code);
-    put_u32_at(p + 12, (uint32_t)len);
+    if (b->msg.len < MPROC__POOL_DONE_HEAD || mproc__buf_reserve(&b->msg, MPROC__POOL_GROUP_HEAD) != 0)
+        return MPROC_ENOMEM;
+    b->msg.len += MPROC__POOL_GROUP_HEAD;
+    return 0;
 }
 
-static void batch_add(batch *b, uint64_t id, int status, int code, const void *data, size_t len, int watched)
+/* The item whose room is at room ended: with status 0 its len bytes of
+ * result follow the room, else nothing does (what it wrote is gone). */
+static void batch_add(batch *b, size_t room, uint64_t id, int status, int code, size_t len, int watched)
 {
+    unsigned char *head = b->msg.data + room;
     if (b->count == 0) {
         put_u64_at(b->msg.data + 1, id);
         if (!watched)
             b->since = mproc__plat_now();
     }
-    if (b->group_at && status == b->group_status && code == b->group_code && len == b->group_len) {
-        b->group_n++;
-    } else {
-        unsigned char head[MPROC__POOL_GROUP_HEAD];
-        if (b->group_at)
-            put_u32_at(b->msg.data + b->group_at, b->group_n);
-        if (mproc__buf_reserve(&b->msg, sizeof head) != 0) {
-            b->msg.failed = 1;
-            return;
-        }
-        b->group_at = b->msg.len;
-        group_head(head, 0, status, code, len);
-        mproc__buf_bytes(&b->msg, head, sizeof head);
-        b->group_n = 1;
-        b->group_status = status;
-        b->group_code = code;
-        b->group_len = (uint32_t)len;
-    }
-    if (len > b->msg.cap - b->msg.len) {
-        mproc__buf_bytes(&b->msg, data, len);
-    } else if (len) {
-        memcpy(b->msg.data + b->msg.len, data, len);
-        b->msg.len += len;
-    }
+    if (status != 0)
+        len = 0;
     b->count++;
+    if (b->group_at && status == b->group_status && code == b->group_code && len == b->group_len &&
+        len <= JOIN_MAX && b->group_n < UINT32_MAX) {
+        copy_small(head, head + MPROC__POOL_GROUP_HEAD, len);
+        b->msg.len = room + len;
+        b->group_n++;
+        return;
+    }
+    if (b->group_at)
+        put_u32_at(b->msg.data + b->group_at, b->group_n);
+    put_u32_at(head + 4, (uint32_t)status);
+    put_u32_at(head + 8, (uint32_t)code);
+    put_u32_at(head + 12, (uint32_t)len);
+    b->msg.len = room + MPROC__POOL_GROUP_HEAD + len;
+    b->group_at = room;
+    b->group_n = 1;
+    b->group_status = status;
+    b->group_code = code;
+    b->group_len = (uint32_t)len;
 }
 
-/* A large result, sent alone from the room in front of it (after what the
- * batch holds, so results go out in the order they were made). */
-static int send_direct(mproc__pool_endpoint *ep, uint64_t id, mproc_out *out, batch *b)
-{
-    unsigned char *head = out->buf.data;
-    int rc = batch_flush(ep, b);
-    if (rc != 0)
-        return rc;
-    head[0] = MPROC__POOL_DONE;
-    put_u64_at(head + 1, id);
-    put_u32_at(head + 1 + 8, 1);
-    group_head(head + MPROC__POOL_DONE_HEAD, 1, 0, 0, out_len(out));
-    return ep->send(ep, out->buf.data, out->buf.len);
-}
+/* What the worker keeps from item to item. */
+typedef struct {
+    mproc__pool_endpoint *ep;
+    batch b;
+    mproc_out out;
+    mproc_task_fn fn; /* the task of the last TASKS record */
+    int ran;
+} worker_state;
 
-/* Runs one item; its result goes into the batch, or straight out when
- * large.  0, or the error of a send (the channel is gone). */
-static int run_item(mproc__pool_endpoint *ep, mproc_task_fn fn, uint64_t id, const void *in, size_t len,
-                    mproc_out *out, batch *b, int timed, int watched)
+/* Runs one item; its result goes into the batch.  0, or MPROC_ENOMEM
+ * (no room for its result: the worker cannot go on). */
+static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, int timed, int watched)
 {
-    int rc, sent = 0;
+    mproc__pool_endpoint *ep = ws->ep;
+    mproc_out *out = &ws->out;
+    batch *b = &ws->b;
+    size_t room = b->msg.len;
+    int rc;
+    if (batch_room(b) != 0)
+        return MPROC_ENOMEM;
+    out->msg = &b->msg;
+    out->start = b->msg.len;
+    out->too_big = out->failed = 0;
     /* The item's start before its id: the dispatcher reads them the other way. */
     if (timed)
         atomic_store_explicit(&ep->slot->since_us, (long long)(mproc__plat_now() * 1e6), memory_order_relaxed);
     atomic_store_explicit(&ep->slot->item, id, memory_order_release);
-    rc = fn ? fn(in, len, out) : 0;
+    rc = ws->fn ? ws->fn(in, len, out) : 0;
     atomic_store_explicit(&ep->slot->item, 0, memory_order_release);
-    if (!fn)
-        batch_add(b, id, MPROC_ENOTREG, 0, NULL, 0, watched);
+    out->msg = NULL;
+    if (!ws->fn)
+        batch_add(b, room, id, MPROC_ENOTREG, 0, 0, watched);
     else if (out->too_big)
-        batch_add(b, id, MPROC_ETOOBIG, 0, NULL, 0, watched);
-    else if (out->buf.failed)
-        batch_add(b, id, MPROC_ENOMEM, 0, NULL, 0, watched);
+        batch_add(b, room, id, MPROC_ETOOBIG, 0, 0, watched);
+    else if (out->failed)
+        batch_add(b, room, id, MPROC_ENOMEM, 0, 0, watched);
     else if (rc != 0)
-        batch_add(b, id, MPROC_ETASK, rc, NULL, 0, watched);
-    else if (out_len(out) >= DIRECT_MIN)
-        sent = send_direct(ep, id, out, b) == 0 ? 1 : -1;
+        batch_add(b, room, id, MPROC_ETASK, rc, 0, watched);
     else
-        batch_add(b, id, 0, 0, out->buf.len ? out->buf.data + RESULT_HEAD : NULL, out_len(out), watched);
-    out_reset(out);
-    return sent < 0 ? -1 : 0;
+        batch_add(b, room, id, 0, 0, b->msg.len - out->start, watched);
+    return 0;
 }
 
 /* The function a TASKS record names: by name when registered here, else
@@ -221,15 +223,6 @@ static mproc_task_fn task_of(mproc__reader *r)
     free(name);
     return fn;
 }
-
-/* What the worker keeps from item to item. */
-typedef struct {
-    mproc__pool_endpoint *ep;
-    batch b;
-    mproc_out out;
-    mproc_task_fn fn; /* the task of the last TASKS record */
-    int ran;
-} worker_state;
 
 /* Whether the results held go out now: they fill a chunk, or the
  * dispatcher asked (or, unwatched, they have waited BATCH_AGE). */
@@ -250,6 +243,7 @@ static int run_chunk(worker_state *ws, mproc__reader *r, int type)
 {
     mproc__pool_endpoint *ep = ws->ep;
     int timed = atomic_load(&ep->slot->timed), watched = atomic_load(&ep->slot->watched);
+    const unsigned char *in = NULL;
     uint64_t id;
     uint32_t count, size;
     if (type == MPROC__POOL_TASKS)
@@ -257,12 +251,22 @@ static int run_chunk(worker_state *ws, mproc__reader *r, int type)
     id = mproc__rd_u64(r);
     count = mproc__rd_u32(r);
     size = mproc__rd_u32(r);
+    /* Fixed-size inputs: one block. */
+    if (size != MPROC__POOL_VARIABLE && !r->bad) {
+        if (size > 0 && count > (r->len - r->pos) / size)
+            r->bad = 1;
+        else
+            in = mproc__rd_bytes(r, (size_t)count * size);
+    }
     for (uint32_t i = 0; i < count && !r->bad; i++) {
-        uint32_t len = size != MPROC__POOL_VARIABLE ? size : mproc__rd_u32(r);
-        const void *in = mproc__rd_bytes(r, len);
-        if (r->bad)
-            break;
-        if (run_item(ep, ws->fn, id + i, in, len, &ws->out, &ws->b, timed, watched) != 0)
+        uint32_t len = size;
+        const void *item = in ? in + (size_t)i * size : NULL;
+        if (size == MPROC__POOL_VARIABLE) {
+            len = mproc__rd_u32(r);
+            if (!(item = mproc__rd_bytes(r, len)))
+                break;
+        }
+        if (run_item(ws, id + i, item, len, timed, watched) != 0)
             return -1;
         ++ws->ran;
         /* A slow item's result goes out now (imap, progress, apply_async
@@ -284,6 +288,7 @@ int mproc__pool_worker_loop(mproc__pool_endpoint *ep, mproc_target_fn initialize
     memset(&ws, 0, sizeof ws);
     ws.ep = ep;
     ws.out.max = ep->max_message;
+    ws.out.msg = NULL;
     if (initializer && (code = initializer(initargs)) != 0)
         return code;
     if (ep->send(ep, &ready, 1) != 0)
@@ -320,6 +325,5 @@ int mproc__pool_worker_loop(mproc__pool_endpoint *ep, mproc_target_fn initialize
         }
     }
     mproc__buf_free(&ws.b.msg);
-    mproc__buf_free(&ws.out.buf);
     return code;
 }
