@@ -28,6 +28,7 @@
 #define WINDOW_ITEMS 4
 #define WINDOW_BYTES 32768
 #define WINDOW_TIME 1e-3
+#define WINDOW_ITEMS_MAX 65536
 /* Chunks in flight at one worker (the ring of its flight). */
 #define MAX_FLIGHT 256
 /* A worker that holds items and has sent nothing for this long is asked
@@ -180,8 +181,8 @@ static void on_results(mproc_pool *p, int wi, mproc__reader *r)
      * since it last spoke covers the round trip too), at most doubling. */
     if (before > w->items) {
         double now = mproc__plat_now(), per_item = (now - w->heard) / (double)(before - w->items);
-        double fit = per_item > 0 ? WINDOW_TIME / per_item : (double)MAX_FLIGHT;
-        size_t want = fit >= (double)MAX_FLIGHT ? MAX_FLIGHT : fit <= WINDOW_ITEMS ? WINDOW_ITEMS : (size_t)fit;
+        double fit = per_item > 0 ? WINDOW_TIME / per_item : (double)WINDOW_ITEMS_MAX;
+        size_t want = fit >= (double)WINDOW_ITEMS_MAX ? WINDOW_ITEMS_MAX : fit <= WINDOW_ITEMS ? WINDOW_ITEMS : (size_t)fit;
         w->window = want > 2 * w->window ? 2 * w->window : want;
         w->heard = now;
         w->asked = 0;

@@ -13,12 +13,14 @@
 
 #include "pool_internal.h"
 
-/* A task writes its result straight into the DONE message being built,
- * after room for a group header of its own: a result like the ones before
- * it (small, same length) moves back over the room and joins their group,
- * any other takes the room for its header.  So a result is never copied
- * into the message, a large one neither.  The message's buffer is dropped
- * after it has grown past KEEP_BYTES (a large result). */
+/* A task writes its result straight into the DONE message being built.
+ * While the open group's results are small and the new one matches them
+ * so far, it is written where it joins the group; one that turns out
+ * otherwise (longer, shorter, failed) gets room for a header of its own
+ * in front of it, moving at most JOIN_MAX bytes it wrote already.  So a
+ * stream of equal results costs no header and no copy, and a large
+ * result is never copied into the message.  The message's buffer is
+ * dropped after it has grown past KEEP_BYTES (a large result). */
 #define JOIN_MAX 64
 #define KEEP_BYTES (MPROC__POOL_CHUNK_BYTES + ((size_t)64 << 10))
 /* Unwatched (see mproc__pool_slot): a batch older than this goes out after
@@ -29,6 +31,8 @@ struct mproc_out {
     mproc__buf *msg; /* the DONE message; the result is what follows start */
     size_t start;
     size_t max;
+    size_t join;     /* the open group's length while the result may join it */
+    int roomed;      /* a group header's room is in front of start */
     int too_big, failed;
 };
 
@@ -44,17 +48,35 @@ static void copy_small(unsigned char *dst, const void *src, size_t len)
         memmove(dst, src, len);
 }
 
+/* Makes room for a group header in front of the result: 0 or MPROC_ENOMEM. */
+static int out_room(mproc_out *out)
+{
+    mproc__buf *m = out->msg;
+    size_t written = m->len - out->start;
+    if (MPROC__POOL_GROUP_HEAD > m->cap - m->len && mproc__buf_reserve(m, MPROC__POOL_GROUP_HEAD) != 0)
+        return MPROC_ENOMEM;
+    if (written)
+        memmove(m->data + out->start + MPROC__POOL_GROUP_HEAD, m->data + out->start, written);
+    m->len += MPROC__POOL_GROUP_HEAD;
+    out->start += MPROC__POOL_GROUP_HEAD;
+    out->roomed = 1;
+    return 0;
+}
+
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
     mproc__buf *m;
+    size_t written;
     if (!out || !out->msg || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
     m = out->msg;
-    if (len > out->max - (m->len - out->start)) {
+    written = m->len - out->start;
+    if (len > out->max - written) {
         out->too_big = 1;
         return mproc__errorf(MPROC_ETOOBIG, "result over the pool's max_message of %zu bytes", out->max);
     }
-    if (len > m->cap - m->len && mproc__buf_reserve(m, len) != 0) {
+    if ((!out->roomed && len > out->join - written && out_room(out) != 0) ||
+        (len > m->cap - m->len && mproc__buf_reserve(m, len) != 0)) {
         out->failed = 1;
         return mproc__error(MPROC_ENOMEM);
     }
@@ -122,49 +144,6 @@ static int batch_flush(mproc__pool_endpoint *ep, batch *b)
     return rc;
 }
 
-/* Room for a group header, where the next item's result goes after it.
- * 0, or MPROC_ENOMEM. */
-static int batch_room(batch *b)
-{
-    if (b->msg.len < MPROC__POOL_DONE_HEAD || mproc__buf_reserve(&b->msg, MPROC__POOL_GROUP_HEAD) != 0)
-        return MPROC_ENOMEM;
-    b->msg.len += MPROC__POOL_GROUP_HEAD;
-    return 0;
-}
-
-/* The item whose room is at room ended: with status 0 its len bytes of
- * result follow the room, else nothing does (what it wrote is gone). */
-static void batch_add(batch *b, size_t room, uint64_t id, int status, int code, size_t len, int watched)
-{
-    unsigned char *head = b->msg.data + room;
-    if (b->count == 0) {
-        put_u64_at(b->msg.data + 1, id);
-        if (!watched)
-            b->since = mproc__plat_now();
-    }
-    if (status != 0)
-        len = 0;
-    b->count++;
-    if (b->group_at && status == b->group_status && code == b->group_code && len == b->group_len &&
-        len <= JOIN_MAX && b->group_n < UINT32_MAX) {
-        copy_small(head, head + MPROC__POOL_GROUP_HEAD, len);
-        b->msg.len = room + len;
-        b->group_n++;
-        return;
-    }
-    if (b->group_at)
-        put_u32_at(b->msg.data + b->group_at, b->group_n);
-    put_u32_at(head + 4, (uint32_t)status);
-    put_u32_at(head + 8, (uint32_t)code);
-    put_u32_at(head + 12, (uint32_t)len);
-    b->msg.len = room + MPROC__POOL_GROUP_HEAD + len;
-    b->group_at = room;
-    b->group_n = 1;
-    b->group_status = status;
-    b->group_code = code;
-    b->group_len = (uint32_t)len;
-}
-
 /* What the worker keeps from item to item. */
 typedef struct {
     mproc__pool_endpoint *ep;
@@ -174,20 +153,59 @@ typedef struct {
     int ran;
 } worker_state;
 
+/* The item whose result began at out->start ended with status: its result
+ * joins the open group or heads a group of its own (failed: without what
+ * it wrote).  0, or MPROC_ENOMEM (no room for its header). */
+static int batch_add(batch *b, mproc_out *out, uint64_t id, int status, int code, int watched)
+{
+    unsigned char *head;
+    size_t len;
+    if (status != 0)
+        b->msg.len = out->start;
+    len = b->msg.len - out->start;
+    if (b->count++ == 0) {
+        put_u64_at(b->msg.data + 1, id);
+        if (!watched)
+            b->since = mproc__plat_now();
+    }
+    if (!out->roomed && status == 0 && len == out->join && b->group_n < UINT32_MAX) {
+        b->group_n++;
+        return 0;
+    }
+    if (!out->roomed && out_room(out) != 0)
+        return MPROC_ENOMEM;
+    if (b->group_at)
+        put_u32_at(b->msg.data + b->group_at, b->group_n);
+    b->group_at = out->start - MPROC__POOL_GROUP_HEAD;
+    head = b->msg.data + b->group_at;
+    put_u32_at(head + 4, (uint32_t)status);
+    put_u32_at(head + 8, (uint32_t)code);
+    put_u32_at(head + 12, (uint32_t)len);
+    b->group_n = 1;
+    b->group_status = status;
+    b->group_code = code;
+    b->group_len = (uint32_t)len;
+    return 0;
+}
+
 /* Runs one item; its result goes into the batch.  0, or MPROC_ENOMEM
- * (no room for its result: the worker cannot go on). */
+ * (no room for its result's header: the worker cannot go on). */
 static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, int timed, int watched)
 {
     mproc__pool_endpoint *ep = ws->ep;
     mproc_out *out = &ws->out;
     batch *b = &ws->b;
-    size_t room = b->msg.len;
-    int rc;
-    if (batch_room(b) != 0)
-        return MPROC_ENOMEM;
+    int rc, status = 0;
+    if (b->msg.len < MPROC__POOL_DONE_HEAD)
+        return MPROC_ENOMEM; /* batch_reset found no memory */
     out->msg = &b->msg;
     out->start = b->msg.len;
+    out->roomed = 0;
+    out->join = b->group_len;
     out->too_big = out->failed = 0;
+    /* Nothing to join: room for a header at once. */
+    if ((!b->group_at || b->group_status != 0 || b->group_len > JOIN_MAX) && out_room(out) != 0)
+        return MPROC_ENOMEM;
     /* The item's start before its id: the dispatcher reads them the other way. */
     if (timed)
         atomic_store_explicit(&ep->slot->since_us, (long long)(mproc__plat_now() * 1e6), memory_order_relaxed);
@@ -196,16 +214,14 @@ static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, i
     atomic_store_explicit(&ep->slot->item, 0, memory_order_release);
     out->msg = NULL;
     if (!ws->fn)
-        batch_add(b, room, id, MPROC_ENOTREG, 0, 0, watched);
+        status = MPROC_ENOTREG;
     else if (out->too_big)
-        batch_add(b, room, id, MPROC_ETOOBIG, 0, 0, watched);
+        status = MPROC_ETOOBIG;
     else if (out->failed)
-        batch_add(b, room, id, MPROC_ENOMEM, 0, 0, watched);
+        status = MPROC_ENOMEM;
     else if (rc != 0)
-        batch_add(b, room, id, MPROC_ETASK, rc, 0, watched);
-    else
-        batch_add(b, room, id, 0, 0, b->msg.len - out->start, watched);
-    return 0;
+        status = MPROC_ETASK;
+    return batch_add(b, out, id, status, status == MPROC_ETASK ? rc : 0, watched);
 }
 
 /* The function a TASKS record names: by name when registered here, else
