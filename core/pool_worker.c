@@ -30,10 +30,12 @@
 struct mproc_out {
     mproc__buf *msg; /* the DONE message; the result is what follows start */
     size_t start;
+    size_t fast_end; /* where a write may reach with no check of the rest: within
+                        the buffer, max and (joining) join */
     size_t max;
     size_t join;     /* the open group's length while the result may join it */
     int roomed;      /* a group header's room is in front of start */
-    int too_big, failed;
+    int error;       /* MPROC_ETOOBIG or MPROC_ENOMEM: the item fails so */
 };
 
 /* Small copies of a constant size compile to a move; a result is most
@@ -48,6 +50,12 @@ static void copy_small(unsigned char *dst, const void *src, size_t len)
         memmove(dst, src, len);
 }
 
+static void out_limit(mproc_out *out)
+{
+    size_t allowed = out->roomed ? out->max : out->join, in_buffer = out->msg->cap - out->start;
+    out->fast_end = out->start + (allowed < in_buffer ? allowed : in_buffer);
+}
+
 /* Makes room for a group header in front of the result: 0 or MPROC_ENOMEM. */
 static int out_room(mproc_out *out)
 {
@@ -60,26 +68,36 @@ static int out_room(mproc_out *out)
     m->len += MPROC__POOL_GROUP_HEAD;
     out->start += MPROC__POOL_GROUP_HEAD;
     out->roomed = 1;
+    out_limit(out);
+    return 0;
+}
+
+/* A write past fast_end: over max, no longer joining, or a larger buffer. */
+static int out_grow(mproc_out *out, size_t len)
+{
+    mproc__buf *m = out->msg;
+    if (len > out->max - (m->len - out->start)) {
+        out->error = MPROC_ETOOBIG;
+        return mproc__errorf(MPROC_ETOOBIG, "result over the pool's max_message of %zu bytes", out->max);
+    }
+    if ((!out->roomed && len > out->join - (m->len - out->start) && out_room(out) != 0) ||
+        (len > m->cap - m->len && mproc__buf_reserve(m, len) != 0)) {
+        if (!out->error)
+            out->error = MPROC_ENOMEM;
+        return mproc__error(MPROC_ENOMEM);
+    }
+    out_limit(out);
     return 0;
 }
 
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
     mproc__buf *m;
-    size_t written;
-    if (!out || !out->msg || (!data && len > 0))
+    int rc;
+    if (!out || !(m = out->msg) || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
-    m = out->msg;
-    written = m->len - out->start;
-    if (len > out->max - written) {
-        out->too_big = 1;
-        return mproc__errorf(MPROC_ETOOBIG, "result over the pool's max_message of %zu bytes", out->max);
-    }
-    if ((!out->roomed && len > out->join - written && out_room(out) != 0) ||
-        (len > m->cap - m->len && mproc__buf_reserve(m, len) != 0)) {
-        out->failed = 1;
-        return mproc__error(MPROC_ENOMEM);
-    }
+    if (len > out->fast_end - m->len && (rc = out_grow(out, len)) != 0)
+        return rc;
     copy_small(m->data + m->len, data, len);
     m->len += len;
     return 0;
@@ -163,14 +181,15 @@ static int batch_add(batch *b, mproc_out *out, uint64_t id, int status, int code
     if (status != 0)
         b->msg.len = out->start;
     len = b->msg.len - out->start;
+    if (!out->roomed && status == 0 && len == out->join && b->group_n < UINT32_MAX) {
+        b->count++; /* a group is open: not the first result */
+        b->group_n++;
+        return 0;
+    }
     if (b->count++ == 0) {
         put_u64_at(b->msg.data + 1, id);
         if (!watched)
             b->since = mproc__plat_now();
-    }
-    if (!out->roomed && status == 0 && len == out->join && b->group_n < UINT32_MAX) {
-        b->group_n++;
-        return 0;
     }
     if (!out->roomed && out_room(out) != 0)
         return MPROC_ENOMEM;
@@ -202,7 +221,8 @@ static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, i
     out->start = b->msg.len;
     out->roomed = 0;
     out->join = b->group_len;
-    out->too_big = out->failed = 0;
+    out->error = 0;
+    out_limit(out);
     /* Nothing to join: room for a header at once. */
     if ((!b->group_at || b->group_status != 0 || b->group_len > JOIN_MAX) && out_room(out) != 0)
         return MPROC_ENOMEM;
@@ -215,10 +235,8 @@ static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, i
     out->msg = NULL;
     if (!ws->fn)
         status = MPROC_ENOTREG;
-    else if (out->too_big)
-        status = MPROC_ETOOBIG;
-    else if (out->failed)
-        status = MPROC_ENOMEM;
+    else if (out->error)
+        status = out->error;
     else if (rc != 0)
         status = MPROC_ETASK;
     return batch_add(b, out, id, status, status == MPROC_ETASK ? rc : 0, watched);
