@@ -17,19 +17,19 @@
 #include "pool_internal.h"
 
 #define POOL_MAGIC 0x706f6f6cu
-/* A window: a worker gets another chunk while it holds fewer than two, or
- * fewer items than its window, and what is queued at it beyond its first
- * chunk fits any channel's buffer, so a send never waits on a busy worker.
- * The window is a few items for slow ones (none hoards) and grows to
- * about WINDOW_TIME of work for fast ones, so a worker's next items are
- * already in its channel when it sends its results (none idles on a round
- * trip), and they travel many to a write. */
-#define WINDOW_CHUNKS 2
+/* A window: a worker gets another chunk while it holds fewer than two
+ * chunks' items or fewer than its window's, and at most WINDOW_BYTES of
+ * messages travel to it at a time (the transport keeps what its channel
+ * cannot take yet: no send waits on a busy worker).  The window is a few items for slow ones
+ * (none hoards) and grows to about WINDOW_TIME of work for fast ones, so
+ * that a worker's next items are already in its channel when it sends its
+ * results (none idles on a round trip), and they travel many to a write. */
 #define WINDOW_ITEMS 4
-#define WINDOW_BYTES 32768
+#define WINDOW_BYTES ((size_t)128 << 10)
 #define WINDOW_TIME 1e-3
 #define WINDOW_ITEMS_MAX 65536
-/* Chunks in flight at one worker (the ring of its flight). */
+/* Entries of a worker's flight: runs of consecutive items of one job (the
+ * chunks sent to it, joined when they follow one another). */
 #define MAX_FLIGHT 256
 /* A worker that holds items and has sent nothing for this long is asked
  * for what it has (imap, progress and apply_async hear of a slow item's
@@ -42,12 +42,13 @@
  * fails rather than travel forever. */
 #define MAX_BOUNCES 3
 
-/* Items of one chunk sent to a worker and not yet reported. */
+/* Items sent to a worker and not yet reported: consecutive items of one
+ * job (ids and indexes) with one history. */
 typedef struct {
     mproc__pool_job *job;
     size_t index, count;
     uint64_t id;
-    size_t bytes; /* the chunk's input bytes, counted until it is whole */
+    size_t bytes; /* the bytes they took on the wire, counted until all are reported */
     int attempts, bounces;
 } flight_chunk;
 
@@ -55,10 +56,10 @@ typedef struct mproc__pool_worker {
     int alive, ready, stopping;
     long pid;
     flight_chunk *flight;       /* a ring of MAX_FLIGHT: sent, no result yet, in order */
-    size_t head, chunks;        /* the oldest, and how many */
+    size_t head, chunks;        /* the oldest entry, and how many */
     size_t items, bytes;        /* in flight */
     size_t sent;                /* items sent to this worker (maxtasksperchild) */
-    size_t window;              /* items it may hold beyond two chunks */
+    size_t window;              /* items it may hold (or two chunks' if more) */
     uint64_t timed_out;         /* the item it was stopped for */
     double heard;               /* its last results, or work given to it idle */
     int asked;                  /* a flush was asked for and not answered */
@@ -109,6 +110,7 @@ static void fail_queue(mproc_pool *p, int status, int code, long pid)
         free(run);
     }
     p->queue_tail = &p->queue;
+    p->queued = 0;
 }
 
 void mproc__pool_enqueue(mproc_pool *p, mproc__pool_run *run)
@@ -116,6 +118,7 @@ void mproc__pool_enqueue(mproc_pool *p, mproc__pool_run *run)
     run->next = NULL;
     run->id = p->next_id + 1;
     p->next_id += run->count;
+    p->queued += run->count;
     *p->queue_tail = run;
     p->queue_tail = &run->next;
     /* New work: workers that could not start get another chance. */
@@ -142,8 +145,10 @@ static void flight_advance(pool_worker *w, size_t k)
     }
 }
 
-/* A DONE message: its results pair with worker wi's items in flight, in order. */
-static void on_results(mproc_pool *p, int wi, mproc__reader *r)
+/* A DONE message: its results pair with worker wi's items in flight, in
+ * order.  Returns nonzero when it does not (the worker is then stopped:
+ * its ENDED gives back what it held). */
+static int on_results(mproc_pool *p, int wi, mproc__reader *r)
 {
     pool_worker *w = &p->ws[wi];
     uint64_t first = mproc__rd_u64(r);
@@ -151,7 +156,7 @@ static void on_results(mproc_pool *p, int wi, mproc__reader *r)
     size_t before = w->items;
 
     if (r->bad || count == 0 || count > w->items || w->flight[w->head].id != first)
-        return; /* not what this worker holds: nothing to pair it with */
+        return -1;
     while (count > 0) {
         uint32_t n = mproc__rd_u32(r);
         mproc_task_status st;
@@ -164,7 +169,7 @@ static void on_results(mproc_pool *p, int wi, mproc__reader *r)
         if (r->bad || n == 0 || n > count || (st.status != 0 && len != 0) ||
             (st.status == 0 && len > 0 && (size_t)n > (r->len - r->pos) / len) ||
             (st.status == 0 && !(data = mproc__rd_bytes(r, (size_t)n * len)) && n * (size_t)len > 0))
-            break;
+            return -1;
         count -= n;
         while (n > 0) {
             flight_chunk *c = &w->flight[w->head];
@@ -187,6 +192,7 @@ static void on_results(mproc_pool *p, int wi, mproc__reader *r)
         w->heard = now;
         w->asked = 0;
     }
+    return 0;
 }
 
 static void on_message(mproc_pool *p, int wi, const void *data, size_t len)
@@ -197,7 +203,14 @@ static void on_message(mproc_pool *p, int wi, const void *data, size_t len)
         p->ws[wi].ready = 1;
         p->start_failures = 0;
         break;
-    case MPROC__POOL_DONE: on_results(p, wi, &r); break;
+    case MPROC__POOL_DONE:
+        if (on_results(p, wi, &r) != 0 && !p->ws[wi].stopping) {
+            /* Results that pair with nothing it was sent: a worker that
+             * is not following the protocol holds its items for ever. */
+            p->ws[wi].stopping = 1;
+            p->tp->ops->stop(p->tp, wi);
+        }
+        break;
     default: break;
     }
 }
@@ -270,6 +283,8 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
         }
     }
     /* Back to the front of the queue, in their order. */
+    for (mproc__pool_run *run = back; run; run = run->next)
+        p->queued += run->count;
     if (back) {
         *back_tail = p->queue;
         if (!p->queue)
@@ -296,6 +311,8 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
 typedef struct {
     int worker;
     mproc__buf msg;
+    size_t items;
+    int full;             /* (a worker's first message) it takes no more */
     mproc__pool_job *job; /* of the last record */
     uint64_t next_id;     /* the id after the last record's items */
     size_t count_at;      /* where the last record's count is */
@@ -309,14 +326,13 @@ static void put_u32_at(mproc__buf *b, size_t at, uint32_t v)
 }
 
 /* How many items from the head of run a chunk takes (at most limit, and
- * no more than MPROC__POOL_CHUNK_BYTES beyond the first), and their bytes. */
+ * for variable inputs no more than MPROC__POOL_CHUNK_BYTES beyond the
+ * first: map's chunksize already fits), and their input bytes. */
 static size_t chunk_extent(const mproc__pool_run *run, size_t limit, size_t *bytes)
 {
     mproc__pool_job *job = run->job;
     size_t n = run->count < limit ? run->count : limit;
     if (job->fixed) {
-        size_t fit = job->in_size ? MPROC__POOL_CHUNK_BYTES / job->in_size : n;
-        n = n > fit ? (fit ? fit : 1) : n;
         *bytes = n * job->in_size;
         return n;
     }
@@ -370,14 +386,20 @@ static void encode_chunk(outgoing *o, const mproc__pool_run *run, size_t n)
     o->next_id = run->id + n;
 }
 
+/* A MORE record's header: what a chunk costs on the wire beyond its inputs
+ * (a TASKS record's also names the task, once per message). */
+#define RECORD_HEAD (1 + 8 + 4 + 4)
+
 /* Takes from the queue's head the next chunk for worker w, if its window
- * has room: into o's message, the items into its flight. */
-static int take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
+ * has room: into o's message, the items into its flight (the last entry
+ * grows when they follow its items).  Returns how many items it took. */
+static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
 {
+    size_t window;
     mproc__pool_run *run = p->queue;
-    flight_chunk *c;
-    size_t n, bytes, limit;
-    if (!run || w->chunks >= MAX_FLIGHT)
+    flight_chunk *c = w->chunks ? &w->flight[(w->head + w->chunks - 1) % MAX_FLIGHT] : NULL;
+    size_t n, bytes, limit, wire, before;
+    if (!run)
         return 0;
     limit = run->job->chunksize ? run->job->chunksize : 1;
     if (p->opts.maxtasksperchild > 0) {
@@ -387,24 +409,45 @@ static int take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
         limit = limit < left ? limit : left;
     }
     n = chunk_extent(run, limit, &bytes);
-    if (w->chunks > 0 && ((w->chunks >= WINDOW_CHUNKS && w->items + n > w->window) || w->bytes + bytes > WINDOW_BYTES))
+    wire = bytes + RECORD_HEAD + (run->job->fixed ? 0 : 4 * n);
+    /* An idle worker takes any chunk; a busy one while it holds fewer than
+     * two chunks' items or its window's, and its channel holds them.  A
+     * message holds at most half of that (but a chunk), so that a worker
+     * reports the results of one while it runs the next. */
+    window = w->window > 2 * limit ? w->window : 2 * limit;
+    if (w->items > 0 && (w->items + n > window || w->bytes + wire > WINDOW_BYTES))
         return 0;
+    if (o->items > 0 && (o->items + n > window / 2 || o->msg.len + wire > WINDOW_BYTES / 2))
+        return 0;
+    if (c && (c->job != run->job || c->id + c->count != run->id || c->index + c->count != run->index ||
+              c->attempts != run->attempts || c->bounces != run->bounces))
+        c = NULL;
+    if (!c && w->chunks == MAX_FLIGHT)
+        return 0;
+    before = o->msg.len;
     encode_chunk(o, run, n);
-    c = &w->flight[(w->head + w->chunks) % MAX_FLIGHT];
-    c->job = run->job;
-    c->index = run->index;
-    c->count = n;
-    c->id = run->id;
-    c->bytes = bytes;
-    c->attempts = run->attempts;
-    c->bounces = run->bounces;
-    if (w->chunks++ == 0) {
+    wire = o->msg.len - before;
+    if (!c) {
+        c = &w->flight[(w->head + w->chunks++) % MAX_FLIGHT];
+        c->job = run->job;
+        c->index = run->index;
+        c->count = 0;
+        c->id = run->id;
+        c->bytes = 0;
+        c->attempts = run->attempts;
+        c->bounces = run->bounces;
+    }
+    c->count += n;
+    c->bytes += wire;
+    if (w->items == 0) {
         w->heard = now; /* busy from now on */
         w->asked = 0;
     }
     w->items += n;
-    w->bytes += bytes;
+    w->bytes += wire;
     w->sent += n;
+    o->items += n;
+    p->queued -= n;
     run->index += n;
     run->id += n;
     if ((run->count -= n) == 0) {
@@ -412,34 +455,51 @@ static int take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
             p->queue_tail = &p->queue;
         free(run);
     }
-    return 1;
+    return n;
 }
 
-/* Builds at most one message per worker: whole chunks its window takes.
- * Level by level (every worker's first chunk, then every worker's second),
- * so work goes to idle workers before it queues behind a busy one. */
+/* Builds at most two messages per worker (see take_chunk) from whole
+ * chunks its window takes.  Idle workers first, then every worker in
+ * turn, each taking up to a fair share of the queue at a time: work goes
+ * to idle workers before it queues behind a busy one, and a long queue
+ * goes out in runs of consecutive items (one record, one entry of the
+ * worker's flight).  out has room for 2 x nworkers messages. */
 static size_t assign(mproc_pool *p, outgoing *out, double now)
 {
-    size_t nout = 0;
+    size_t nout = 0, share, eligible = 0;
     int took = 1;
-    for (int i = 0; i < p->nworkers; i++)
-        out[i].worker = -1;
-    for (size_t level = 1; took && level <= MAX_FLIGHT && p->queue; level++) {
+    for (int i = 0; i < 2 * p->nworkers; i++)
+        out[i] = (outgoing){i / 2, {0}, 0, 0, NULL, 0, 0, 0};
+    for (int i = 0; i < p->nworkers; i++) {
+        eligible += p->ws[i].alive && !p->ws[i].stopping;
+        /* A busy worker reports a message's results while it runs the one
+         * after: one message at a time keeps two in its channel. */
+        out[2 * i + 1].full = p->ws[i].items > 0;
+    }
+    if (!eligible || !p->queue)
+        return 0;
+    share = p->queued / eligible + (p->queued % eligible != 0);
+    for (int pass = 0; took && p->queue; pass++) {
         took = 0;
         for (int i = 0; i < p->nworkers && p->queue; i++) {
             pool_worker *w = &p->ws[i];
-            if (!w->alive || w->stopping || w->chunks >= level)
+            size_t taken = 0, k;
+            if (!w->alive || w->stopping || (pass == 0 && w->items > 0))
                 continue;
-            if (out[i].worker < 0)
-                out[i] = (outgoing){i, {0}, NULL, 0, 0, 0};
-            if (take_chunk(p, w, &out[i], now))
-                took = 1;
+            /* The second message once the first is full, never back: the
+             * worker runs its items in the order they were sent. */
+            for (int m = out[2 * i].full; m < 2 && !out[2 * i + m].full && p->queue && taken < share; m++) {
+                while (p->queue && taken < share && (k = take_chunk(p, w, &out[2 * i + m], now)) > 0)
+                    taken += k;
+                if (taken < share)
+                    out[2 * i].full = 1;
+            }
+            took |= taken > 0;
         }
+        took |= pass == 0; /* the idle pass alone proves nothing */
     }
-    /* The messages to send first, compacted. */
-    for (int i = 0; i < p->nworkers; i++) {
-        if (out[i].worker < 0)
-            continue;
+    /* The messages to send, in order, compacted. */
+    for (int i = 0; i < 2 * p->nworkers; i++) {
         if (out[i].msg.len == 0) {
             mproc__buf_free(&out[i].msg);
             continue;
@@ -568,7 +628,7 @@ static void stop_all(mproc_pool *p, int kill, outgoing *out, size_t *nout)
         } else {
             mproc__buf msg = {0};
             mproc__buf_bytes(&msg, &stop, 1);
-            out[(*nout)++] = (outgoing){i, msg, NULL, 0, 0, 0};
+            out[(*nout)++] = (outgoing){i, msg, 0, 0, NULL, 0, 0, 0};
         }
         w->stopping = 1;
     }
@@ -579,7 +639,7 @@ static double min_wait(double a, double b) { return a < 0 ? b : b < 0 ? a : a < 
 static int dispatcher(void *ud)
 {
     mproc_pool *p = ud;
-    outgoing *out = calloc((size_t)p->nworkers, sizeof *out);
+    outgoing *out = calloc(2 * (size_t)p->nworkers, sizeof *out);
     int killed = 0;
 
     mproc__plat_mutex_lock(p->mu);

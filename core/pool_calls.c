@@ -151,6 +151,8 @@ int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const void *in, size_t n, si
     m.job.in = in;
     m.job.in_size = in_size;
     m.job.fixed = in_size < MPROC__POOL_VARIABLE;
+    if (in_size > 0 && m.job.chunksize > MPROC__POOL_CHUNK_BYTES / in_size)
+        m.job.chunksize = in_size < MPROC__POOL_CHUNK_BYTES ? MPROC__POOL_CHUNK_BYTES / in_size : 1;
     m.job.input = map_input;
     m.job.finish = map_finish;
     m.out = out;

@@ -113,10 +113,12 @@ typedef struct {
     int (*start)(mproc__pool_transport *tp, int w);
     /* The worker's pid (threads: this process's). */
     long (*pid)(mproc__pool_transport *tp, int w);
-    /* Sends one message to worker w.  May block while its channel is full:
-     * the dispatcher sends only what a worker's channel holds, or to a
-     * worker with nothing in flight (which is reading).  An error means the
-     * worker is ending: its ENDED follows. */
+    /* Sends one message to worker w, after those sent before.  Must not
+     * stall on a worker that does not read, which may be waiting for the
+     * dispatcher to read its results: what its channel cannot take now is
+     * kept and written later (processes), or its results are received
+     * while the send waits (MPI).  An error means the worker is ending:
+     * its ENDED follows. */
     int (*send)(mproc__pool_transport *tp, int w, const void *msg, size_t len);
     /* The next event, waiting up to timeout: a worker's message (in the
      * order sent), a worker's end (after all its messages), a wake, or
@@ -164,7 +166,7 @@ struct mproc__pool_job {
     mproc_pool *pool;
     const char *task_name; /* "" when sent by address */
     mproc_task_fn fn;
-    size_t chunksize;
+    size_t chunksize; /* items; fixed-size inputs: at most MPROC__POOL_CHUNK_BYTES of them */
     /* Inputs: fixed-size records (fixed: item i's in_size bytes at
      * in + i * in_size), else input()'s.  Read by the dispatcher while the
      * item is queued or in flight. */
@@ -207,6 +209,7 @@ struct mproc_pool {
     mproc__mutex *mu;
     mproc__cond *cv;  /* items finished that a caller waits for, or the dispatcher ended */
     mproc__pool_run *queue, **queue_tail; /* mu */
+    size_t queued;    /* mu: items on the queue */
     uint64_t next_id; /* mu */
     int state;        /* mu */
     int notify;       /* mu: a job reached its notify_at: the dispatcher broadcasts cv */

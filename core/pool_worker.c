@@ -232,14 +232,15 @@ static int run_item(worker_state *ws, uint64_t id, const void *in, size_t len, i
     atomic_store_explicit(&ep->slot->item, id, memory_order_release);
     rc = ws->fn ? ws->fn(in, len, out) : 0;
     atomic_store_explicit(&ep->slot->item, 0, memory_order_release);
-    out->msg = NULL;
     if (!ws->fn)
         status = MPROC_ENOTREG;
     else if (out->error)
         status = out->error;
     else if (rc != 0)
         status = MPROC_ETASK;
-    return batch_add(b, out, id, status, status == MPROC_ETASK ? rc : 0, watched);
+    rc = batch_add(b, out, id, status, status == MPROC_ETASK ? rc : 0, watched);
+    out->msg = NULL; /* a write outside a task is refused */
+    return rc;
 }
 
 /* The function a TASKS record names: by name when registered here, else
