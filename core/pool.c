@@ -390,12 +390,58 @@ static void encode_chunk(outgoing *o, const mproc__pool_run *run, size_t n)
  * (a TASKS record's also names the task, once per message). */
 #define RECORD_HEAD (1 + 8 + 4 + 4)
 
-/* Takes from the queue's head the next chunk for worker w, if its window
- * has room: into o's message, the items into its flight (the last entry
- * grows when they follow its items).  Returns how many items it took. */
-static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
+/* Items of per bytes each that fit between used and limit. */
+static size_t fit(size_t limit, size_t used, size_t per)
 {
-    size_t window;
+    return used >= limit ? 0 : per ? (limit - used) / per : (size_t)-1;
+}
+
+static size_t at_most(size_t a, size_t b) { return a < b ? a : b; }
+
+/* How many items from the head of run worker w takes into o now, and
+ * their input bytes: whole chunks of limit items (the run's last may be
+ * shorter), at most want.  An idle worker takes any chunk; a busy one
+ * while it holds fewer than two chunks' items or its window's, and at
+ * most WINDOW_BYTES travel to it.  A message holds at most half of that
+ * (but a chunk), so that a worker reports the results of one while it
+ * runs the next.  0: none now. */
+static size_t extent(const pool_worker *w, const outgoing *o, const mproc__pool_run *run, size_t limit, size_t want,
+                     size_t *bytes)
+{
+    mproc__pool_job *job = run->job;
+    size_t window = w->window > 2 * limit ? w->window : 2 * limit, n;
+    if (job->fixed) {
+        n = at_most(run->count, want);
+        if (w->items > 0) {
+            n = at_most(n, window > w->items ? window - w->items : 0);
+            n = at_most(n, fit(WINDOW_BYTES, w->bytes + RECORD_HEAD, job->in_size));
+        }
+        {
+            size_t msg = at_most(window / 2 > o->items ? window / 2 - o->items : 0,
+                                 fit(WINDOW_BYTES / 2, o->msg.len + RECORD_HEAD, job->in_size));
+            n = at_most(n, o->items == 0 && msg < limit ? limit : msg);
+        }
+        if (n < run->count)
+            n -= n % limit;
+        if (n == 0 && w->items == 0)
+            n = at_most(limit, run->count);
+        *bytes = n * job->in_size;
+        return n;
+    }
+    /* Variable inputs: one chunk at a time. */
+    n = chunk_extent(run, limit, bytes);
+    if (w->items > 0 && (w->items + n > window || w->bytes + *bytes + RECORD_HEAD + 4 * n > WINDOW_BYTES))
+        return 0;
+    if (o->items > 0 && (o->items + n > window / 2 || o->msg.len + *bytes + RECORD_HEAD + 4 * n > WINDOW_BYTES / 2))
+        return 0;
+    return n;
+}
+
+/* Takes from the queue's head what worker w's window takes now, at most
+ * want items: into o's message, the items into its flight (the last
+ * entry grows when they follow its items).  Returns how many it took. */
+static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, size_t want, double now)
+{
     mproc__pool_run *run = p->queue;
     flight_chunk *c = w->chunks ? &w->flight[(w->head + w->chunks - 1) % MAX_FLIGHT] : NULL;
     size_t n, bytes, limit, wire, before;
@@ -406,18 +452,10 @@ static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, double now)
         size_t left = (size_t)p->opts.maxtasksperchild - w->sent;
         if (left == 0)
             return 0;
-        limit = limit < left ? limit : left;
+        limit = at_most(limit, left);
+        want = at_most(want, left);
     }
-    n = chunk_extent(run, limit, &bytes);
-    wire = bytes + RECORD_HEAD + (run->job->fixed ? 0 : 4 * n);
-    /* An idle worker takes any chunk; a busy one while it holds fewer than
-     * two chunks' items or its window's, and its channel holds them.  A
-     * message holds at most half of that (but a chunk), so that a worker
-     * reports the results of one while it runs the next. */
-    window = w->window > 2 * limit ? w->window : 2 * limit;
-    if (w->items > 0 && (w->items + n > window || w->bytes + wire > WINDOW_BYTES))
-        return 0;
-    if (o->items > 0 && (o->items + n > window / 2 || o->msg.len + wire > WINDOW_BYTES / 2))
+    if ((n = extent(w, o, run, limit, want, &bytes)) == 0)
         return 0;
     if (c && (c->job != run->job || c->id + c->count != run->id || c->index + c->count != run->index ||
               c->attempts != run->attempts || c->bounces != run->bounces))
@@ -489,7 +527,7 @@ static size_t assign(mproc_pool *p, outgoing *out, double now)
             /* The second message once the first is full, never back: the
              * worker runs its items in the order they were sent. */
             for (int m = out[2 * i].full; m < 2 && !out[2 * i + m].full && p->queue && taken < share; m++) {
-                while (p->queue && taken < share && (k = take_chunk(p, w, &out[2 * i + m], now)) > 0)
+                while (p->queue && taken < share && (k = take_chunk(p, w, &out[2 * i + m], share - taken, now)) > 0)
                     taken += k;
                 if (taken < share)
                     out[2 * i].full = 1;
