@@ -63,6 +63,7 @@ typedef struct mproc__pool_worker {
     uint64_t timed_out;         /* the item it was stopped for */
     double heard;               /* its last results, or work given to it idle */
     int asked;                  /* a flush was asked for and not answered */
+    int giving;                 /* asked to hand back what it has not started */
 } pool_worker;
 
 static mproc__link *pools; /* global lock: live pools, for exit */
@@ -145,6 +146,53 @@ static void flight_advance(pool_worker *w, size_t k)
     }
 }
 
+/* Items of a chunk that go back to the queue (at the end of *tail). */
+static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, int attempts,
+                         int bounces, long pid)
+{
+    mproc__pool_run *run;
+    if (count == 0)
+        return;
+    if (!(run = malloc(sizeof *run))) {
+        finish_status(c->job, c->index + skip, count, MPROC_ENOMEM, 0, pid, attempts);
+        return;
+    }
+    run->next = NULL;
+    run->job = c->job;
+    run->index = c->index + skip;
+    run->count = count;
+    run->id = c->id + skip;
+    run->attempts = attempts;
+    run->bounces = bounces;
+    **tail = run;
+    *tail = &run->next;
+}
+
+/* Items sent to a worker that ended before starting them: back to the
+ * queue, or failed once they have bounced too often. */
+static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code)
+{
+    if (count == 0)
+        return;
+    if (c->bounces + 1 > MAX_BOUNCES)
+        finish_status(c->job, c->index + skip, count, MPROC_EBROKEN, code, pid, c->attempts);
+    else
+        requeue_part(tail, c, skip, count, c->attempts, c->bounces + 1, pid);
+}
+
+/* Puts runs back at the front of the queue, in their order. */
+static void requeue_front(mproc_pool *p, mproc__pool_run *back, mproc__pool_run **back_tail)
+{
+    for (mproc__pool_run *run = back; run; run = run->next)
+        p->queued += run->count;
+    if (back) {
+        *back_tail = p->queue;
+        if (!p->queue)
+            p->queue_tail = back_tail;
+        p->queue = back;
+    }
+}
+
 /* A DONE message: its results pair with worker wi's items in flight, in
  * order.  Returns nonzero when it does not (the worker is then stopped:
  * its ENDED gives back what it held). */
@@ -153,10 +201,16 @@ static int on_results(mproc_pool *p, int wi, mproc__reader *r)
     pool_worker *w = &p->ws[wi];
     uint64_t first = mproc__rd_u64(r);
     uint32_t count = mproc__rd_u32(r);
-    size_t before = w->items;
+    size_t before = w->items, returned = 0;
+    mproc__pool_run *back = NULL, **back_tail = &back;
 
     if (r->bad || count == 0 || count > w->items || w->flight[w->head].id != first)
         return -1;
+    if (w->giving) {
+        /* It answered (or finished): no more to hand back for now. */
+        atomic_store(&p->tp->ops->slot(p->tp, wi)->give_back, 0);
+        w->giving = 0;
+    }
     while (count > 0) {
         uint32_t n = mproc__rd_u32(r);
         mproc_task_status st;
@@ -169,23 +223,32 @@ static int on_results(mproc_pool *p, int wi, mproc__reader *r)
         if (r->bad || n == 0 || n > count || (st.status != 0 && len != 0) ||
             (st.status == 0 && len > 0 && (size_t)n > (r->len - r->pos) / len) ||
             (st.status == 0 && !(data = mproc__rd_bytes(r, (size_t)n * len)) && n * (size_t)len > 0))
-            return -1;
+            break;
         count -= n;
         while (n > 0) {
             flight_chunk *c = &w->flight[w->head];
             size_t k = c->count < n ? c->count : n;
-            st.attempts = c->attempts + 1;
-            mproc__pool_finish(c->job, c->index, k, &st, data, len);
+            if (st.status == MPROC__POOL_RETURNED) {
+                requeue_part(&back_tail, c, 0, k, c->attempts, c->bounces, w->pid);
+                returned += k;
+            } else {
+                st.attempts = c->attempts + 1;
+                mproc__pool_finish(c->job, c->index, k, &st, data, len);
+            }
             if (data)
                 data += k * len;
             n -= (uint32_t)k;
             flight_advance(w, k);
         }
     }
+    /* Handed back: the oldest work not started, so first in line again. */
+    requeue_front(p, back, back_tail);
+    if (count > 0)
+        return -1;
     /* Its speed sets its window: about WINDOW_TIME of its items (the time
      * since it last spoke covers the round trip too), at most doubling. */
-    if (before > w->items) {
-        double now = mproc__plat_now(), per_item = (now - w->heard) / (double)(before - w->items);
+    if (before > w->items + returned) {
+        double now = mproc__plat_now(), per_item = (now - w->heard) / (double)(before - w->items - returned);
         double fit = per_item > 0 ? WINDOW_TIME / per_item : (double)WINDOW_ITEMS_MAX;
         size_t want = fit >= (double)WINDOW_ITEMS_MAX ? WINDOW_ITEMS_MAX : fit <= WINDOW_ITEMS ? WINDOW_ITEMS : (size_t)fit;
         w->window = want > 2 * w->window ? 2 * w->window : want;
@@ -223,40 +286,6 @@ static int any_ready(mproc_pool *p)
     return 0;
 }
 
-/* Items of a chunk that go back to the queue (at the end of *tail). */
-static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, int attempts,
-                         int bounces, long pid)
-{
-    mproc__pool_run *run;
-    if (count == 0)
-        return;
-    if (!(run = malloc(sizeof *run))) {
-        finish_status(c->job, c->index + skip, count, MPROC_ENOMEM, 0, pid, attempts);
-        return;
-    }
-    run->next = NULL;
-    run->job = c->job;
-    run->index = c->index + skip;
-    run->count = count;
-    run->id = c->id + skip;
-    run->attempts = attempts;
-    run->bounces = bounces;
-    **tail = run;
-    *tail = &run->next;
-}
-
-/* Items sent to a worker that ended before starting them: back to the
- * queue, or failed once they have bounced too often. */
-static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code)
-{
-    if (count == 0)
-        return;
-    if (c->bounces + 1 > MAX_BOUNCES)
-        finish_status(c->job, c->index + skip, count, MPROC_EBROKEN, code, pid, c->attempts);
-    else
-        requeue_part(tail, c, skip, count, c->attempts, c->bounces + 1, pid);
-}
-
 /* Worker wi ended: the item it ran is to blame, the rest go back. */
 static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
 {
@@ -282,15 +311,7 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
             bounce(&back_tail, c, 0, c->count, w->pid, code);
         }
     }
-    /* Back to the front of the queue, in their order. */
-    for (mproc__pool_run *run = back; run; run = run->next)
-        p->queued += run->count;
-    if (back) {
-        *back_tail = p->queue;
-        if (!p->queue)
-            p->queue_tail = back_tail;
-        p->queue = back;
-    }
+    requeue_front(p, back, back_tail);
     if (!w->ready) {
         p->start_failures++;
         p->last_failure_code = code;
@@ -597,6 +618,7 @@ static int start_workers(mproc_pool *p)
         slot = p->tp->ops->slot(p->tp, i);
         atomic_store(&slot->timed, p->opts.task_timeout > 0);
         atomic_store(&slot->flush, 0);
+        atomic_store(&slot->give_back, 0);
         atomic_store(&slot->watched, 1);
     }
     return failed;
@@ -654,6 +676,29 @@ static double ask_for_results(mproc_pool *p, double now)
     return wait;
 }
 
+/* Nothing queued and a worker idle: workers that hold more than a few
+ * items and have been silent for FLUSH_AFTER (their items are slow) are
+ * asked to hand back those they have not started, which then go to the
+ * idle one.  A window sized by fast items may meet slow ones; this keeps
+ * one worker from sitting on them while another waits.  (Fast workers
+ * are left alone: they are through their items sooner than a round trip
+ * would move them.) */
+static void rebalance(mproc_pool *p, double now)
+{
+    int idle = 0;
+    if (p->queue)
+        return;
+    for (int i = 0; i < p->nworkers; i++)
+        idle |= p->ws[i].alive && !p->ws[i].stopping && p->ws[i].items == 0;
+    for (int i = 0; idle && i < p->nworkers; i++) {
+        pool_worker *w = &p->ws[i];
+        if (!w->alive || w->stopping || w->giving || w->items <= WINDOW_ITEMS || now - w->heard < FLUSH_AFTER)
+            continue;
+        atomic_store(&p->tp->ops->slot(p->tp, i)->give_back, 1);
+        w->giving = 1;
+    }
+}
+
 static void stop_all(mproc_pool *p, int kill, outgoing *out, size_t *nout)
 {
     static const unsigned char stop = MPROC__POOL_STOP;
@@ -708,6 +753,8 @@ static int dispatcher(void *ud)
                                                                           (!work_left(p) || p->starts_blocked))))
             break;
         now = mproc__plat_now();
+        if (p->state != MPROC__POOL_TERMINATING)
+            rebalance(p, now);
         timeout = min_wait(enforce_timeouts(p, now), ask_for_results(p, now));
         if (retry_start && (timeout < 0 || timeout > 0.1))
             timeout = 0.1;

@@ -36,6 +36,9 @@
  * results with items by their order; the first id is a check. */
 enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_DONE, MPROC__POOL_MORE };
 #define MPROC__POOL_VARIABLE UINT32_MAX
+/* A group's status for items handed back unrun (see give_back); task
+ * statuses are 0 or negative. */
+#define MPROC__POOL_RETURNED 1
 /* A DONE message's header, and a group's. */
 #define MPROC__POOL_DONE_HEAD (1 + 8 + 4)
 #define MPROC__POOL_GROUP_HEAD (4 + 4 + 4 + 4)
@@ -58,10 +61,12 @@ typedef struct {
     atomic_int watched;      /* the dispatcher asks for results through flush; else the
                                 worker times its batch itself (a clock read per item) */
     atomic_int flush;        /* set by the dispatcher: send the results held, after this item */
+    atomic_int give_back;    /* set by the dispatcher: hand back the items of this message
+                                not started (another worker is idle) */
     /* Slots lie side by side (one segment for all a pool's processes):
      * each fills two cache lines of its own, so that workers writing
      * their item ids at every item do not slow one another down. */
-    unsigned char pad[128 - 2 * 8 - 3 * 4];
+    unsigned char pad[128 - 2 * 8 - 4 * 4];
 } mproc__pool_slot;
 
 /* The worker's side of its channel. */

@@ -169,6 +169,7 @@ typedef struct {
     mproc_out out;
     mproc_task_fn fn; /* the task of the last TASKS record */
     int ran;
+    int returning;    /* the rest of this message goes back unrun */
 } worker_state;
 
 /* The item whose result began at out->start ended with status: its result
@@ -271,12 +272,47 @@ static int time_to_flush(worker_state *ws, int watched)
     return ws->b.count > 0 && mproc__plat_now() - ws->b.since > BATCH_AGE;
 }
 
-/* Runs the items of one chunk record (its type byte read).  Returns 1
- * once maxtasks is reached, -1 when the channel is gone or the record is
- * malformed. */
+/* Adds n items from id on, handed back unrun (MPROC__POOL_RETURNED):
+ * 0, or MPROC_ENOMEM. */
+static int batch_returned(batch *b, uint64_t id, uint32_t n)
+{
+    unsigned char head[MPROC__POOL_GROUP_HEAD];
+    if (n == 0)
+        return 0;
+    if (b->msg.len < MPROC__POOL_DONE_HEAD)
+        return MPROC_ENOMEM;
+    if (b->count == 0)
+        put_u64_at(b->msg.data + 1, id);
+    b->count += n;
+    if (b->group_at && b->group_status == MPROC__POOL_RETURNED) {
+        b->group_n += n;
+        return 0;
+    }
+    if (mproc__buf_reserve(&b->msg, sizeof head) != 0)
+        return MPROC_ENOMEM;
+    if (b->group_at)
+        put_u32_at(b->msg.data + b->group_at, b->group_n);
+    b->group_at = b->msg.len;
+    put_u32_at(head, 0);
+    put_u32_at(head + 4, MPROC__POOL_RETURNED);
+    put_u32_at(head + 8, 0);
+    put_u32_at(head + 12, 0);
+    mproc__buf_bytes(&b->msg, head, sizeof head);
+    b->group_n = n;
+    b->group_status = MPROC__POOL_RETURNED;
+    b->group_code = 0;
+    b->group_len = 0;
+    return 0;
+}
+
+/* Runs the items of one chunk record (its type byte read), or hands them
+ * back once the dispatcher asked (the rest of the message with them).
+ * Returns 1 once maxtasks is reached, -1 when the channel is gone or the
+ * record is malformed. */
 static int run_chunk(worker_state *ws, mproc__reader *r, int type)
 {
     mproc__pool_endpoint *ep = ws->ep;
+    atomic_int *give_back = &ep->slot->give_back;
     int timed = atomic_load(&ep->slot->timed), watched = atomic_load(&ep->slot->watched);
     const unsigned char *in = NULL;
     uint64_t id;
@@ -300,6 +336,16 @@ static int run_chunk(worker_state *ws, mproc__reader *r, int type)
             len = mproc__rd_u32(r);
             if (!(item = mproc__rd_bytes(r, len)))
                 break;
+        }
+        if (watched && !ws->returning && atomic_load_explicit(give_back, memory_order_relaxed))
+            ws->returning = atomic_exchange(give_back, 0) != 0;
+        if (ws->returning) {
+            /* The rest of the record: past its inputs, then back. */
+            for (uint32_t j = i + 1; size == MPROC__POOL_VARIABLE && j < count && !r->bad; j++)
+                (void)mproc__rd_bytes(r, mproc__rd_u32(r));
+            if (r->bad || batch_returned(&ws->b, id + i, count - i) != 0)
+                return -1;
+            return 0;
         }
         if (run_item(ws, id + i, item, len, timed, watched) != 0)
             return -1;
@@ -340,6 +386,7 @@ int mproc__pool_worker_loop(mproc__pool_endpoint *ep, mproc_target_fn initialize
         r = (mproc__reader){msg, len, 0, 0};
         rc = 0;
         ws.fn = NULL;
+        ws.returning = 0;
         while (rc == 0 && r.pos < r.len) {
             int type = mproc__rd_u8(&r);
             if (type != MPROC__POOL_TASKS && type != MPROC__POOL_MORE) {
