@@ -199,6 +199,7 @@ static void requeue_front(mproc_pool *p, mproc__pool_run *back, mproc__pool_run 
 static int on_results(mproc_pool *p, int wi, mproc__reader *r)
 {
     pool_worker *w = &p->ws[wi];
+    int flags = mproc__rd_u8(r);
     uint64_t first = mproc__rd_u64(r);
     uint32_t count = mproc__rd_u32(r);
     size_t before = w->items, returned = 0;
@@ -246,11 +247,15 @@ static int on_results(mproc_pool *p, int wi, mproc__reader *r)
     if (count > 0)
         return -1;
     /* Its speed sets its window: about WINDOW_TIME of its items (the time
-     * since it last spoke covers the round trip too), at most doubling. */
+     * since it last spoke covers the round trip too), at most doubling.
+     * Only for a worker that hands back what it has not started when
+     * another is idle: one that cannot (an MPI rank) keeps the least. */
     if (before > w->items + returned) {
         double now = mproc__plat_now(), per_item = (now - w->heard) / (double)(before - w->items - returned);
         double fit = per_item > 0 ? WINDOW_TIME / per_item : (double)WINDOW_ITEMS_MAX;
         size_t want = fit >= (double)WINDOW_ITEMS_MAX ? WINDOW_ITEMS_MAX : fit <= WINDOW_ITEMS ? WINDOW_ITEMS : (size_t)fit;
+        if (!(flags & MPROC__POOL_WATCHED))
+            want = WINDOW_ITEMS;
         w->window = want > 2 * w->window ? 2 * w->window : want;
         w->heard = now;
         w->asked = 0;

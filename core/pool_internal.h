@@ -26,7 +26,9 @@
  *                        else count x ([u32 len][bytes])
  *                STOP  [u8]                     finish what was sent, then exit 0
  * from a worker: READY [u8]                     the initializer succeeded
- *                DONE  [u8][u64 id of the first][u32 count] groups
+ *                DONE  [u8][u8 flags][u64 id of the first][u32 count] groups
+ *                        flags: MPROC__POOL_WATCHED when the worker answers flush and
+ *                        give_back (its slot is the dispatcher's)
  *                        group: [u32 n][u32 status][u32 code][u32 len] then, when status is
  *                        0, n results of len bytes each (else nothing); the groups cover
  *                        count results, in the order the items were sent
@@ -40,7 +42,8 @@ enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_D
  * statuses are 0 or negative. */
 #define MPROC__POOL_RETURNED 1
 /* A DONE message's header, and a group's. */
-#define MPROC__POOL_DONE_HEAD (1 + 8 + 4)
+#define MPROC__POOL_DONE_HEAD (1 + 1 + 8 + 4)
+#define MPROC__POOL_WATCHED 1
 #define MPROC__POOL_GROUP_HEAD (4 + 4 + 4 + 4)
 
 /* Bytes a chunk may carry beyond its first item; what a worker buffers

@@ -155,7 +155,7 @@ static int batch_flush(mproc__pool_endpoint *ep, batch *b)
         return 0;
     if (b->msg.failed)
         return MPROC_ENOMEM;
-    put_u32_at(b->msg.data + 1 + 8, b->count);
+    put_u32_at(b->msg.data + 2 + 8, b->count);
     put_u32_at(b->msg.data + b->group_at, b->group_n);
     rc = ep->send(ep, b->msg.data, b->msg.len);
     batch_reset(b);
@@ -188,7 +188,8 @@ static int batch_add(batch *b, mproc_out *out, uint64_t id, int status, int code
         return 0;
     }
     if (b->count++ == 0) {
-        put_u64_at(b->msg.data + 1, id);
+        put_u64_at(b->msg.data + 2, id);
+        b->msg.data[1] = watched ? MPROC__POOL_WATCHED : 0;
         if (!watched)
             b->since = mproc__plat_now();
     }
@@ -281,8 +282,10 @@ static int batch_returned(batch *b, uint64_t id, uint32_t n)
         return 0;
     if (b->msg.len < MPROC__POOL_DONE_HEAD)
         return MPROC_ENOMEM;
-    if (b->count == 0)
-        put_u64_at(b->msg.data + 1, id);
+    if (b->count == 0) {
+        put_u64_at(b->msg.data + 2, id);
+        b->msg.data[1] = MPROC__POOL_WATCHED; /* only a watched worker is asked */
+    }
     b->count += n;
     if (b->group_at && b->group_status == MPROC__POOL_RETURNED) {
         b->group_n += n;
