@@ -207,8 +207,9 @@ static int on_results(mproc_pool *p, int wi, mproc__reader *r)
 
     if (r->bad || count == 0 || count > w->items || w->flight[w->head].id != first)
         return -1;
-    if (w->giving) {
-        /* It answered (or finished): no more to hand back for now. */
+    if (w->giving && !w->stopping) {
+        /* It answered (or finished): no more to hand back for now.  (A
+         * stopped worker's slot may be gone: a thread given up on.) */
         atomic_store(&p->tp->ops->slot(p->tp, wi)->give_back, 0);
         w->giving = 0;
     }
@@ -634,7 +635,9 @@ static int start_workers(mproc_pool *p)
 static double enforce_timeouts(mproc_pool *p, double now)
 {
     double limit = p->opts.task_timeout, wait = -1;
-    if (limit <= 0)
+    /* Terminating: every worker is being stopped already (and a thread
+     * worker given up on has no slot any more). */
+    if (limit <= 0 || p->state == MPROC__POOL_TERMINATING)
         return -1;
     for (int i = 0; i < p->nworkers; i++) {
         pool_worker *w = &p->ws[i];
