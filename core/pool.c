@@ -168,13 +168,20 @@ static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t 
     *tail = &run->next;
 }
 
-/* Items sent to a worker that ended before starting them: back to the
- * queue, or failed once they have bounced too often. */
-static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code)
+/* Items a worker held that it was not running when it ended: back to the
+ * queue.  When no item was running (nothing to blame: it failed to start,
+ * or died between items) they count a bounce and fail once they have
+ * bounced too often; when one was, that one took its blame and the rest
+ * go back as they were (a window holds many, and a run of crashing items
+ * must not fail the ones that happened to travel with them). */
+static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code,
+                   int blamed)
 {
     if (count == 0)
         return;
-    if (c->bounces + 1 > MAX_BOUNCES)
+    if (blamed)
+        requeue_part(tail, c, skip, count, c->attempts, c->bounces, pid);
+    else if (c->bounces + 1 > MAX_BOUNCES)
         finish_status(c->job, c->index + skip, count, MPROC_EBROKEN, code, pid, c->attempts);
     else
         requeue_part(tail, c, skip, count, c->attempts, c->bounces + 1, pid);
@@ -297,7 +304,12 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
 {
     pool_worker *w = &p->ws[wi];
     mproc__pool_run *back = NULL, **back_tail = &back;
+    int blamed = 0;
 
+    for (size_t k = 0; k < w->chunks; k++) {
+        const flight_chunk *c = &w->flight[(w->head + k) % MAX_FLIGHT];
+        blamed |= running >= c->id && running - c->id < c->count;
+    }
     for (; w->chunks > 0; w->chunks--, w->head = (w->head + 1) % MAX_FLIGHT) {
         const flight_chunk *c = &w->flight[w->head];
         if (p->state == MPROC__POOL_TERMINATING) {
@@ -305,16 +317,16 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
         } else if (running >= c->id && running - c->id < c->count) {
             size_t at = (size_t)(running - c->id);
             int attempts = c->attempts + 1;
-            bounce(&back_tail, c, 0, at, w->pid, code);
+            bounce(&back_tail, c, 0, at, w->pid, code, 1);
             if (w->timed_out == running)
                 finish_status(c->job, c->index + at, 1, MPROC_ETIMEDOUT, code, w->pid, attempts);
             else if (attempts <= p->opts.max_retries)
                 requeue_part(&back_tail, c, at, 1, attempts, c->bounces, w->pid);
             else
                 finish_status(c->job, c->index + at, 1, MPROC_EBROKEN, code, w->pid, attempts);
-            bounce(&back_tail, c, at + 1, c->count - at - 1, w->pid, code);
+            bounce(&back_tail, c, at + 1, c->count - at - 1, w->pid, code, 1);
         } else {
-            bounce(&back_tail, c, 0, c->count, w->pid, code);
+            bounce(&back_tail, c, 0, c->count, w->pid, code, blamed);
         }
     }
     requeue_front(p, back, back_tail);
