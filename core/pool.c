@@ -1,9 +1,10 @@
 /*
  * The pool and its dispatcher thread.  Callers (core/pool_calls.c) put
- * items on one queue under the pool's lock; the dispatcher alone owns the
- * workers: it sends each a chunk at a time within a small window, reads
- * their results, and when one ends it knows exactly which items it held —
- * the one it was running (its status slot says which) fails or is retried,
+ * runs of items on one queue under the pool's lock; the dispatcher alone
+ * owns the workers: it sends each whole chunks within a window, reads
+ * their results (written straight where their caller wants them, through
+ * the job), and when one ends it knows exactly which items it held — the
+ * one it was running (its status slot says which) fails or is retried,
  * the rest go back to the front of the queue — and starts a replacement.
  *
  * CPython's Pool loses the job of a dead worker and hangs (#10441,
@@ -20,10 +21,12 @@
 /* A window: a worker gets another chunk while it holds fewer than two
  * chunks' items or fewer than its window's, and at most WINDOW_BYTES of
  * messages travel to it at a time (the transport keeps what its channel
- * cannot take yet: no send waits on a busy worker).  The window is a few items for slow ones
- * (none hoards) and grows to about WINDOW_TIME of work for fast ones, so
- * that a worker's next items are already in its channel when it sends its
- * results (none idles on a round trip), and they travel many to a write. */
+ * cannot take yet: no send waits on a busy worker).  The window is a few
+ * items for slow ones (none hoards) and grows to about WINDOW_TIME of work
+ * for fast ones, so that a worker's next items are already in its channel
+ * when it sends its results (none idles on a round trip), and they travel
+ * many to a write.  Should slow items follow fast ones, the worker hands
+ * back those it has not started when another worker idles (rebalance). */
 #define WINDOW_ITEMS 4
 #define WINDOW_BYTES ((size_t)128 << 10)
 #define WINDOW_TIME 1e-3
@@ -38,8 +41,8 @@
 /* Workers in a row that end before READY (initializer failed, or cannot
  * start) before the queue fails instead of starting more. */
 #define MAX_START_FAILURES 3
-/* An item sent to this many workers that each ended before starting it
- * fails rather than travel forever. */
+/* An item sent to this many workers that each ended with nothing to blame
+ * (before starting any item) fails rather than travel forever. */
 #define MAX_BOUNCES 3
 
 /* Items sent to a worker and not yet reported: consecutive items of one
@@ -50,12 +53,12 @@ typedef struct {
     uint64_t id;
     size_t bytes; /* the bytes they took on the wire, counted until all are reported */
     int attempts, bounces;
-} flight_chunk;
+} flight_entry;
 
 typedef struct mproc__pool_worker {
     int alive, ready, stopping;
     long pid;
-    flight_chunk *flight;       /* a ring of MAX_FLIGHT: sent, no result yet, in order */
+    flight_entry *flight;       /* a ring of MAX_FLIGHT: sent, no result yet, in order */
     size_t head, chunks;        /* the oldest entry, and how many */
     size_t items, bytes;        /* in flight */
     size_t sent;                /* items sent to this worker (maxtasksperchild) */
@@ -71,7 +74,7 @@ static mproc__link *pools; /* global lock: live pools, for exit */
 /* A slot free for a new worker; its flight ring stays. */
 static void worker_reset(pool_worker *w)
 {
-    flight_chunk *ring = w->flight;
+    flight_entry *ring = w->flight;
     *w = (pool_worker){0};
     w->flight = ring;
     w->window = WINDOW_ITEMS;
@@ -131,10 +134,10 @@ void mproc__pool_wake(mproc_pool *p) { p->tp->ops->wake(p->tp); }
 
 /* ---- events from workers ------------------------------------------------------- */
 
-/* k items of worker w's oldest chunk are reported. */
+/* k items of worker w's oldest flight entry are reported. */
 static void flight_advance(pool_worker *w, size_t k)
 {
-    flight_chunk *c = &w->flight[w->head];
+    flight_entry *c = &w->flight[w->head];
     c->index += k;
     c->id += k;
     c->count -= k;
@@ -146,8 +149,8 @@ static void flight_advance(pool_worker *w, size_t k)
     }
 }
 
-/* Items of a chunk that go back to the queue (at the end of *tail). */
-static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, int attempts,
+/* Items of a flight entry that go back to the queue (at the end of *tail). */
+static void requeue_part(mproc__pool_run ***tail, const flight_entry *c, size_t skip, size_t count, int attempts,
                          int bounces, long pid)
 {
     mproc__pool_run *run;
@@ -174,7 +177,7 @@ static void requeue_part(mproc__pool_run ***tail, const flight_chunk *c, size_t 
  * bounced too often; when one was, that one took its blame and the rest
  * go back as they were (a window holds many, and a run of crashing items
  * must not fail the ones that happened to travel with them). */
-static void bounce(mproc__pool_run ***tail, const flight_chunk *c, size_t skip, size_t count, long pid, int code,
+static void bounce(mproc__pool_run ***tail, const flight_entry *c, size_t skip, size_t count, long pid, int code,
                    int blamed)
 {
     if (count == 0)
@@ -235,7 +238,7 @@ static int on_results(mproc_pool *p, int wi, mproc__reader *r)
             break;
         count -= n;
         while (n > 0) {
-            flight_chunk *c = &w->flight[w->head];
+            flight_entry *c = &w->flight[w->head];
             size_t k = c->count < n ? c->count : n;
             if (st.status == MPROC__POOL_RETURNED) {
                 requeue_part(&back_tail, c, 0, k, c->attempts, c->bounces, w->pid);
@@ -307,11 +310,11 @@ static void on_ended(mproc_pool *p, int wi, int code, uint64_t running)
     int blamed = 0;
 
     for (size_t k = 0; k < w->chunks; k++) {
-        const flight_chunk *c = &w->flight[(w->head + k) % MAX_FLIGHT];
+        const flight_entry *c = &w->flight[(w->head + k) % MAX_FLIGHT];
         blamed |= running >= c->id && running - c->id < c->count;
     }
     for (; w->chunks > 0; w->chunks--, w->head = (w->head + 1) % MAX_FLIGHT) {
-        const flight_chunk *c = &w->flight[w->head];
+        const flight_entry *c = &w->flight[w->head];
         if (p->state == MPROC__POOL_TERMINATING) {
             finish_status(c->job, c->index, c->count, MPROC_ECLOSED, 0, w->pid, c->attempts);
         } else if (running >= c->id && running - c->id < c->count) {
@@ -351,7 +354,7 @@ typedef struct {
     int worker;
     mproc__buf msg;
     size_t items;
-    int full;             /* (a worker's first message) it takes no more */
+    int full;             /* it takes no more (nor, the first, once the second began) */
     mproc__pool_job *job; /* of the last record */
     uint64_t next_id;     /* the id after the last record's items */
     size_t count_at;      /* where the last record's count is */
@@ -392,6 +395,8 @@ static void encode_chunk(outgoing *o, const mproc__pool_run *run, size_t n)
 {
     mproc__pool_job *job = run->job;
     mproc__buf *b = &o->msg;
+    if (b->failed)
+        return; /* no memory: the worker reads a message cut short, and ends */
     if (o->job == job && o->next_id == run->id && o->count + n <= UINT32_MAX) {
         o->count += (uint32_t)n;
         put_u32_at(b, o->count_at, o->count);
@@ -479,10 +484,10 @@ static size_t extent(const pool_worker *w, const outgoing *o, const mproc__pool_
 /* Takes from the queue's head what worker w's window takes now, at most
  * want items: into o's message, the items into its flight (the last
  * entry grows when they follow its items).  Returns how many it took. */
-static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, size_t want, double now)
+static size_t take_chunks(mproc_pool *p, pool_worker *w, outgoing *o, size_t want, double now)
 {
     mproc__pool_run *run = p->queue;
-    flight_chunk *c = w->chunks ? &w->flight[(w->head + w->chunks - 1) % MAX_FLIGHT] : NULL;
+    flight_entry *c = w->chunks ? &w->flight[(w->head + w->chunks - 1) % MAX_FLIGHT] : NULL;
     size_t n, bytes, limit, wire, before;
     if (!run)
         return 0;
@@ -535,7 +540,7 @@ static size_t take_chunk(mproc_pool *p, pool_worker *w, outgoing *o, size_t want
     return n;
 }
 
-/* Builds at most two messages per worker (see take_chunk) from whole
+/* Builds at most two messages per worker (see take_chunks) from whole
  * chunks its window takes.  Idle workers first, then every worker in
  * turn, each taking up to a fair share of the queue at a time: work goes
  * to idle workers before it queues behind a busy one, and a long queue
@@ -565,11 +570,14 @@ static size_t assign(mproc_pool *p, outgoing *out, double now)
                 continue;
             /* The second message once the first is full, never back: the
              * worker runs its items in the order they were sent. */
-            for (int m = out[2 * i].full; m < 2 && !out[2 * i + m].full && p->queue && taken < share; m++) {
-                while (p->queue && taken < share && (k = take_chunk(p, w, &out[2 * i + m], share - taken, now)) > 0)
+            for (int m = 0; m < 2 && p->queue && taken < share; m++) {
+                outgoing *o = &out[2 * i + m];
+                if (o->full)
+                    continue;
+                while (p->queue && taken < share && (k = take_chunks(p, w, o, share - taken, now)) > 0)
                     taken += k;
                 if (taken < share)
-                    out[2 * i].full = 1;
+                    o->full = 1; /* its worker's window or the message is full */
             }
             took |= taken > 0;
         }

@@ -55,8 +55,8 @@ enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_D
  * dispatcher at any time (shared memory between processes): the item that
  * crashed a worker, and since when an item runs (task_timeout).  Clocks
  * are mproc__plat_now(), monotonic and system-wide.  The dispatcher sets
- * timed and watched before it sends the worker anything (a slot it never
- * writes, as the MPI master's, stays all zero). */
+ * timed and watched before it sends the worker anything; a slot it cannot
+ * reach (an MPI rank's own) stays all zero: unwatched, untimed. */
 typedef struct {
     atomic_ullong item;      /* id of the item running; 0 between items */
     atomic_llong since_us;   /* when it started, microseconds; kept only when timed */
