@@ -24,10 +24,10 @@ static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, si
     memset(job, 0, sizeof *job);
     job->pool = p;
     job->fn = fn;
-    /* A chunk beyond this many items buys nothing (its message is capped
-     * at MPROC__POOL_CHUNK_BYTES anyway, and a worker's window holds two)
-     * and imap's window of items in memory grows with it: CPython's
-     * default for 2,000,000 items would be 250,000. */
+    /* A chunk beyond this many items buys nothing (consecutive chunks
+     * travel together as far as a worker's window allows) and imap's
+     * window of items in memory grows with it: CPython's default for
+     * 2,000,000 items would be 250,000. */
     job->chunksize = chunksize == 0 ? 1 : chunksize > MAX_CHUNK_ITEMS ? MAX_CHUNK_ITEMS : chunksize;
     if ((rc = mproc__pool_task_ref(fn, p->tp->by_name, &job->task_name)) != 0)
         return rc;
