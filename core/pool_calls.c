@@ -1,42 +1,34 @@
 /*
  * What callers ask of a pool: map, imap (ordered or not) and apply_async.
- * map and imap are one loop in the caller's thread: pull inputs while
- * fewer than a window's worth are outstanding, hand them to the dispatcher,
- * deliver what finished.  So input of any length runs in bounded memory,
- * and callbacks (results, progress) run in the caller's thread with no
- * lock held.
+ * Each is a job whose items the dispatcher reads and finishes in place:
+ * map's inputs are the caller's records and its results go straight into
+ * the caller's out array (no item of map costs an allocation, and the
+ * caller sleeps until the last one is done); imap keeps a bounded window
+ * of copied inputs and results that its loop, in the caller's thread,
+ * refills and delivers, so input of any length runs in bounded memory and
+ * callbacks (results, progress) run in the caller's thread with no lock
+ * held.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool_internal.h"
 
-/* ---- the streaming loop ------------------------------------------------------ */
+/* ---- jobs ---------------------------------------------------------------------- */
 
 #define MAX_CHUNK_ITEMS 1024
 
-typedef struct {
-    /* Source: 1 with an item (*own: a copy the item keeps, else data must
-     * stay valid for the whole call), 0 at the end, < 0 to stop. */
-    int (*next)(void *ud, const void **data, size_t *len, void **own);
-    void *next_ud;
-    void (*deliver)(void *ud, size_t index, const mproc_task_status *st, const void *data, size_t len);
-    void *deliver_ud;
-    size_t total; /* for progress; 0 unknown */
-    int ordered;
-} stream;
-
-static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, size_t chunksize, int kind)
+static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, size_t chunksize)
 {
     int rc;
     memset(job, 0, sizeof *job);
-    job->kind = kind;
+    job->pool = p;
     job->fn = fn;
-    /* A chunk beyond this many items buys nothing (its message is capped
-     * at MPROC__POOL_CHUNK_BYTES anyway) and the window of items in memory
-     * grows with it: CPython's default for 2,000,000 items would be 250,000. */
+    /* A chunk beyond this many items buys nothing (consecutive chunks
+     * travel together as far as a worker's window allows) and imap's
+     * window of items in memory grows with it: CPython's default for
+     * 2,000,000 items would be 250,000. */
     job->chunksize = chunksize == 0 ? 1 : chunksize > MAX_CHUNK_ITEMS ? MAX_CHUNK_ITEMS : chunksize;
-    job->done_tail = &job->done_list;
     if ((rc = mproc__pool_task_ref(fn, p->tp->by_name, &job->task_name)) != 0)
         return rc;
     mproc__plat_mutex_lock(p->mu);
@@ -45,186 +37,104 @@ static int prepare_job(mproc_pool *p, mproc__pool_job *job, mproc_task_fn fn, si
     return rc ? mproc__errorf(rc, "the pool was closed") : 0;
 }
 
-static mproc__pool_item *new_item(mproc__pool_job *job, size_t index, const void *in, size_t len, void *own)
+static mproc__pool_run *new_run(mproc__pool_job *job, size_t index, size_t count)
 {
-    mproc__pool_item *it = calloc(1, sizeof *it);
-    if (!it)
-        return NULL;
-    it->job = job;
-    it->index = index;
-    it->in = in;
-    it->len = len;
-    it->own_in = own;
-    return it;
-}
-
-static void free_item(mproc__pool_item *it)
-{
-    free(it->own_in);
-    free(it->out);
-    free(it);
-}
-
-static int run_stream(mproc_pool *p, mproc__pool_job *job, const stream *s)
-{
-    /* Outstanding items (sent, queued or finished and not yet delivered)
-     * stay within the window: a few chunks per worker. */
-    size_t window = 4 * (size_t)p->nworkers * job->chunksize + 16;
-    mproc__pool_item **ring = calloc(window, sizeof *ring);
-    size_t pulled = 0, delivered = 0;
-    int rc = 0, first_failure = 0, ended = 0;
-
-    if (!ring)
-        return mproc__error(MPROC_ENOMEM);
-    job->listed = !s->ordered;
-    for (;;) {
-        mproc__pool_item *batch = NULL, **tail = &batch, *ready = NULL;
-        int closed;
-        /* Pull what the window allows. */
-        while (!ended && pulled - delivered < window) {
-            const void *data = NULL;
-            size_t len = 0;
-            void *own = NULL;
-            mproc__pool_item *it;
-            int r = s->next(s->next_ud, &data, &len, &own);
-            if (r <= 0) {
-                ended = 1;
-                rc = r < 0 ? r : 0;
-                break;
-            }
-            if (!(it = new_item(job, pulled, data, len, own))) {
-                free(own);
-                ended = 1;
-                rc = MPROC_ENOMEM;
-                break;
-            }
-            ring[pulled++ % window] = it;
-            if (len > p->opts.max_message) {
-                mproc__plat_mutex_lock(p->mu);
-                mproc__pool_finish(it, MPROC_ETOOBIG, 0, NULL, 0);
-                mproc__plat_mutex_unlock(p->mu);
-            } else {
-                *tail = it;
-                tail = &it->next;
-            }
-        }
-        mproc__plat_mutex_lock(p->mu);
-        closed = p->state != MPROC__POOL_RUNNING;
-        if (batch && !closed)
-            mproc__pool_enqueue(p, batch, tail);
-        else if (batch)
-            for (mproc__pool_item *it = batch, *nx; it; it = nx) {
-                nx = it->next;
-                mproc__pool_finish(it, MPROC_ECLOSED, 0, NULL, 0);
-            }
-        mproc__plat_mutex_unlock(p->mu);
-        if (batch && !closed)
-            mproc__pool_wake(p);
-        if (ended && delivered == pulled)
-            break;
-        /* Wait for what can be delivered next. */
-        mproc__plat_mutex_lock(p->mu);
-        for (;;) {
-            if (s->ordered) {
-                mproc__pool_item *it = ring[delivered % window];
-                if (delivered < pulled && it->done)
-                    break;
-            } else if (job->done_list) {
-                break;
-            }
-            if (!ended && pulled - delivered < window)
-                break; /* room to pull more first */
-            (void)mproc__plat_cond_wait(p->cv, p->mu, -1);
-        }
-        if (job->listed) {
-            ready = job->done_list;
-            job->done_list = NULL;
-            job->done_tail = &job->done_list;
-        }
-        mproc__plat_mutex_unlock(p->mu);
-        /* Deliver without the lock (the ring's slots are this thread's). */
-        if (s->ordered) {
-            while (delivered < pulled) {
-                mproc__pool_item *it = ring[delivered % window];
-                int done;
-                mproc__plat_mutex_lock(p->mu);
-                done = it->done;
-                mproc__plat_mutex_unlock(p->mu);
-                if (!done)
-                    break;
-                if (it->st.status != 0 && first_failure == 0)
-                    first_failure = it->st.status;
-                s->deliver(s->deliver_ud, it->index, &it->st, it->out, it->out_len);
-                ring[delivered++ % window] = NULL;
-                free_item(it);
-            }
-        } else {
-            while (ready) {
-                mproc__pool_item *it = ready;
-                ready = it->next;
-                if (it->st.status != 0 && first_failure == 0)
-                    first_failure = it->st.status;
-                s->deliver(s->deliver_ud, it->index, &it->st, it->out, it->out_len);
-                delivered++;
-                free_item(it);
-            }
-        }
-        if (p->opts.progress)
-            p->opts.progress(delivered, s->total, p->opts.progress_ud);
+    mproc__pool_run *run = calloc(1, sizeof *run);
+    if (run) {
+        run->job = job;
+        run->index = index;
+        run->count = count;
     }
-    free(ring);
-    if (rc != 0)
-        return rc;
-    return first_failure;
+    return run;
+}
+
+static void finish_now(mproc__pool_job *job, size_t index, size_t count, int status)
+{
+    mproc_task_status st = {0, 0, 0, 0};
+    st.status = status;
+    mproc__pool_finish(job, index, count, &st, NULL, 0);
+}
+
+/* Hands runs (a list) to the dispatcher, or fails their items when the
+ * pool was closed meanwhile.  Lock not held. */
+static void submit(mproc_pool *p, mproc__pool_run *runs)
+{
+    int closed;
+    if (!runs)
+        return;
+    mproc__plat_mutex_lock(p->mu);
+    closed = p->state != MPROC__POOL_RUNNING;
+    while (runs) {
+        mproc__pool_run *run = runs;
+        runs = run->next;
+        if (closed) {
+            finish_now(run->job, run->index, run->count, MPROC_ECLOSED);
+            free(run);
+        } else {
+            mproc__pool_enqueue(p, run);
+        }
+    }
+    mproc__plat_mutex_unlock(p->mu);
+    if (!closed)
+        mproc__pool_wake(p);
 }
 
 /* ---- map ----------------------------------------------------------------------- */
 
 typedef struct {
-    const unsigned char *in;
-    size_t n, in_size, next;
+    mproc__pool_job job; /* first: the dispatcher's view */
     unsigned char *out;
     size_t out_size;
     mproc_task_status *status;
-    int first_failure; /* in input order, counting results too long for their record */
-} map_state;
+    size_t n;
+    size_t first_failed; /* the first failed item's index (n: none yet) */
+    int first_failure;   /* its status */
+} map_job;
 
-static int map_next(void *ud, const void **data, size_t *len, void **own)
+static const void *map_input(mproc__pool_job *job, size_t index, size_t *len)
 {
-    map_state *m = ud;
-    (void)own;
-    if (m->next == m->n)
-        return 0;
-    *data = m->in + m->next++ * m->in_size;
-    *len = m->in_size;
-    return 1;
+    *len = job->in_size;
+    return job->in + index * job->in_size;
 }
 
-static void map_deliver(void *ud, size_t index, const mproc_task_status *st, const void *data, size_t len)
+/* Results land in the caller's records: a result shorter than out_size is
+ * zero-padded, a longer one fails its item with MPROC_ETOOBIG. */
+static void map_finish(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
+                       const void *data, size_t len)
 {
-    map_state *m = ud;
-    mproc_task_status s = *st;
-    unsigned char *dst = m->out ? m->out + index * m->out_size : NULL;
-    if (s.status == 0 && len > m->out_size)
-        s.status = MPROC_ETOOBIG;
-    if (dst) {
-        size_t n = s.status == 0 ? len : 0;
-        if (n)
-            memcpy(dst, data, n);
-        memset(dst + n, 0, m->out_size - n);
+    map_job *m = (map_job *)job;
+    int status = st->status == 0 && len > m->out_size ? MPROC_ETOOBIG : st->status;
+    if (m->out) {
+        unsigned char *dst = m->out + index * m->out_size;
+        const unsigned char *src = data;
+        if (status != 0)
+            memset(dst, 0, count * m->out_size);
+        else if (len == m->out_size && len > 0)
+            memcpy(dst, src, count * len);
+        else
+            for (size_t i = 0; i < count; i++, dst += m->out_size) {
+                if (len)
+                    memcpy(dst, src + i * len, len);
+                memset(dst + len, 0, m->out_size - len);
+            }
     }
     if (m->status)
-        m->status[index] = s;
-    if (s.status != 0 && m->first_failure == 0)
-        m->first_failure = s.status;
+        for (size_t i = 0; i < count; i++) {
+            m->status[index + i] = *st;
+            m->status[index + i].status = status;
+        }
+    if (status != 0 && index < m->first_failed) {
+        m->first_failed = index;
+        m->first_failure = status;
+    }
 }
 
 int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const void *in, size_t n, size_t in_size, void *out,
                    size_t out_size, size_t chunksize, mproc_task_status *status)
 {
-    mproc__pool_job job;
-    map_state m = {in, n, in_size, 0, out, out_size, status, 0};
-    stream s = {map_next, &m, map_deliver, &m, n, 1};
+    map_job m;
+    mproc__pool_run *run = NULL;
+    size_t told = 0;
     int rc = mproc__pool_usable(p);
 
     if (rc != 0)
@@ -236,57 +146,238 @@ int mproc_pool_map(mproc_pool *p, mproc_task_fn fn, const void *in, size_t n, si
         size_t per = 4 * (size_t)p->nworkers;
         chunksize = n / per + (n % per != 0);
     }
-    if ((rc = prepare_job(p, &job, fn, chunksize, MPROC__JOB_STREAM)) != 0)
+    if ((rc = prepare_job(p, &m.job, fn, chunksize)) != 0)
         return rc;
-    rc = run_stream(p, &job, &s);
-    /* map's own view, in input order: a result too long for its record
-     * fails that item too. */
-    if (m.first_failure != 0 && rc != MPROC_ENOMEM)
-        rc = m.first_failure;
-    return rc ? mproc__error(rc) : 0;
+    m.job.in = in;
+    m.job.in_size = in_size;
+    m.job.fixed = in_size < MPROC__POOL_VARIABLE;
+    if (in_size > 0 && m.job.chunksize > MPROC__POOL_CHUNK_BYTES / in_size)
+        m.job.chunksize = in_size < MPROC__POOL_CHUNK_BYTES ? MPROC__POOL_CHUNK_BYTES / in_size : 1;
+    m.job.input = map_input;
+    m.job.finish = map_finish;
+    m.out = out;
+    m.out_size = out_size;
+    m.status = status;
+    m.n = n;
+    m.first_failed = n;
+    m.first_failure = 0;
+    if (n == 0)
+        return 0;
+    if (!(run = new_run(&m.job, 0, n)))
+        return mproc__error(MPROC_ENOMEM);
+    if (in_size > p->opts.max_message) {
+        mproc__plat_mutex_lock(p->mu);
+        finish_now(&m.job, 0, n, MPROC_ETOOBIG);
+        mproc__plat_mutex_unlock(p->mu);
+        free(run);
+    } else {
+        submit(p, run);
+    }
+    /* Asleep until the last item is done (or, with a progress callback,
+     * until each batch of results). */
+    mproc__plat_mutex_lock(p->mu);
+    for (;;) {
+        size_t done = m.job.finished;
+        if (p->opts.progress && done > told) {
+            mproc__plat_mutex_unlock(p->mu);
+            p->opts.progress(done, n, p->opts.progress_ud);
+            told = done;
+            mproc__plat_mutex_lock(p->mu);
+            continue;
+        }
+        if (done == n)
+            break;
+        m.job.notify_at = p->opts.progress ? done + 1 : n;
+        (void)mproc__plat_cond_wait(p->cv, p->mu, -1);
+    }
+    mproc__plat_mutex_unlock(p->mu);
+    return m.first_failure ? mproc__error(m.first_failure) : 0;
 }
 
 /* ---- imap ---------------------------------------------------------------------- */
 
+/* One item of imap's window, in a slot of its ring.  The dispatcher knows
+ * items by their slot (consecutive slots make a run), the caller by their
+ * index in the input. */
 typedef struct {
-    mproc_input_fn next;
-    void *ud;
-} imap_source;
+    int used;     /* pulled and not yet delivered (the caller's) */
+    size_t index; /* in the input */
+    void *in;     /* its own copy of its input */
+    size_t len;
+    int done;     /* lock */
+    mproc_task_status st;
+    void *out;    /* its result (malloc) */
+    size_t out_len;
+} stream_item;
 
-static int imap_next(void *ud, const void **data, size_t *len, void **own)
+typedef struct {
+    mproc__pool_job job; /* first: the dispatcher's view */
+    stream_item *ring;
+    size_t slots;  /* ordered: window (item i in slot i % window); unordered: twice that */
+    size_t window; /* items outstanding: pulled and not yet delivered */
+    size_t cursor; /* the next slot to try */
+    int ordered;
+    size_t *finished_order;         /* unordered: slots as their items finish, a ring of window */
+    size_t order_head, order_count; /* lock */
+} stream_job;
+
+static const void *stream_input(mproc__pool_job *job, size_t slot, size_t *len)
 {
-    imap_source *src = ud;
-    const void *d = NULL;
-    size_t n = 0;
-    int r = src->next(src->ud, &d, &n);
-    if (r <= 0)
-        return r;
-    if (n > 0 && !d)
-        return MPROC_EINVAL;
-    /* Valid only until the next call: the item keeps a copy. */
-    if (!(*own = malloc(n ? n : 1)))
-        return MPROC_ENOMEM;
-    if (n)
-        memcpy(*own, d, n);
-    *data = *own;
-    *len = n;
-    return 1;
+    stream_item *it = &((stream_job *)job)->ring[slot];
+    *len = it->len;
+    return it->in;
+}
+
+static void stream_finish(mproc__pool_job *job, size_t slot, size_t count, const mproc_task_status *st,
+                          const void *data, size_t len)
+{
+    stream_job *s = (stream_job *)job;
+    for (size_t i = 0; i < count; i++) {
+        stream_item *it = &s->ring[slot + i];
+        it->st = *st;
+        if (st->status == 0 && len > 0) {
+            if ((it->out = malloc(len)) != NULL) {
+                memcpy(it->out, (const unsigned char *)data + i * len, len);
+                it->out_len = len;
+            } else {
+                it->st.status = MPROC_ENOMEM;
+            }
+        }
+        it->done = 1;
+        if (!s->ordered)
+            s->finished_order[(s->order_head + s->order_count++) % s->window] = slot + i;
+    }
+}
+
+static void item_clear(stream_item *it)
+{
+    free(it->in);
+    free(it->out);
+    memset(it, 0, sizeof *it);
+}
+
+/* Pulls inputs while the window has room: copies them into free slots and
+ * queues them.  Returns 1 at the end of the input (*rc: 0 or the error
+ * that stopped it), else 0. */
+static int pull(mproc_pool *p, stream_job *s, mproc_input_fn next, void *ud, size_t *pulled, size_t delivered,
+                int *rc)
+{
+    mproc__pool_run *runs = NULL, **tail = &runs, *run = NULL;
+    int ended = 0;
+    while (*pulled - delivered < s->window) {
+        const void *d = NULL;
+        size_t n = 0, slot;
+        stream_item *it;
+        int r = next(ud, &d, &n);
+        if (r <= 0 || (n > 0 && !d)) {
+            *rc = r < 0 ? r : r == 0 ? 0 : MPROC_EINVAL;
+            ended = 1;
+            break;
+        }
+        /* A free slot: the next one, but for (unordered) one whose item
+         * is still out; fewer than window are, in twice as many slots. */
+        while (s->ring[s->cursor].used)
+            s->cursor = (s->cursor + 1) % s->slots;
+        slot = s->cursor;
+        it = &s->ring[slot];
+        /* Valid only until the next call: the item keeps a copy. */
+        if (!(it->in = malloc(n ? n : 1))) {
+            *rc = MPROC_ENOMEM;
+            ended = 1;
+            break;
+        }
+        if (n)
+            memcpy(it->in, d, n);
+        it->len = n;
+        it->used = 1;
+        it->index = (*pulled)++;
+        s->cursor = (slot + 1) % s->slots;
+        if (n > p->opts.max_message) {
+            mproc__plat_mutex_lock(p->mu);
+            finish_now(&s->job, slot, 1, MPROC_ETOOBIG);
+            mproc__plat_mutex_unlock(p->mu);
+            run = NULL;
+        } else if (run && run->index + run->count == slot) {
+            run->count++;
+        } else if ((run = new_run(&s->job, slot, 1)) != NULL) {
+            *tail = run;
+            tail = &run->next;
+        } else {
+            mproc__plat_mutex_lock(p->mu);
+            finish_now(&s->job, slot, 1, MPROC_ENOMEM);
+            mproc__plat_mutex_unlock(p->mu);
+        }
+    }
+    submit(p, runs);
+    return ended;
 }
 
 int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, mproc_input_fn next, void *in_ud, mproc_result_fn on_result,
                     void *out_ud, size_t chunksize, int ordered)
 {
-    mproc__pool_job job;
-    imap_source src = {next, in_ud};
-    stream s = {imap_next, &src, on_result, out_ud, 0, ordered != 0};
-    int rc = mproc__pool_usable(p);
+    stream_job s;
+    size_t pulled = 0, delivered = 0;
+    int rc = mproc__pool_usable(p), first_failure = 0, ended = 0, stop = 0;
+
     if (rc != 0)
         return rc;
     if (!fn || !next || !on_result)
         return mproc__error(MPROC_EINVAL);
-    if ((rc = prepare_job(p, &job, fn, chunksize, MPROC__JOB_STREAM)) != 0)
+    memset(&s, 0, sizeof s);
+    if ((rc = prepare_job(p, &s.job, fn, chunksize)) != 0)
         return rc;
-    rc = run_stream(p, &job, &s);
+    s.job.input = stream_input;
+    s.job.finish = stream_finish;
+    s.ordered = ordered != 0;
+    /* Outstanding items (sent, queued or finished and not yet delivered)
+     * stay within the window: a few chunks per worker. */
+    s.window = 4 * (size_t)p->nworkers * s.job.chunksize + 16;
+    s.slots = s.ordered ? s.window : 2 * s.window;
+    if (!(s.ring = calloc(s.slots, sizeof *s.ring)) ||
+        (!s.ordered && !(s.finished_order = malloc(s.window * sizeof *s.finished_order)))) {
+        free(s.ring);
+        return mproc__error(MPROC_ENOMEM);
+    }
+    for (;;) {
+        size_t ready = 0, first = 0;
+        if (!ended)
+            ended = pull(p, &s, next, in_ud, &pulled, delivered, &stop);
+        if (ended && delivered == pulled)
+            break;
+        /* Asleep until something can be delivered (or pulled). */
+        mproc__plat_mutex_lock(p->mu);
+        for (;;) {
+            if (s.ordered) {
+                while (delivered + ready < pulled && s.ring[(delivered + ready) % s.slots].done)
+                    ready++;
+            } else {
+                ready = s.order_count;
+                first = s.order_head;
+                s.order_head = (s.order_head + ready) % s.window;
+                s.order_count = 0;
+            }
+            if (ready || (!ended && pulled - delivered < s.window))
+                break;
+            s.job.notify_at = s.job.finished + 1;
+            (void)mproc__plat_cond_wait(p->cv, p->mu, -1);
+        }
+        mproc__plat_mutex_unlock(p->mu);
+        /* Delivered without the lock: finished items are this thread's. */
+        for (size_t k = 0; k < ready; k++) {
+            size_t slot = s.ordered ? delivered % s.slots : s.finished_order[(first + k) % s.window];
+            stream_item *it = &s.ring[slot];
+            if (it->st.status != 0 && first_failure == 0)
+                first_failure = it->st.status;
+            on_result(out_ud, it->index, &it->st, it->out, it->out_len);
+            item_clear(it);
+            delivered++;
+        }
+        if (p->opts.progress && ready)
+            p->opts.progress(delivered, 0, p->opts.progress_ud);
+    }
+    free(s.ring);
+    free(s.finished_order);
+    rc = stop != 0 ? stop : first_failure;
     return rc ? mproc__error(rc) : 0;
 }
 
@@ -294,42 +385,81 @@ int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, mproc_input_fn next, void *
 
 struct mproc_result {
     mproc__pool_job job; /* first: the job's release finds the result */
-    mproc__pool_item *item;
     mproc_pool *pool;
+    void *in; /* a copy */
+    size_t len;
+    int done; /* lock */
+    mproc_task_status st;
+    void *out; /* the result (malloc) */
+    size_t out_len;
     int taken; /* get handed the result over */
 };
+
+static const void *apply_input(mproc__pool_job *job, size_t index, size_t *len)
+{
+    mproc_result *r = (mproc_result *)job;
+    (void)index;
+    *len = r->len;
+    return r->in;
+}
+
+static void apply_finish(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
+                         const void *data, size_t len)
+{
+    mproc_result *r = (mproc_result *)job;
+    (void)index;
+    (void)count;
+    r->st = *st;
+    if (st->status == 0 && len > 0) {
+        if ((r->out = malloc(len)) != NULL) {
+            memcpy(r->out, data, len);
+            r->out_len = len;
+        } else {
+            r->st.status = MPROC_ENOMEM;
+        }
+    }
+    r->done = 1;
+}
+
+static void result_destroy(mproc_result *r)
+{
+    free(r->in);
+    free(r->out);
+    free(r);
+}
 
 static void result_release(mproc__pool_job *job)
 {
     mproc_result *r = (mproc_result *)job;
-    free_item(r->item);
     /* The pool's reference is dropped by whoever frees last; here the
      * caller already let go and the lock is held: defer to the count. */
     r->pool->refs--;
-    free(r);
+    result_destroy(r);
 }
 
 mproc_result *mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *in, size_t len)
 {
     mproc_result *r;
-    void *copy;
+    mproc__pool_run *run = NULL;
     int rc = mproc__pool_usable(p);
     if (rc != 0)
         return NULL;
     if (!fn || (len > 0 && !in))
         return mproc__null(MPROC_EINVAL);
-    if (!(r = calloc(1, sizeof *r)) || !(copy = malloc(len ? len : 1))) {
+    if (!(r = calloc(1, sizeof *r)) || !(r->in = malloc(len ? len : 1))) {
         free(r);
         return mproc__null(MPROC_ENOMEM);
     }
     if (len)
-        memcpy(copy, in, len);
-    if ((rc = prepare_job(p, &r->job, fn, 1, MPROC__JOB_APPLY)) != 0 ||
-        !(r->item = new_item(&r->job, 0, copy, len, copy))) {
-        free(copy);
-        free(r);
+        memcpy(r->in, in, len);
+    r->len = len;
+    if ((rc = prepare_job(p, &r->job, fn, 1)) != 0 || !(run = new_run(&r->job, 0, 1))) {
+        result_destroy(r);
         return mproc__null(rc ? rc : MPROC_ENOMEM);
     }
+    r->job.input = apply_input;
+    r->job.finish = apply_finish;
+    r->job.notify_at = 1;
     r->job.release = result_release;
     r->pool = p;
     mproc__plat_mutex_lock(p->mu);
@@ -337,18 +467,22 @@ mproc_result *mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void
         rc = MPROC_ECLOSED;
     } else {
         p->refs++;
-        if (len > p->opts.max_message)
-            mproc__pool_finish(r->item, MPROC_ETOOBIG, 0, NULL, 0);
-        else
-            mproc__pool_enqueue(p, r->item, &r->item->next);
+        if (len > p->opts.max_message) {
+            finish_now(&r->job, 0, 1, MPROC_ETOOBIG);
+            free(run);
+            run = NULL;
+        } else {
+            mproc__pool_enqueue(p, run);
+        }
     }
     mproc__plat_mutex_unlock(p->mu);
     if (rc != 0) {
-        free_item(r->item);
-        free(r);
+        free(run);
+        result_destroy(r);
         return mproc__null(rc);
     }
-    mproc__pool_wake(p);
+    if (run)
+        mproc__pool_wake(p);
     return r;
 }
 
@@ -362,7 +496,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
         return mproc_last_error();
     deadline = mproc__plat_now() + timeout;
     mproc__plat_mutex_lock(r->pool->mu);
-    while (!r->item->done) {
+    while (!r->done) {
         double left = deadline - mproc__plat_now();
         if (timeout >= 0 && left <= 0) {
             rc = MPROC_ETIMEDOUT;
@@ -380,7 +514,7 @@ int mproc_result_ready(mproc_result *r)
     if (!r)
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(r->pool->mu);
-    done = r->item->done;
+    done = r->done;
     mproc__plat_mutex_unlock(r->pool->mu);
     return done;
 }
@@ -397,13 +531,13 @@ int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, 
     if ((rc = mproc_result_wait(r, timeout)) != 0)
         return rc;
     if (st)
-        *st = r->item->st;
-    if (r->item->st.status != 0)
-        return mproc__error(r->item->st.status);
+        *st = r->st;
+    if (r->st.status != 0)
+        return mproc__error(r->st.status);
     if (data && !r->taken) {
-        *data = r->item->out;
-        *len = r->item->out_len;
-        r->item->out = NULL;
+        *data = r->out;
+        *len = r->out_len;
+        r->out = NULL;
         r->taken = 1;
     }
     return 0;
@@ -417,13 +551,12 @@ void mproc_result_free(mproc_result *r)
         return;
     p = r->pool;
     mproc__plat_mutex_lock(p->mu);
-    done = r->item->done;
+    done = r->done;
     if (!done)
         r->job.orphaned = 1; /* the dispatcher frees it when it finishes */
     mproc__plat_mutex_unlock(p->mu);
     if (done) {
-        free_item(r->item);
-        free(r);
+        result_destroy(r);
         mproc__pool_unref(p);
     }
 }

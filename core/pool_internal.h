@@ -16,13 +16,35 @@
 #include "internal.h"
 
 /* ---- messages (one frame each) -------------------------------------------
- * to a worker:   TASKS [u8][str task name][fn bytes][u32 count] count x ([u64 id][u32 len][bytes])
+ * Items travel in chunks: runs of items of one job whose ids are
+ * consecutive, so a chunk names its first id only.  Integers little-endian.
+ *
+ * to a worker:   one or more chunk records, back to back:
+ *                TASKS [u8][str task name][fn bytes][u64 first id][u32 count][u32 size] inputs
+ *                MORE  [u8][u64 first id][u32 count][u32 size] inputs    (the task of the record before)
+ *                        inputs: size != MPROC__POOL_VARIABLE: count x size bytes;
+ *                        else count x ([u32 len][bytes])
  *                STOP  [u8]                     finish what was sent, then exit 0
  * from a worker: READY [u8]                     the initializer succeeded
- *                DONE  [u8][u32 count] count x ([u64 id][u32 status][u32 code][u32 len][bytes])
+ *                DONE  [u8][u8 flags][u64 id of the first][u32 count] groups
+ *                        flags: MPROC__POOL_WATCHED when the worker answers flush and
+ *                        give_back (its slot is the dispatcher's)
+ *                        group: [u32 n][u32 status][u32 code][u32 len] then, when status is
+ *                        0, n results of len bytes each (else nothing); the groups cover
+ *                        count results, in the order the items were sent
  * The task travels by name (registered, spawn and forkserver) and by
- * address (fork and thread, where the address means the same function). */
-enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_DONE };
+ * address (fork and thread, where the address means the same function).
+ * A worker runs its items in the order sent, so the dispatcher pairs
+ * results with items by their order; the first id is a check. */
+enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_DONE, MPROC__POOL_MORE };
+#define MPROC__POOL_VARIABLE UINT32_MAX
+/* A group's status for items handed back unrun (see give_back); task
+ * statuses are 0 or negative. */
+#define MPROC__POOL_RETURNED 1
+/* A DONE message's header, and a group's. */
+#define MPROC__POOL_DONE_HEAD (1 + 1 + 8 + 4)
+#define MPROC__POOL_WATCHED 1
+#define MPROC__POOL_GROUP_HEAD (4 + 4 + 4 + 4)
 
 /* Bytes a chunk may carry beyond its first item; what a worker buffers
  * before it sends results.  Channels accept max_message + MPROC__POOL_SLACK. */
@@ -32,10 +54,22 @@ enum { MPROC__POOL_TASKS = 1, MPROC__POOL_STOP, MPROC__POOL_READY, MPROC__POOL_D
 /* What a worker is running, written by the worker and read by the
  * dispatcher at any time (shared memory between processes): the item that
  * crashed a worker, and since when an item runs (task_timeout).  Clocks
- * are mproc__plat_now(), monotonic and system-wide. */
+ * are mproc__plat_now(), monotonic and system-wide.  The dispatcher sets
+ * timed and watched before it sends the worker anything; a slot it cannot
+ * reach (an MPI rank's own) stays all zero: unwatched, untimed. */
 typedef struct {
     atomic_ullong item;      /* id of the item running; 0 between items */
-    atomic_llong since_us;   /* when it started, microseconds */
+    atomic_llong since_us;   /* when it started, microseconds; kept only when timed */
+    atomic_int timed;        /* the pool has a task_timeout: since_us is read */
+    atomic_int watched;      /* the dispatcher asks for results through flush; else the
+                                worker times its batch itself (a clock read per item) */
+    atomic_int flush;        /* set by the dispatcher: send the results held, after this item */
+    atomic_int give_back;    /* set by the dispatcher: hand back the items of this message
+                                not started (another worker is idle) */
+    /* Slots lie side by side (one segment for all a pool's processes):
+     * each fills two cache lines of its own, so that workers writing
+     * their item ids at every item do not slow one another down. */
+    unsigned char pad[128 - 2 * 8 - 4 * 4];
 } mproc__pool_slot;
 
 /* The worker's side of its channel. */
@@ -87,10 +121,12 @@ typedef struct {
     int (*start)(mproc__pool_transport *tp, int w);
     /* The worker's pid (threads: this process's). */
     long (*pid)(mproc__pool_transport *tp, int w);
-    /* Sends one message to worker w.  May block while its channel is full:
-     * the dispatcher sends only what a worker's channel holds, or to a
-     * worker with nothing in flight (which is reading).  An error means the
-     * worker is ending: its ENDED follows. */
+    /* Sends one message to worker w, after those sent before.  Must not
+     * stall on a worker that does not read, which may be waiting for the
+     * dispatcher to read its results: what its channel cannot take now is
+     * kept and written later (processes), or its results are received
+     * while the send waits (MPI).  An error means the worker is ending:
+     * its ENDED follows. */
     int (*send)(mproc__pool_transport *tp, int w, const void *msg, size_t len);
     /* The next event, waiting up to timeout: a worker's message (in the
      * order sent), a worker's end (after all its messages), a wake, or
@@ -131,38 +167,42 @@ mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__
 
 typedef struct mproc__pool_job mproc__pool_job;
 
-/* One input.  Owned by the call that made it; the dispatcher holds it from
- * enqueue until it finishes it (done = 1, under the pool's lock). */
-typedef struct mproc__pool_item {
-    struct mproc__pool_item *next; /* in the queue, a worker's flight, or a job's done list */
-    mproc__pool_job *job;
-    size_t index;
-    uint64_t id;
-    const void *in;
-    size_t len;
-    void *own_in;    /* a copy of the input the item owns, or NULL */
-    int chunk_last;  /* the last item of the chunk it was sent in */
-    int bounces;     /* sent to workers that ended before starting it */
-    int done;
-    mproc_task_status st;
-    void *out;       /* imap, apply: the result (malloc) */
-    size_t out_len;
-} mproc__pool_item;
-
-enum { MPROC__JOB_STREAM = 1, MPROC__JOB_APPLY };
-
+/* One call's work (a map, an imap, an apply_async).  Its items are
+ * numbered from 0; the dispatcher reads their inputs and hands over their
+ * results through the job, so an item costs no allocation of its own. */
 struct mproc__pool_job {
-    int kind;
+    mproc_pool *pool;
     const char *task_name; /* "" when sent by address */
     mproc_task_fn fn;
-    size_t chunksize;
-    int listed;   /* finished items go on done_list (imap_unordered); else the caller
-                     looks at each item's done flag and frees it as soon as it is */
-    mproc__pool_item *done_list, **done_tail; /* finished, not yet taken by the caller */
-    size_t finished;
-    int orphaned; /* apply: the caller freed its result first */
+    size_t chunksize; /* items; fixed-size inputs: at most MPROC__POOL_CHUNK_BYTES of them */
+    /* Inputs: fixed-size records (fixed: item i's in_size bytes at
+     * in + i * in_size), else input()'s.  Read by the dispatcher while the
+     * item is queued or in flight. */
+    int fixed;
+    const unsigned char *in;
+    size_t in_size;
+    const void *(*input)(mproc__pool_job *job, size_t index, size_t *len);
+    /* count items from index on ended with st; with st->status 0, data
+     * holds their results, len bytes each.  Lock held; dispatcher's or
+     * caller's thread.  Called through mproc__pool_finish only. */
+    void (*finish)(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
+                   const void *data, size_t len);
+    size_t finished;  /* lock */
+    size_t notify_at; /* lock: the caller sleeps until finished reaches it */
+    int orphaned;     /* apply: the caller freed its result first */
     void (*release)(mproc__pool_job *job); /* frees an orphaned job once finished (lock held) */
 };
+
+/* Queued work: items [index, index + count) of job, ids [id, id + count).
+ * Owned by the pool once queued. */
+typedef struct mproc__pool_run {
+    struct mproc__pool_run *next;
+    mproc__pool_job *job;
+    size_t index, count;
+    uint64_t id;
+    int attempts; /* starts that ended with their worker's death (retried) */
+    int bounces;  /* sent to workers that ended before starting it */
+} mproc__pool_run;
 
 enum { MPROC__POOL_RUNNING, MPROC__POOL_CLOSED, MPROC__POOL_TERMINATING };
 
@@ -175,10 +215,12 @@ struct mproc_pool {
     int nworkers;
     struct mproc__pool_worker *ws;
     mproc__mutex *mu;
-    mproc__cond *cv;  /* items finished, or the dispatcher ended */
-    mproc__pool_item *queue, **queue_tail; /* mu */
+    mproc__cond *cv;  /* items finished that a caller waits for, or the dispatcher ended */
+    mproc__pool_run *queue, **queue_tail; /* mu */
+    size_t queued;    /* mu: items on the queue */
     uint64_t next_id; /* mu */
     int state;        /* mu */
+    int notify;       /* mu: a job reached its notify_at: the dispatcher broadcasts cv */
     int dispatcher_ended, joined; /* mu */
     int refs;         /* mu: the pool handle and every mproc_result */
     mproc__child *thread;
@@ -188,14 +230,14 @@ struct mproc_pool {
     long last_failure_pid;
 };
 
-/* With the pool's lock held: queues items (the dispatcher is woken by the
- * caller after unlocking), finishes one item. */
-void mproc__pool_enqueue(mproc_pool *p, mproc__pool_item *first, mproc__pool_item **last_next);
-/* Ends an item with its status (and, on success, a copy of its result):
- * done, on its job's list when the job lists, an orphaned job released.
- * The lock held; the dispatcher's or the caller's (an item that never
- * reaches a worker). */
-void mproc__pool_finish(mproc__pool_item *it, int status, int code, const void *data, size_t len);
+/* With the pool's lock held: queues a run (taken; the dispatcher is woken
+ * by the caller after unlocking), numbering its items. */
+void mproc__pool_enqueue(mproc_pool *p, mproc__pool_run *run);
+/* Ends count items of job from index on (see job->finish), counts them,
+ * and releases an orphaned job.  The lock held; the dispatcher's or the
+ * caller's (items that never reach a worker). */
+void mproc__pool_finish(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
+                        const void *data, size_t len);
 void mproc__pool_wake(mproc_pool *p);
 /* Drops a reference to p; the last frees it.  Lock not held. */
 void mproc__pool_unref(mproc_pool *p);

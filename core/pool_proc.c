@@ -84,6 +84,8 @@ typedef struct {
     mproc_conn *conn; /* the pool's end */
     int ended;        /* its sentinel fired: drain, then report */
     int eof;          /* its channel reached end of file */
+    mproc__buf outbox; /* frames its channel had no room for yet, from out_pos on */
+    size_t out_pos;
 } worker;
 
 typedef struct {
@@ -142,7 +144,7 @@ static int procs_start(mproc__pool_transport *tp, int w)
     (void)mproc_process_set_die_with_parent(p, 1);
     if ((rc = mproc_process_start(p)) != 0)
         goto done;
-    ps->w[w] = (worker){p, mine, 0, 0};
+    ps->w[w] = (worker){p, mine, 0, 0, {0}, 0};
     p = NULL;
     mine = NULL;
 done:
@@ -159,10 +161,88 @@ static long procs_pid(mproc__pool_transport *tp, int w)
     return of(tp)->w[w].p ? mproc_process_pid(of(tp)->w[w].p) : 0;
 }
 
+/* ---- sending: never stalled by a busy worker ------------------------------------
+ *
+ * The dispatcher must not block on a worker that does not read (it may be
+ * waiting for the dispatcher to read its results), and how much a channel
+ * holds differs between systems.  So a write goes on while the worker
+ * takes what is written (a large input streams to a worker that reads),
+ * and what its channel does not take within PATIENCE waits in its outbox,
+ * written by later calls (next() tries again at least every PATIENCE
+ * while any waits).  Frames are the connection's own (mproc__msg_header),
+ * written on its one handle by the dispatcher thread alone. */
+#define PATIENCE 1e-3
+#define SMALL_FRAME 16384             /* header and payload in one write below this */
+#define OUTBOX_KEEP ((size_t)1 << 20) /* an emptied outbox keeps its buffer up to this */
+
+/* Writes from p while the channel takes it within patience: the count
+ * written, or an error (the worker is ending). */
+static long write_while_taken(worker *wk, const unsigned char *p, size_t len, double patience)
+{
+    mproc__handle h = mproc__conn_sentinel(wk->conn); /* a duplex connection's one handle */
+    size_t done = 0;
+    while (done < len) {
+        long n = mproc__plat_write_timed(h, p + done, len - done, patience);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+static int waiting(const worker *wk) { return wk->out_pos < wk->outbox.len; }
+
+/* Writes what the outbox holds: 0 (written, or left waiting), or an error. */
+static int flush_outbox(worker *wk, double patience)
+{
+    long n = write_while_taken(wk, wk->outbox.data + wk->out_pos, wk->outbox.len - wk->out_pos, patience);
+    if (n < 0)
+        return (int)n;
+    wk->out_pos += (size_t)n;
+    if (!waiting(wk)) {
+        wk->outbox.len = wk->out_pos = 0;
+        if (wk->outbox.cap > OUTBOX_KEEP)
+            mproc__buf_free(&wk->outbox);
+    }
+    return 0;
+}
+
 static int procs_send(mproc__pool_transport *tp, int w, const void *msg, size_t len)
 {
-    worker *wk = &of(tp)->w[w];
-    return wk->conn && !wk->ended ? mproc_conn_send(wk->conn, msg, len) : MPROC_ECLOSED;
+    procs *ps = of(tp);
+    worker *wk = &ps->w[w];
+    unsigned char hdr[MPROC__MSG_HDR];
+    const unsigned char *rest = msg;
+    int rc = 0;
+    if (!wk->conn || wk->ended)
+        return MPROC_ECLOSED;
+    if (len > ps->max_message + MPROC__POOL_SLACK)
+        return mproc__error(MPROC_ETOOBIG);
+    mproc__msg_header(hdr, len);
+    mproc__buf_bytes(&wk->outbox, hdr, sizeof hdr);
+    /* Small, or behind frames still waiting: all of it through the outbox. */
+    if (len <= SMALL_FRAME || wk->outbox.len > sizeof hdr) {
+        mproc__buf_bytes(&wk->outbox, msg, len);
+        len = 0;
+    }
+    if (!wk->outbox.failed && (rc = flush_outbox(wk, PATIENCE)) == 0 && len > 0 && !waiting(wk)) {
+        /* A large payload straight from msg. */
+        long n = write_while_taken(wk, rest, len, PATIENCE);
+        if (n < 0)
+            return (int)n;
+        rest += n;
+        len -= (size_t)n;
+    }
+    if (len > 0 && !wk->outbox.failed)
+        mproc__buf_bytes(&wk->outbox, rest, len);
+    if (wk->outbox.failed) {
+        /* Its channel would miss a frame: it goes, ENDED gives its items back. */
+        (void)mproc_process_kill(wk->p);
+        return mproc__error(MPROC_ENOMEM);
+    }
+    return rc;
 }
 
 static void procs_release(mproc__pool_transport *tp, void *data)
@@ -220,7 +300,8 @@ static void report_end(procs *ps, int i, mproc__tp_event *ev)
     ev->running = atomic_load(&((mproc__pool_slot *)mproc_shm_ptr(ps->shm) + i)->item);
     mproc_process_free(wk->p);
     mproc_conn_close(wk->conn);
-    *wk = (worker){NULL, NULL, 0, 0};
+    mproc__buf_free(&wk->outbox);
+    *wk = (worker){NULL, NULL, 0, 0, {0}, 0};
 }
 
 static int procs_next(mproc__pool_transport *tp, double timeout, mproc__tp_event *ev)
@@ -233,6 +314,15 @@ static int procs_next(mproc__pool_transport *tp, double timeout, mproc__tp_event
 
     memset(ev, 0, sizeof *ev);
     for (;;) {
+        int pending = 0;
+        for (int i = 0; i < nw; i++) {
+            worker *wk = &ps->w[i];
+            if (wk->p && waiting(wk) && (wk->ended || flush_outbox(wk, 0) != 0))
+                wk->outbox.len = wk->out_pos = 0; /* no reader any more: its ENDED follows */
+            pending |= wk->p && waiting(wk);
+        }
+        if (pending && (timeout < 0 || timeout > PATIENCE))
+            timeout = PATIENCE;
         /* A worker that ended: what it sent first, then its end. */
         for (int k = 0; k < nw; k++) {
             int i = (ps->next_scan + k) % nw;
@@ -297,6 +387,7 @@ static void procs_free(mproc__pool_transport *tp)
             mproc_process_free(ps->w[i].p);
         }
         mproc_conn_close(ps->w[i].conn);
+        mproc__buf_free(&ps->w[i].outbox);
     }
     free(ps->w);
     mproc_conn_close(ps->wake_r);
@@ -337,7 +428,7 @@ mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const 
     if (!(ps->w = calloc((size_t)workers, sizeof *ps->w)) || !(ps->initargs = mproc_args_new()) ||
         mproc__args_append(ps->initargs, cfg->initargs) != 0 ||
         !(ps->shm = mproc_shm_new(ctx, (size_t)workers * sizeof(mproc__pool_slot))) ||
-        mproc_pipe(ctx, 0, &ps->wake_r, &ps->wake_w) != 0)
+        mproc_pipe(ctx, 1, &ps->wake_r, &ps->wake_w) != 0)
         rc = mproc_last_error() ? mproc_last_error() : MPROC_ENOMEM;
     if (rc != 0) {
         procs_free(&ps->tp);

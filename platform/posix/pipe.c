@@ -80,6 +80,23 @@ int mproc__posix_socketpair(int fds[2], int nonblock)
     return rc;
 }
 
+/* A socketpair's buffers hold at least this much each way where the
+ * default is smaller (macOS and the BSDs give 8 KiB; Linux about 200 KiB):
+ * a pool queues up to 128 KiB of work at a busy worker, and more than the
+ * channel holds waits in the pool's own memory until the worker reads. */
+#define SOCKET_BUFFER_MIN (128 * 1024)
+
+static void raise_socket_buffers(int fd)
+{
+    static const int opts[2] = {SO_SNDBUF, SO_RCVBUF};
+    for (int i = 0; i < 2; i++) {
+        int have = 0, want = SOCKET_BUFFER_MIN;
+        socklen_t len = sizeof have;
+        if (getsockopt(fd, SOL_SOCKET, opts[i], &have, &len) == 0 && have < want)
+            (void)setsockopt(fd, SOL_SOCKET, opts[i], &want, sizeof want);
+    }
+}
+
 int mproc__plat_pipe(int duplex, mproc__handle h[2])
 {
     int fds[2];
@@ -95,6 +112,10 @@ int mproc__plat_pipe(int duplex, mproc__handle h[2])
     if (!duplex)
         (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 #endif
+    if (duplex) {
+        raise_socket_buffers(fds[0]);
+        raise_socket_buffers(fds[1]);
+    }
     h[0] = fds[0];
     h[1] = fds[1];
     return 0;
