@@ -168,7 +168,7 @@ static void plan(void)
     }
     if ((r = add_row("Connection round trip, 64 B", FIG_CONN_RTT, "s")) != NULL) {
         r->bp.method = mproc_get_start_method();
-        r->bp.reps = 20000;
+        r->bp.reps = opt.quick ? 5000 : 20000; /* a round trip wakes a sleeper: 30-90 us on a VM */
         add_series(r, "mproc", "mproc");
         r->raw_fig = "pipe_rtt";
         r->py_fig = "conn_rtt";
@@ -182,7 +182,7 @@ static void plan(void)
     }
     if ((r = add_row("Semaphore ping-pong, 2 processes", FIG_LOCK_PINGPONG, "s")) != NULL) {
         r->bp.method = mproc_get_start_method();
-        r->bp.reps = 20000;
+        r->bp.reps = opt.quick ? 5000 : 20000;
         add_series(r, "mproc", "mproc");
         r->raw_fig = "mutex_pingpong";
         r->py_fig = "lock_pingpong";
