@@ -50,6 +50,8 @@
 #define _GNU_SOURCE
 #endif
 
+#include "baseline_util.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -99,21 +101,6 @@ static int flush_stdout(void)
     return 0;
 }
 
-static int parse_count(const char *s, long long min, long long max, long long *out)
-{
-    char *end = NULL;
-    long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static double now(void)
 {
     struct timespec t;
@@ -128,29 +115,6 @@ static void report(const char *what, apr_status_t st)
 {
     char buf[256];
     fprintf(stderr, "baseline_apr: %s: %s\n", what, apr_strerror(st, buf, sizeof buf));
-}
-
-/* Resident memory for --rss; written through a volatile pointer so the
- * compiler cannot drop the stores. */
-static volatile unsigned char *g_ballast;
-
-static int ballast_alloc(long long mib)
-{
-    size_t n, i;
-    unsigned char *p;
-
-    if (mib <= 0)
-        return 0;
-    n = (size_t)mib * (size_t)1048576u;
-    p = malloc(n);
-    if (p == NULL) {
-        fprintf(stderr, "baseline_apr: cannot allocate %lld MiB for --rss\n", mib);
-        return -1;
-    }
-    g_ballast = p;
-    for (i = 0; i < n; i += 4096u)
-        g_ballast[i] = (unsigned char)(i >> 12 | 1u);
-    return 0;
 }
 
 /* Waits for proc; 0 if it exited with status 0. */
@@ -279,7 +243,7 @@ static int measure(const figure_t *fig, const char *argv0, long long rss_mib, lo
     }
     if (fig->prepare != NULL && fig->prepare(argv0) != 0)
         return -1;
-    if (ballast_alloc(rss_mib) != 0)
+    if (baseline_ballast_alloc("baseline_apr", rss_mib) != 0)
         return -1;
     for (r = -1; r < reps; r++) { /* r == -1: untimed warm-up */
         if (r == 0)
@@ -337,7 +301,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s given twice\n", prog, opt);
             return EXIT_USAGE;
         }
-        if (parse_count(val, is_reps ? 1 : 0, max, dst) != 0) {
+        if (baseline_parse_count(val, is_reps ? 1 : 0, max, dst) != 0) {
             fprintf(stderr, "%s: %s needs an integer in %s..%lld, got '%s'\n", prog, opt, is_reps ? "1" : "0", max,
                     val != NULL ? val : "(nothing)");
             return EXIT_USAGE;
@@ -353,7 +317,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     rc = measure(fig, prog, rss_mib < 0 ? 0 : rss_mib, reps > 0 ? reps : fig->def_reps);
-    free((void *)g_ballast);
+    baseline_ballast_free();
     apr_terminate(); /* destroys every pool */
     return rc == 0 ? 0 : EXIT_FAILURE;
 }

@@ -70,6 +70,8 @@
 #define _GNU_SOURCE
 #endif
 
+#include "baseline_util.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -163,22 +165,6 @@ static void emit(const char *impl, long long size, long long rss_mib,
     flush_or_die();
 }
 
-static int parse_count(const char *s, long long min, long long max,
-                       long long *out)
-{
-    char *end = NULL;
-    long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 #ifdef _WIN32
 typedef LARGE_INTEGER stamp_t;
 
@@ -214,36 +200,6 @@ static double seconds_between(stamp_t a, stamp_t b)
            (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
 }
 #endif
-
-/* Resident memory for --rss; written through a volatile pointer so the
- * compiler cannot drop the stores. */
-static volatile unsigned char *g_ballast;
-
-static int ballast_alloc(long long mib)
-{
-    size_t n, i;
-    unsigned char *p;
-
-    if (mib <= 0)
-        return 0;
-    n = (size_t)mib * (size_t)1048576u;
-    p = malloc(n);
-    if (p == NULL) {
-        fprintf(stderr, "baseline_raw: cannot allocate %lld MiB for --rss\n",
-                mib);
-        return -1;
-    }
-    g_ballast = p;
-    for (i = 0; i < n; i += 4096u)
-        g_ballast[i] = (unsigned char)(i >> 12 | 1u);
-    return 0;
-}
-
-static void ballast_free(void)
-{
-    free((void *)g_ballast);
-    g_ballast = NULL;
-}
 
 #ifdef _WIN32
 /* ------------------------------------------------------------------ */
@@ -1038,7 +994,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s given twice\n", prog, opt);
             return EXIT_USAGE;
         }
-        if (parse_count(val, strcmp(opt, "--reps") == 0 ? 1 : 0, max, dst)
+        if (baseline_parse_count(val, strcmp(opt, "--reps") == 0 ? 1 : 0, max, dst)
             != 0) {
             fprintf(stderr, "%s: %s needs an integer in %s..%lld, got '%s'\n",
                     prog, opt, strcmp(opt, "--reps") == 0 ? "1" : "0", max,
@@ -1065,9 +1021,9 @@ int main(int argc, char **argv)
             reps = 50;
     }
 
-    if ((fig->options & OPT_RSS) != 0 && ballast_alloc(o.rss_mib) != 0)
+    if ((fig->options & OPT_RSS) != 0 && baseline_ballast_alloc("baseline_raw", o.rss_mib) != 0)
         return EXIT_FAILURE;
     rc = fig->run(prog, &o, reps);
-    ballast_free();
+    baseline_ballast_free();
     return rc == 0 ? 0 : EXIT_FAILURE;
 }
