@@ -121,11 +121,10 @@ static mproc_process *start_in(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *a
     return p;
 }
 
-/* One producer started in ctx (NULL: the default) puts 0 .. n-1; they
- * come out in that order, and the queue is empty after. */
-static void check_in_order(mproc_ctx *ctx, int64_t n)
+/* One producer started in ctx (NULL: the default) puts 0 .. n-1 through
+ * q; they come out in that order, and q is empty after. */
+static void check_in_order_through(mproc_ctx *ctx, mproc_queue *q, int64_t n)
 {
-    mproc_queue *q = mproc_queue_new(ctx, 0);
     mproc_args *a = mproc_args_new();
     mproc_process *p;
     int64_t bad = 0;
@@ -147,6 +146,13 @@ static void check_in_order(mproc_ctx *ctx, int64_t n)
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+}
+
+static void check_in_order(mproc_ctx *ctx, int64_t n)
+{
+    mproc_queue *q = mproc_queue_new(ctx, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    check_in_order_through(ctx, q, n);
     mproc_queue_free(q);
 }
 
@@ -758,24 +764,8 @@ static void test_queue_used_before_fork_works_in_the_child(void)
 static void test_simple_queue_puts_and_gets(void)
 {
     mproc_queue *q = mproc_simple_queue_new(NULL);
-    mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int64_t bad = 0;
-    mproc_args_add_queue(a, q);
-    mproc_args_add_i64(a, 300);
-    p = tu_start(put_numbers, a);
-    for (int64_t i = 0; i < 300; i++) {
-        void *d;
-        size_t n;
-        int64_t v = -1;
-        if (mproc_queue_get(q, &d, &n, 60) != 0)
-            break;
-        memcpy(&v, d, sizeof v);
-        bad += v != i;
-        mproc_free(d);
-    }
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    check_in_order_through(NULL, q, 300);
     mproc_queue_free(q);
 }
 
@@ -1124,24 +1114,8 @@ static void test_thread_queue_joinable_join_waits_for_task_done(void)
 static void test_thread_simple_queue_puts_and_gets(void)
 {
     mproc_queue *q = mproc_simple_queue_new(thread_ctx());
-    mproc_args *a = mproc_args_new();
-    mproc_process *p;
-    int64_t bad = 0;
-    mproc_args_add_queue(a, q);
-    mproc_args_add_i64(a, 300);
-    p = start_in(thread_ctx(), put_numbers, a);
-    for (int64_t i = 0; i < 300; i++) {
-        void *d;
-        size_t n;
-        int64_t v = -1;
-        if (mproc_queue_get(q, &d, &n, 60) != 0)
-            break;
-        memcpy(&v, d, sizeof v);
-        bad += v != i;
-        mproc_free(d);
-    }
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    check_in_order_through(thread_ctx(), q, 300);
     CU_ASSERT_EQUAL(mproc_queue_task_done(q), MPROC_EINVAL);
     mproc_queue_free(q);
 }
