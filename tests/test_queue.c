@@ -1044,18 +1044,6 @@ static void test_thread_queue_bounded_put_waits_for_room(void)
     mproc_queue_free(q);
 }
 
-/* Sets event arg 1, then gets from queue arg 0 with no timeout: -code. */
-static int signal_then_get(mproc_args *a)
-{
-    void *d = NULL;
-    size_t n;
-    int rc;
-    mproc_event_set(mproc_args_event(a, 1));
-    rc = mproc_queue_get(mproc_args_queue(a, 0), &d, &n, -1);
-    mproc_free(d);
-    return -rc;
-}
-
 static void test_thread_queue_close_ends_puts_gets_and_waits(void)
 {
     mproc_queue *q = mproc_queue_new(thread_ctx(), 1), *full = mproc_queue_new(thread_ctx(), 1);
@@ -1068,7 +1056,7 @@ static void test_thread_queue_close_ends_puts_gets_and_waits(void)
     /* A get waiting on an empty queue, a put waiting on a full one. */
     mproc_args_add_queue(a, q);
     mproc_args_add_event(a, getting);
-    getter = start_in(thread_ctx(), signal_then_get, a);
+    getter = start_in(thread_ctx(), get_after_signal, a);
     CU_ASSERT_EQUAL(mproc_queue_put(full, "1", 1, 0), 0);
     mproc_args_add_queue(b, full);
     mproc_args_add_str(b, "2");
