@@ -273,9 +273,9 @@ int mproc__plat_psem_init(mproc__psync *s, void *mem, unsigned value, unsigned m
 int mproc__plat_psem_acquire(mproc__psync *s, double timeout);
 /* Adds one; MPROC_ESTATE (and no change) when already at max. */
 int mproc__plat_psem_release(mproc__psync *s);
-/* Adds one, for a caller that knows the value is below max (a Lock's
- * release, which its own state proves held): where the OS semaphore has
- * no maximum, without release's check and its lock. */
+/* Adds one where being at max cannot matter (a Lock's wake-up: its
+ * semaphore counts hints up to SEM_VALUE_MAX): where the OS semaphore has
+ * no maximum, without release's check and its lock; elsewhere as release. */
 int mproc__plat_psem_post(mproc__psync *s);
 /* A robust mutex: only the holder releases it.  acquire returns 0,
  * MPROC_ETIMEDOUT, or MPROC_EBROKEN when the previous holder died holding
