@@ -38,38 +38,38 @@ extern "C" {
 
 enum {
     MPROC_OK = 0,
-    MPROC_EINVAL = -1,    /* bad argument */
-    MPROC_ENOMEM = -2,    /* out of memory */
-    MPROC_EEMPTY = -3,    /* nothing to get */
-    MPROC_EFULL = -4,     /* no room to put */
-    MPROC_ETIMEDOUT = -5, /* the timeout passed first */
-    MPROC_ECLOSED = -6,   /* the object or its peer is closed */
-    MPROC_ENOTSUP = -7,   /* not available on this OS or start method */
-    MPROC_ENOTREG = -8,   /* target not registered with MPROC_TARGET */
-    MPROC_ENOINIT = -9,   /* mproc_init() has not run where it must have */
-    MPROC_ESTATE = -10,   /* call not valid in the object's current state */
-    MPROC_EEXIST = -11,   /* already set */
-    MPROC_EBROKEN = -12,  /* peer died or data is corrupt; object unusable */
-    MPROC_ETOOBIG = -13,  /* message larger than the configured limit */
-    MPROC_ESYS = -14,     /* OS error; see mproc_last_os_error() */
-    MPROC_ETASK = -15     /* the task returned a nonzero code */
+    MPROC_EINVAL = -1,    /**< bad argument */
+    MPROC_ENOMEM = -2,    /**< out of memory */
+    MPROC_EEMPTY = -3,    /**< nothing to get */
+    MPROC_EFULL = -4,     /**< no room to put */
+    MPROC_ETIMEDOUT = -5, /**< the timeout passed first */
+    MPROC_ECLOSED = -6,   /**< the object or its peer is closed */
+    MPROC_ENOTSUP = -7,   /**< not available on this OS or start method */
+    MPROC_ENOTREG = -8,   /**< target not registered with MPROC_TARGET */
+    MPROC_ENOINIT = -9,   /**< mproc_init() has not run where it must have */
+    MPROC_ESTATE = -10,   /**< call not valid in the object's current state */
+    MPROC_EEXIST = -11,   /**< already set */
+    MPROC_EBROKEN = -12,  /**< peer died or data is corrupt; object unusable */
+    MPROC_ETOOBIG = -13,  /**< message larger than the configured limit */
+    MPROC_ESYS = -14,     /**< OS error; see mproc_last_os_error() */
+    MPROC_ETASK = -15     /**< the task returned a nonzero code */
 };
 
-/* The code behind the last failing call of this thread. */
+/** The code behind the last failing call of this thread. */
 MPROC_API int mproc_last_error(void);
-/* The OS error (errno, or GetLastError() on Windows) behind the last
+/** The OS error (errno, or GetLastError() on Windows) behind the last
  * MPROC_ESYS of this thread. */
 MPROC_API long mproc_last_os_error(void);
-/* A sentence describing code; never NULL, also for unknown codes. */
+/** A sentence describing code; never NULL, also for unknown codes. */
 MPROC_API const char *mproc_strerror(int code);
-/* Frees a buffer the library allocated for the caller (received messages). */
+/** Frees a buffer the library allocated for the caller (received messages). */
 MPROC_API void mproc_free(void *buf);
 
 /* ------------------------------------------------------------------ */
 /* Start-up and logging                                                */
 /* ------------------------------------------------------------------ */
 
-/*
+/**
  * Must be the first statement of main() in any program that uses the spawn
  * or forkserver start methods.  In the parent it records argv and the path of
  * the program and checks MPROC_START_METHOD.  In a process started by spawn
@@ -82,7 +82,7 @@ MPROC_API int mproc_init(int argc, char **argv);
 
 enum { MPROC_LOG_DEBUG = 10, MPROC_LOG_INFO = 20, MPROC_LOG_WARNING = 30, MPROC_LOG_ERROR = 40 };
 typedef void (*mproc_log_fn)(int level, const char *msg, void *ud);
-/* Installs the log hook (NULL removes it).  The library never prints: all
+/** Installs the log hook (NULL removes it).  The library never prints: all
  * warnings (e.g. fork from a multi-threaded process) and error details go
  * here.  fn may be called from any thread, never with a library lock held. */
 MPROC_API void mproc_set_log_handler(mproc_log_fn fn, void *ud);
@@ -95,34 +95,34 @@ typedef enum { MPROC_FORK = 1, MPROC_SPAWN, MPROC_FORKSERVER, MPROC_THREAD } mpr
 typedef enum { MPROC_OS_LINUX = 1, MPROC_OS_MACOS, MPROC_OS_WINDOWS, MPROC_OS_BSD } mproc_os;
 typedef struct mproc_ctx mproc_ctx;
 
-/* CPython's current default for this OS: forkserver on Linux/BSD, spawn on
+/** CPython's current default for this OS: forkserver on Linux/BSD, spawn on
  * macOS and Windows.  MPROC_START_METHOD does not change this value. */
 MPROC_API mproc_method mproc_default_start_method(void);
-/* CPython 3.<python_minor>'s default on os: Windows always spawn; macOS fork
+/** CPython 3.<python_minor>'s default on os: Windows always spawn; macOS fork
  * before 3.8, spawn from 3.8; Linux/BSD fork before 3.14, forkserver from
  * 3.14.  Returns 0 (and MPROC_EINVAL) for an unknown os or a negative minor. */
 MPROC_API mproc_method mproc_default_start_method_for(mproc_os os, int python_minor);
-/* Fixes the start method used by the default context (NULL).  Fails with
+/** Fixes the start method used by the default context (NULL).  Fails with
  * MPROC_EEXIST once a method is fixed (by an earlier call or by first use of
  * the default context) unless force is nonzero; MPROC_ENOTSUP if m is not
  * available on this OS; MPROC_EINVAL for an unknown m. */
 MPROC_API int mproc_set_start_method(mproc_method m, int force);
-/* The method of the default context, fixing it if not yet fixed: the one set
+/** The method of the default context, fixing it if not yet fixed: the one set
  * with mproc_set_start_method, else MPROC_START_METHOD, else the OS default.
  * Returns 0 (and MPROC_EINVAL) if MPROC_START_METHOD is invalid. */
 MPROC_API mproc_method mproc_get_start_method(void);
-/* Writes up to cap available methods to out, the OS default first; returns
+/** Writes up to cap available methods to out, the OS default first; returns
  * how many are available (may exceed cap), or MPROC_EINVAL. */
 MPROC_API int mproc_get_all_start_methods(mproc_method *out, int cap);
-/* "fork", "spawn", "forkserver", "thread"; "unknown" otherwise. */
+/** "fork", "spawn", "forkserver", "thread"; "unknown" otherwise. */
 MPROC_API const char *mproc_method_name(mproc_method m);
-/* Parses a method name (exact, lower case).  MPROC_EINVAL if unknown. */
+/** Parses a method name (exact, lower case).  MPROC_EINVAL if unknown. */
 MPROC_API int mproc_method_parse(const char *name, mproc_method *out);
-/* The context for m (static, never freed); m == 0 means the default context
+/** The context for m (static, never freed); m == 0 means the default context
  * (see mproc_get_start_method).  NULL with MPROC_ENOTSUP where m is not
  * available (fork/forkserver on Windows), MPROC_EINVAL for an unknown m. */
 MPROC_API mproc_ctx *mproc_get_context(mproc_method m);
-/* The start method a context uses. */
+/** The start method a context uses. */
 MPROC_API mproc_method mproc_ctx_method(const mproc_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
@@ -130,24 +130,24 @@ MPROC_API mproc_method mproc_ctx_method(const mproc_ctx *ctx);
 /* ------------------------------------------------------------------ */
 
 typedef struct mproc_args mproc_args;
-/* A target runs in the child; its return value is the exit code (POSIX keeps
+/** A target runs in the child; its return value is the exit code (POSIX keeps
  * the low 8 bits; a thread target's value is kept whole).  args belongs to
  * the library: do not free it. */
 typedef int (*mproc_target_fn)(mproc_args *args);
 
-/* Registers fn under name so spawn and forkserver children (which exec the
+/** Registers fn under name so spawn and forkserver children (which exec the
  * program again) can find it.  MPROC_TARGET does this for you; call this
  * directly, before mproc_init, only with a compiler the macro does not know.
  * Errors: MPROC_EINVAL (NULL, empty or over-long name), MPROC_EEXIST (the
  * name is taken by another function: spawn then refuses both). */
 MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
 
-/* MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
+/** MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
  * its own name before main runs.  Two different functions registered under
  * one name (static functions of the same name in two files) are refused by
  * spawn and forkserver (MPROC_ENOTREG), whatever the compiler. */
 #if defined(_MSC_VER)
-/* MSVC's C compiler has no constructor attribute: a pointer placed in the
+/** MSVC's C compiler has no constructor attribute: a pointer placed in the
  * C runtime's initializer table (.CRT$XCU), kept by /include even when it
  * comes from a static library.  Its name is made unique per use (function,
  * line, counter); 32-bit x86 decorates C symbols with a leading '_'. */
@@ -180,17 +180,17 @@ MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
 /* Arguments                                                           */
 /* ------------------------------------------------------------------ */
 
-/* A list of typed values copied into the child (by memory for fork and
+/** A list of typed values copied into the child (by memory for fork and
  * thread, by an encoded record for spawn and forkserver).  NULL + ENOMEM. */
 MPROC_API mproc_args *mproc_args_new(void);
-/* Appends a value; the library copies strings and bytes.  Errors:
+/** Appends a value; the library copies strings and bytes.  Errors:
  * MPROC_EINVAL (NULL args, NULL str, NULL data with len > 0), MPROC_ENOMEM,
  * MPROC_ETOOBIG (the list would exceed 1 GiB encoded). */
 MPROC_API int mproc_args_add_i64(mproc_args *args, int64_t v);
 MPROC_API int mproc_args_add_f64(mproc_args *args, double v);
 MPROC_API int mproc_args_add_str(mproc_args *args, const char *str);
 MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t len);
-/* Adds a reference to a shareable object (the caller keeps owning it and
+/** Adds a reference to a shareable object (the caller keeps owning it and
  * must keep it alive until the child has started; a thread child uses it
  * directly, so keep it until that thread is joined).  A spawn or forkserver
  * child gets its own handle on the same object, owned by the library and
@@ -214,9 +214,9 @@ MPROC_API int mproc_args_add_sem(mproc_args *args, mproc_sem *sem);
 MPROC_API int mproc_args_add_event(mproc_args *args, mproc_event *event);
 MPROC_API int mproc_args_add_cond(mproc_args *args, mproc_cond *cond);
 MPROC_API int mproc_args_add_barrier(mproc_args *args, mproc_barrier *barrier);
-/* Number of values (0 for NULL). */
+/** Number of values (0 for NULL). */
 MPROC_API size_t mproc_args_count(const mproc_args *args);
-/* Typed getters.  A wrong type or index gives 0 / NULL and sets
+/** Typed getters.  A wrong type or index gives 0 / NULL and sets
  * mproc_last_error() to MPROC_EINVAL.  Returned pointers stay owned by args.
  * _bytes stores the length in *len (when len is not NULL). */
 MPROC_API int64_t mproc_args_i64(const mproc_args *args, size_t i);
@@ -231,7 +231,7 @@ MPROC_API mproc_sem *mproc_args_sem(const mproc_args *args, size_t i);
 MPROC_API mproc_event *mproc_args_event(const mproc_args *args, size_t i);
 MPROC_API mproc_cond *mproc_args_cond(const mproc_args *args, size_t i);
 MPROC_API mproc_barrier *mproc_args_barrier(const mproc_args *args, size_t i);
-/* Frees args (NULL is allowed).  Never free args that were given to
+/** Frees args (NULL is allowed).  Never free args that were given to
  * mproc_process_new, which takes them. */
 MPROC_API void mproc_args_free(mproc_args *args);
 
@@ -241,18 +241,18 @@ MPROC_API void mproc_args_free(mproc_args *args);
 
 typedef struct mproc_process mproc_process;
 
-/* A process that will run fn(args) under ctx's start method (NULL: the
+/** A process that will run fn(args) under ctx's start method (NULL: the
  * default context).  Takes args (may be NULL) even on failure.  Errors:
  * MPROC_EINVAL (NULL fn, or MPROC_START_METHOD invalid), MPROC_ENOMEM. */
 MPROC_API mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args);
-/* Name (copied) shown by mproc_process_name; default "Process-N".  Only
+/** Name (copied) shown by mproc_process_name; default "Process-N".  Only
  * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL. */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
 MPROC_API const char *mproc_process_name(const mproc_process *p);
-/* Daemon processes are terminated, not waited for, when the parent exits
+/** Daemon processes are terminated, not waited for, when the parent exits
  * normally, and may not start children of their own.  Only before start. */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
-/* Ends the child within about a second of this process's death, however
+/** Ends the child within about a second of this process's death, however
  * this process dies (SIGKILL included), instead of leaving it running
  * (CPython's default, kept when on is 0).  Only this child: its own
  * children die with it only if it asks the same for them.  Only before
@@ -274,7 +274,7 @@ MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
  * A child that cannot start its watcher exits with 255 before its target
  * runs. */
 MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
-/*
+/**
  * Starts the process.  0, or:
  *   MPROC_EINVAL   p is NULL.
  *   MPROC_ESTATE   already started, or called from a daemonic process or
@@ -303,12 +303,12 @@ MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
  * could not be started is started again by the next call.
  */
 MPROC_API int mproc_process_start(mproc_process *p);
-/* Waits for the process to end.  0 when it has ended (it is then reaped),
+/** Waits for the process to end.  0 when it has ended (it is then reaped),
  * MPROC_ETIMEDOUT, MPROC_ESTATE before start or outside p's creator. */
 MPROC_API int mproc_process_join(mproc_process *p, double timeout);
-/* 1 while started and not ended, else 0 (reaps an ended process). */
+/** 1 while started and not ended, else 0 (reaps an ended process). */
 MPROC_API int mproc_process_is_alive(mproc_process *p);
-/* Stores the exit code: the target's return value, -N if killed by signal
+/** Stores the exit code: the target's return value, -N if killed by signal
  * N (on Windows terminate gives -15 and kill -9).  MPROC_ESTATE before start
  * or while running.
  * Forkserver: when the server dies (killed by someone), its children's
@@ -320,18 +320,18 @@ MPROC_API int mproc_process_is_alive(mproc_process *p);
  * exitcode, terminate, kill, or the exit rule) kills it.  The log hook is
  * told (MPROC_LOG_WARNING). */
 MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
-/* SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
+/** SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
  * process.  MPROC_ENOTSUP for the thread method, MPROC_ESTATE before start. */
 MPROC_API int mproc_process_terminate(mproc_process *p);
 MPROC_API int mproc_process_kill(mproc_process *p);
-/* The OS process id once started (for the thread method: this process's);
+/** The OS process id once started (for the thread method: this process's);
  * 0 before start. */
 MPROC_API long mproc_process_pid(const mproc_process *p);
-/* Releases p.  A process still running is not stopped: the library keeps
+/** Releases p.  A process still running is not stopped: the library keeps
  * track of it, reaps it when it ends and applies the exit rule to it. */
 MPROC_API void mproc_process_free(mproc_process *p);
 
-/*
+/**
  * multiprocessing.connection.wait: waits until at least one of the n objects
  * is ready or the timeout passes.  Objects are mproc_process pointers (ready:
  * ended) and mproc_conn pointers (ready: something to receive, or EOF).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the
@@ -344,7 +344,7 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
 /* Queues (multiprocessing.Queue, SimpleQueue, JoinableQueue)          */
 /* ------------------------------------------------------------------ */
 
-/* A pipe-backed queue for any mix of processes and threads.  maxsize 0 is
+/** A pipe-backed queue for any mix of processes and threads.  maxsize 0 is
  * unbounded.  put() copies the item into a per-process buffer that a feeder
  * thread (started on first put) writes to the pipe, so put on an unbounded
  * queue never blocks.  Items are byte strings of 0 .. 512 MiB by default.
@@ -375,11 +375,11 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * method.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
-/* A queue whose items must each be confirmed with mproc_queue_task_done. */
+/** A queue whose items must each be confirmed with mproc_queue_task_done. */
 MPROC_API mproc_queue *mproc_joinable_queue_new(mproc_ctx *ctx, size_t maxsize);
-/* No feeder and no maxsize: put writes to the pipe itself (may block). */
+/** No feeder and no maxsize: put writes to the pipe itself (may block). */
 MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
-/* Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
+/** Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
  * timeout), MPROC_ETOOBIG (over the item limit), MPROC_ESTATE (closed),
  * MPROC_EBROKEN (a process died holding the queue's reader, writer or task
  * lock: the queue is unusable for everyone).  A put waiting for room on a
@@ -388,91 +388,91 @@ MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
  * robust or abandoned mutexes (Linux, FreeBSD, Windows), else within about
  * 0.1 s of the dead holder's pid disappearing (macOS, OpenBSD). */
 MPROC_API int mproc_queue_put(mproc_queue *queue, const void *data, size_t len, double timeout);
-/* Removes the oldest item into a new buffer (free with mproc_free).  0,
+/** Removes the oldest item into a new buffer (free with mproc_free).  0,
  * MPROC_EEMPTY (none within timeout), MPROC_EBROKEN, MPROC_ESTATE.  Items
  * written before a producer died holding the writer lock (mid-item or
  * between two) are still got; after them, a waiting get returns
  * MPROC_EBROKEN within about a second instead of waiting for ever. */
 MPROC_API int mproc_queue_get(mproc_queue *queue, void **data, size_t *len, double timeout);
-/* put/get with timeout 0: MPROC_EFULL / MPROC_EEMPTY instead of waiting. */
+/** put/get with timeout 0: MPROC_EFULL / MPROC_EEMPTY instead of waiting. */
 MPROC_API int mproc_queue_put_nowait(mproc_queue *queue, const void *data, size_t len);
 MPROC_API int mproc_queue_get_nowait(mproc_queue *queue, void **data, size_t *len);
-/* Items put and not yet got, across all processes (approximate while
+/** Items put and not yet got, across all processes (approximate while
  * others put and get); works on every OS.  Items a killed producer had put
  * but its feeder had not yet written are lost and still counted (and
  * still hold their slots of a bounded queue) unless the death broke the
  * queue; once broken, *n is 0 (nothing can be got any more) and the call
  * returns MPROC_EBROKEN. */
 MPROC_API int mproc_queue_qsize(mproc_queue *queue, size_t *n);
-/* 1 / 0, or a negative error. */
+/** 1 / 0, or a negative error. */
 MPROC_API int mproc_queue_empty(mproc_queue *queue);
 MPROC_API int mproc_queue_full(mproc_queue *queue);
-/* The largest item this process puts or accepts (at most 4 GiB - 1). */
+/** The largest item this process puts or accepts (at most 4 GiB - 1). */
 MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
-/* Joinable queues: one task_done per item got (MPROC_ESTATE when called
+/** Joinable queues: one task_done per item got (MPROC_ESTATE when called
  * more often than items were put); join waits until all are done.
  * MPROC_EINVAL on other queues; MPROC_EBROKEN once the queue is broken
  * (join returns it when the queue breaks while it waits).  Neither waits
  * for a process that died: task_done does not wait for a killed joiner. */
 MPROC_API int mproc_queue_task_done(mproc_queue *queue);
 MPROC_API int mproc_queue_join(mproc_queue *queue);
-/* No more put or get from this process; the feeder flushes then exits. */
+/** No more put or get from this process; the feeder flushes then exits. */
 MPROC_API void mproc_queue_close(mproc_queue *queue);
-/* After close: waits until the feeder wrote everything (MPROC_ESTATE
+/** After close: waits until the feeder wrote everything (MPROC_ESTATE
  * before close).  A process flushes its queues this way when it exits. */
 MPROC_API int mproc_queue_join_thread(mproc_queue *queue);
-/* Exit (and free) without waiting for the feeder: buffered items may be
+/** Exit (and free) without waiting for the feeder: buffered items may be
  * lost, as with CPython's cancel_join_thread. */
 MPROC_API void mproc_queue_cancel_join_thread(mproc_queue *queue);
-/* Closes, flushes (unless cancelled) and releases this process's handle. */
+/** Closes, flushes (unless cancelled) and releases this process's handle. */
 MPROC_API void mproc_queue_free(mproc_queue *queue);
 
 /* ------------------------------------------------------------------ */
 /* Pipes (multiprocessing.Pipe)                                        */
 /* ------------------------------------------------------------------ */
 
-/* Two connected ends.  duplex: both send and receive (a socketpair / duplex
+/** Two connected ends.  duplex: both send and receive (a socketpair / duplex
  * pipe); otherwise *a only receives and *b only sends (CPython's order).
  * Messages are framed: 0 bytes up to the maximum (512 MiB by default).
  * Errors: MPROC_EINVAL, MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b);
-/* Sends one message (copied; blocks while the pipe is full).  MPROC_ETOOBIG
+/** Sends one message (copied; blocks while the pipe is full).  MPROC_ETOOBIG
  * over the maximum (nothing sent), MPROC_ECLOSED when the peer is gone,
  * MPROC_ESTATE on a receive-only end. */
 MPROC_API int mproc_conn_send(mproc_conn *conn, const void *data, size_t len);
-/* Receives one message into a new buffer (free with mproc_free).  0,
+/** Receives one message into a new buffer (free with mproc_free).  0,
  * MPROC_ETIMEDOUT (a message half received is kept for the next call),
  * MPROC_ECLOSED when the peer closed, MPROC_EBROKEN for a malformed frame
  * (the connection stays broken), MPROC_ETOOBIG for a header announcing more
  * than the maximum (also breaking it), MPROC_ESTATE on a send-only end. */
 MPROC_API int mproc_conn_recv(mproc_conn *conn, void **data, size_t *len, double timeout);
-/* 1 when something can be received (or the peer closed), 0 after timeout. */
+/** 1 when something can be received (or the peer closed), 0 after timeout. */
 MPROC_API int mproc_conn_poll(mproc_conn *conn, double timeout);
-/* The largest message this end sends or accepts (at most 4 GiB - 1). */
+/** The largest message this end sends or accepts (at most 4 GiB - 1). */
 MPROC_API int mproc_conn_set_max_message(mproc_conn *conn, size_t max);
-/* Closes and releases this end. */
+/** Closes and releases this end. */
 MPROC_API void mproc_conn_close(mproc_conn *conn);
 
 /* ------------------------------------------------------------------ */
 /* Shared memory (multiprocessing.shared_memory, Value, Array)         */
 /* ------------------------------------------------------------------ */
 
-/* A zero-filled block of size bytes shared with every process it is given
+/** A zero-filled block of size bytes shared with every process it is given
  * to (mapped at a possibly different address in each).  Anonymous: nothing
  * is left in /dev/shm or elsewhere once the last holder exits, even when
  * killed.  NULL + MPROC_EINVAL (size 0 or over 1 TiB), MPROC_ESYS. */
 MPROC_API mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size);
-/* This process's address of the block, and its size. */
+/** This process's address of the block, and its size. */
 MPROC_API void *mproc_shm_ptr(mproc_shm *shm);
 MPROC_API size_t mproc_shm_size(const mproc_shm *shm);
-/* Unmaps and releases this process's handle (others keep theirs). */
+/** Unmaps and releases this process's handle (others keep theirs). */
 MPROC_API void mproc_shm_free(mproc_shm *shm);
 
 /* ------------------------------------------------------------------ */
 /* Synchronisation: Lock RLock Semaphore BoundedSemaphore Event       */
 /* Condition Barrier (multiprocessing.synchronize)                    */
 /* ------------------------------------------------------------------ */
-/* Each works across every process it is passed to and between threads.
+/** Each works across every process it is passed to and between threads.
  * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS.
  * Except the thread context's Lock and RLock (ctx ==
  * mproc_get_context(MPROC_THREAD)), as multiprocessing.dummy uses
@@ -485,11 +485,11 @@ MPROC_API void mproc_shm_free(mproc_shm *shm);
  * with MPROC_ENOTSUP.  The other objects of the thread context, and the
  * RLock a Condition makes for itself, are the shared ones. */
 
-/* Lock: not recursive; any thread or process may release it (CPython). */
+/** Lock: not recursive; any thread or process may release it (CPython). */
 MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);
-/* RLock: the holding thread may re-acquire; only it may release. */
+/** RLock: the holding thread may re-acquire; only it may release. */
 MPROC_API mproc_lock *mproc_rlock_new(mproc_ctx *ctx);
-/* 0 once held, MPROC_ETIMEDOUT, or MPROC_EBROKEN: the holder died holding
+/** 0 once held, MPROC_ETIMEDOUT, or MPROC_EBROKEN: the holder died holding
  * it (a waiter finds out within about a second).  Then the caller HOLDS
  * the lock, as after POSIX's EOWNERDEAD: what it guarded may be half
  * updated; the caller repairs it and releases the lock, which then works
@@ -499,54 +499,54 @@ MPROC_API mproc_lock *mproc_rlock_new(mproc_ctx *ctx);
  * its pid is not found, and a pid reused by a new process hides the
  * death until that process ends. */
 MPROC_API int mproc_lock_acquire(mproc_lock *lock, double timeout);
-/* MPROC_ESTATE if not locked (RLock: not held by this thread). */
+/** MPROC_ESTATE if not locked (RLock: not held by this thread). */
 MPROC_API int mproc_lock_release(mproc_lock *lock);
 MPROC_API void mproc_lock_free(mproc_lock *lock);
 
-/* Semaphore(value); BoundedSemaphore(value) refuses to go above value. */
+/** Semaphore(value); BoundedSemaphore(value) refuses to go above value. */
 MPROC_API mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value);
 MPROC_API mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value);
-/* 0, MPROC_ETIMEDOUT.  A semaphore has no owner (CPython's semantics): a
+/** 0, MPROC_ETIMEDOUT.  A semaphore has no owner (CPython's semantics): a
  * unit taken by a process that then died is lost. */
 MPROC_API int mproc_sem_acquire(mproc_sem *sem, double timeout);
-/* MPROC_ESTATE when a bounded semaphore would exceed its initial value. */
+/** MPROC_ESTATE when a bounded semaphore would exceed its initial value. */
 MPROC_API int mproc_sem_release(mproc_sem *sem);
 MPROC_API void mproc_sem_free(mproc_sem *sem);
 
-/* Event: a flag processes wait for.  set, clear, is_set and wait return
+/** Event: a flag processes wait for.  set, clear, is_set and wait return
  * MPROC_EBROKEN once a process died inside one of them holding the
  * event's internal lock; a waiter killed while waiting breaks nothing
  * (set does not wait for it). */
 MPROC_API mproc_event *mproc_event_new(mproc_ctx *ctx);
 MPROC_API int mproc_event_set(mproc_event *event);
 MPROC_API int mproc_event_clear(mproc_event *event);
-/* 1 or 0, or a negative error (compare with == 1). */
+/** 1 or 0, or a negative error (compare with == 1). */
 MPROC_API int mproc_event_is_set(mproc_event *event);
-/* 0 once set, MPROC_ETIMEDOUT. */
+/** 0 once set, MPROC_ETIMEDOUT. */
 MPROC_API int mproc_event_wait(mproc_event *event, double timeout);
 MPROC_API void mproc_event_free(mproc_event *event);
 
-/* Condition over lock (Lock or RLock; NULL: a new RLock it owns, reachable
+/** Condition over lock (Lock or RLock; NULL: a new RLock it owns, reachable
  * with mproc_cond_lock).  The caller keeps owning a lock it passed, and
  * must keep it alive as long as the condition. */
 MPROC_API mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock);
 MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *cond);
-/* With the lock held by this thread: releases it, waits for a notify or the
+/** With the lock held by this thread: releases it, waits for a notify or the
  * timeout, re-acquires it.  0 when notified, MPROC_ETIMEDOUT, MPROC_ESTATE
  * when the lock is not held, MPROC_EBROKEN when the lock came back from a
  * holder that died meanwhile (held again all the same, as with
  * mproc_lock_acquire). */
 MPROC_API int mproc_cond_wait(mproc_cond *cond, double timeout);
-/* With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise.
+/** With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise.
  * Waits for the woken to wake, but not for a waiter that was killed: such
  * a one is found within about a second and the count repaired. */
 MPROC_API int mproc_cond_notify(mproc_cond *cond, unsigned n);
 MPROC_API int mproc_cond_notify_all(mproc_cond *cond);
 MPROC_API void mproc_cond_free(mproc_cond *cond);
 
-/* Barrier for parties (>= 1) waiters. */
+/** Barrier for parties (>= 1) waiters. */
 MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
-/* The arrival index 0..parties-1 once all arrived; MPROC_ETIMEDOUT for the
+/** The arrival index 0..parties-1 once all arrived; MPROC_ETIMEDOUT for the
  * waiter whose timeout passed (the barrier breaks), MPROC_EBROKEN for the
  * others and for waits on a broken barrier until reset.  A party that dies
  * inside the barrier (or holding its internal lock) breaks it: the others
@@ -554,17 +554,17 @@ MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
  * party that dies before arriving cannot be told from a late one: the
  * others wait for their timeout. */
 MPROC_API int mproc_barrier_wait(mproc_barrier *barrier, double timeout);
-/* Breaks the barrier: waiters get MPROC_EBROKEN. */
+/** Breaks the barrier: waiters get MPROC_EBROKEN. */
 MPROC_API int mproc_barrier_abort(mproc_barrier *barrier);
-/* Back to empty; current waiters get MPROC_EBROKEN. */
+/** Back to empty; current waiters get MPROC_EBROKEN. */
 MPROC_API int mproc_barrier_reset(mproc_barrier *barrier);
 MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
 
 /* ------------------------------------------------------------------ */
-/* Pools (multiprocessing.Pool, concurrent.futures, multiprocessing.dummy) */
+/** Pools (multiprocessing.Pool, concurrent.futures, multiprocessing.dummy) */
 /* ------------------------------------------------------------------ */
 
-/*
+/**
  * A pool runs registered *tasks* in worker processes (or threads, with
  * mproc_get_context(MPROC_THREAD)): a task reads one input byte string and
  * writes one result.  Each worker has its own private channel to the pool
@@ -577,24 +577,24 @@ MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
  * function may be called from any thread.
  */
 typedef struct mproc_pool mproc_pool;
-/* Where a task writes its result. */
+/** Where a task writes its result. */
 typedef struct mproc_out mproc_out;
-/* Appends len bytes to the task's result.  MPROC_ETOOBIG when the result
+/** Appends len bytes to the task's result.  MPROC_ETOOBIG when the result
  * would exceed the pool's max_message (nothing appended; the item then
  * fails with MPROC_ETOOBIG whatever the task returns), MPROC_ENOMEM,
  * MPROC_EINVAL. */
 MPROC_API int mproc_out_write(mproc_out *out, const void *data, size_t len);
-/* A task: in/len is the input (valid during the call only); returns 0, or
+/** A task: in/len is the input (valid during the call only); returns 0, or
  * its own nonzero code (the item then fails with MPROC_ETASK and that code;
  * what it wrote is dropped). */
 typedef int (*mproc_task_fn)(const void *in, size_t len, mproc_out *out);
 
-/* Registers fn under name so spawn and forkserver workers (a fresh copy of
+/** Registers fn under name so spawn and forkserver workers (a fresh copy of
  * the program) can find it; MPROC_TASK(fn) does this before main.  Errors as
  * mproc_register_target. */
 MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
 
-/* MPROC_TASK(fn); at file scope after fn's definition: registers fn under
+/** MPROC_TASK(fn); at file scope after fn's definition: registers fn under
  * its own name.  Under spawn and forkserver an unregistered task (or one of
  * two registered under one name) fails with MPROC_ENOTREG before anything
  * runs; fork and thread pools also run unregistered tasks. */
@@ -616,41 +616,41 @@ MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
 #error "MPROC_TASK needs constructor support; call mproc_register_task() instead"
 #endif
 
-/* What became of one item. */
+/** What became of one item. */
 typedef struct {
     int status;   /* 0; MPROC_ETASK (the task returned nonzero); MPROC_EBROKEN (its worker died);
                      MPROC_ETIMEDOUT (ran past task_timeout, worker killed); MPROC_ECLOSED (pool
                      terminated first); MPROC_ETOOBIG (input or result over max_message);
                      MPROC_ENOTREG (the task is not registered) */
-    int code;     /* ETASK: the task's return value; EBROKEN: the worker's exit code, -N for signal N */
-    long pid;     /* the worker that ran it last (0 if none) */
-    int attempts; /* how many times it was started */
+    int code;     /**< ETASK: the task's return value; EBROKEN: the worker's exit code, -N for signal N */
+    long pid;     /**< the worker that ran it last (0 if none) */
+    int attempts; /**< how many times it was started */
 } mproc_task_status;
 
 typedef struct {
     mproc_target_fn initializer;  /* run once in each new worker; nonzero return: that worker exits
                                      and its tasks go to others; when no new worker gets past it
                                      the pending tasks fail with MPROC_EBROKEN (no restart loop) */
-    mproc_args *initargs;         /* copied for each worker; the caller keeps it */
-    int maxtasksperchild;         /* 0: unlimited; else a worker is replaced after this many items */
+    mproc_args *initargs;         /**< copied for each worker; the caller keeps it */
+    int maxtasksperchild;         /**< 0: unlimited; else a worker is replaced after this many items */
     double task_timeout;          /* seconds; <= 0: none.  An item running longer is killed with its
                                      worker (a thread pool cannot kill a thread: the item fails and
                                      its result is dropped, the thread is replaced) */
-    int max_retries;              /* re-run an item whose worker died up to this many times; 0: fail it */
-    size_t max_message;           /* largest input or result; 0: 64 MiB */
+    int max_retries;              /**< re-run an item whose worker died up to this many times; 0: fail it */
+    size_t max_message;           /**< largest input or result; 0: 64 MiB */
     void (*progress)(size_t done, size_t total, void *ud); /* per map/imap call, in the caller's
                                      thread; total 0 when unknown (imap) */
     void *progress_ud;
-} mproc_pool_opts;                /* zero-initialised = CPython's defaults, no timeout, no retries */
+} mproc_pool_opts;                /**< zero-initialised = CPython's defaults, no timeout, no retries */
 
-/* A pool of workers started with ctx's method (NULL: the default context);
+/** A pool of workers started with ctx's method (NULL: the default context);
  * workers 0: mproc_cpu_count().  opts NULL: defaults.  Workers start now.
  * NULL on error: MPROC_EINVAL (workers < 0, an option out of range),
  * MPROC_ENOTREG (an initializer not registered, spawn/forkserver),
  * MPROC_ENOINIT, MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts);
 
-/* n fixed-size records in -> n fixed-size results out, in order (a result
+/** n fixed-size records in -> n fixed-size results out, in order (a result
  * shorter than out_size is zero-padded; a longer one fails that item with
  * MPROC_ETOOBIG).  chunksize 0: CPython's ceil(n / (4 * workers)).  status:
  * n entries filled in, or NULL.  Returns 0 when every item succeeded, else
@@ -660,7 +660,7 @@ MPROC_API mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_po
 MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t n, size_t in_size,
                              void *out, size_t out_size, size_t chunksize, mproc_task_status *status);
 
-/* Variable-length inputs pulled lazily by next (at most a bounded window in
+/** Variable-length inputs pulled lazily by next (at most a bounded window in
  * flight, so input of any length runs in bounded memory) and results handed
  * to on_result in input order (ordered != 0: imap) or as they complete
  * (imap_unordered).  next returns 1 with an item (valid until its next
@@ -674,41 +674,41 @@ typedef void (*mproc_result_fn)(void *ud, size_t index, const mproc_task_status 
 MPROC_API int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn, mproc_input_fn next, void *in_ud,
                               mproc_result_fn on_result, void *out_ud, size_t chunksize, int ordered);
 
-/* One task run asynchronously (apply_async); in is copied.  NULL on error
+/** One task run asynchronously (apply_async); in is copied.  NULL on error
  * (MPROC_EINVAL, MPROC_ENOTREG, MPROC_ECLOSED after close, MPROC_ENOMEM). */
 typedef struct mproc_result mproc_result;
 MPROC_API mproc_result *mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t len);
-/* 0 once the task is done, MPROC_ETIMEDOUT before. */
+/** 0 once the task is done, MPROC_ETIMEDOUT before. */
 MPROC_API int mproc_result_wait(mproc_result *r, double timeout);
-/* 1 when done, 0 before. */
+/** 1 when done, 0 before. */
 MPROC_API int mproc_result_ready(mproc_result *r);
-/* Waits as mproc_result_wait, then hands over the result (*data: free with
+/** Waits as mproc_result_wait, then hands over the result (*data: free with
  * mproc_free; NULL when empty or failed) and its status (st may be NULL).
  * data and len may both be NULL to read the status only.  Returns 0,
  * MPROC_ETIMEDOUT (nothing handed over), the task's status, or
  * MPROC_EINVAL.  A second get after success hands over nothing. */
 MPROC_API int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st);
-/* Releases r; the task still runs if it has not (its result is dropped). */
+/** Releases r; the task still runs if it has not (its result is dropped). */
 MPROC_API void mproc_result_free(mproc_result *r);
 
-/* No new work (map, imap and apply_async then fail with MPROC_ECLOSED);
+/** No new work (map, imap and apply_async then fail with MPROC_ECLOSED);
  * queued tasks still run.  0 or MPROC_EINVAL. */
 MPROC_API int mproc_pool_close(mproc_pool *pool);
-/* Stops now: workers are killed, unfinished tasks end with MPROC_ECLOSED,
+/** Stops now: workers are killed, unfinished tasks end with MPROC_ECLOSED,
  * calls waiting on them return.  0 or MPROC_EINVAL. */
 MPROC_API int mproc_pool_terminate(mproc_pool *pool);
-/* After close or terminate: waits until every task is done (close) and
+/** After close or terminate: waits until every task is done (close) and
  * every worker has ended and been reaped.  0, MPROC_ETIMEDOUT, MPROC_ESTATE
  * (neither close nor terminate called), MPROC_EINVAL. */
 MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
-/* Terminates the pool if it still runs, joins it, and releases it.  A
+/** Terminates the pool if it still runs, joins it, and releases it.  A
  * thread pool's worker abandoned for task_timeout is joined here: free
  * waits for its task to return. */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
 
-/* The pid of this process's parent. */
+/** The pid of this process's parent. */
 MPROC_API long mproc_parent_pid(void);
-/* Number of CPUs (at least 1). */
+/** Number of CPUs (at least 1). */
 MPROC_API int mproc_cpu_count(void);
 
 #ifdef __cplusplus
