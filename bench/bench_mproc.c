@@ -98,7 +98,7 @@ static int echo(mproc_args *a)
     for (;;) {
         void *d;
         size_t len;
-        if (mproc_conn_recv(c, &d, &len, 600) != 0)
+        if (mproc_conn_recv(c, &d, &len, -1) != 0)
             return 1;
         if (len == 0) {
             mproc_free(d);
@@ -265,7 +265,7 @@ static double conn_rtt(const bench_params *bp, char *why)
     for (long i = 0; i < bp->reps; i++) {
         void *d;
         size_t len;
-        if (mproc_conn_send(mine, msg, sizeof msg) != 0 || mproc_conn_recv(mine, &d, &len, 600) != 0)
+        if (mproc_conn_send(mine, msg, sizeof msg) != 0 || mproc_conn_recv(mine, &d, &len, -1) != 0)
             break;
         mproc_free(d);
         if (i + 1 == bp->reps)

@@ -1,6 +1,7 @@
 /*
- * Connections (multiprocessing.Pipe): framed messages over a pipe or a
- * socketpair.  A receive that times out in the middle of a message keeps
+ * Connections (multiprocessing.Pipe): framed messages over pipes (a duplex
+ * connection is two, one each way: a pipe wakes its reader sooner than a
+ * socketpair does, the round trip users time).  A receive that times out in the middle of a message keeps
  * what it has read, so the next receive resumes the same message: no
  * message is ever torn by a timeout.  A malformed header breaks the
  * connection (the stream has lost its framing); nothing is over-read and
@@ -17,7 +18,8 @@
 struct mproc_conn {
     uint32_t magic;
     mproc__link link; /* in live: the connections of this process */
-    mproc__handle rd, wr; /* duplex: the same handle; simplex: one is NO_HANDLE */
+    mproc__handle rd, wr; /* simplex: one is NO_HANDLE */
+    int flags;            /* the pipes' (MPROC__PIPE_BLOCKING) */
     mproc__mutex *send_mu, *recv_mu;
     size_t max;
     int broken;
@@ -49,7 +51,7 @@ static void register_live(mproc_conn *c)
     mproc__link_add(&live, &c->link, c);
 }
 
-static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
+static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr, int flags)
 {
     mproc_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -62,36 +64,44 @@ static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr)
     c->magic = CONN_MAGIC;
     c->rd = rd;
     c->wr = wr;
+    c->flags = flags;
     c->max = MPROC__MSG_DEFAULT_MAX;
     register_live(c);
     return c;
 }
 
-int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b)
+int mproc__pipe(int duplex, int flags, mproc_conn **a, mproc_conn **b)
 {
-    mproc__handle h[2];
+    /* h[0] -> h[1] carries b's messages to a; duplex adds h[2] -> h[3]. */
+    mproc__handle h[4] = {MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE};
     int rc;
 
-    (void)ctx; /* a pipe serves processes and threads alike */
     if (!a || !b)
         return mproc__error(MPROC_EINVAL);
     *a = *b = NULL;
-    if ((rc = mproc__plat_pipe(duplex, h)) != 0)
+    if ((rc = mproc__plat_pipe(flags, h)) != 0 || (duplex && (rc = mproc__plat_pipe(flags, h + 2)) != 0)) {
+        mproc__close_handles(h, 4);
         return rc;
+    }
     /* CPython's order: Pipe(duplex=False) returns (reader, writer). */
-    *a = duplex ? conn_make(h[0], h[0]) : conn_make(h[0], MPROC__NO_HANDLE);
-    *b = duplex ? conn_make(h[1], h[1]) : conn_make(MPROC__NO_HANDLE, h[1]);
-    if (!*a || !*b) {
-        mproc_conn_close(*a);
-        mproc_conn_close(*b);
-        if (!*a)
-            mproc__plat_close(h[0]);
-        if (!*b)
-            mproc__plat_close(h[1]);
-        *a = *b = NULL;
+    *a = conn_make(h[0], h[3], flags);
+    *b = *a ? conn_make(h[2], h[1], flags) : NULL;
+    if (!*b) {
+        if (*a) {
+            (*a)->rd = (*a)->wr = MPROC__NO_HANDLE; /* closed below, once */
+            mproc_conn_close(*a);
+        }
+        mproc__close_handles(h, 4);
+        *a = NULL;
         return mproc__error(MPROC_ENOMEM);
     }
     return 0;
+}
+
+int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b)
+{
+    (void)ctx; /* a pipe serves processes and threads alike */
+    return mproc__pipe(duplex, MPROC__PIPE_BLOCKING, a, b);
 }
 
 int mproc_conn_set_max_message(mproc_conn *c, size_t max)
@@ -144,16 +154,31 @@ int mproc_conn_send(mproc_conn *c, const void *data, size_t len)
     return rc ? mproc__error(rc) : 0;
 }
 
-/* Reads into [p + *got, p + want) until complete or the deadline passes. */
+/* Reads into [p + *got, p + want) until complete or the deadline passes.
+ * A blocking pipe waits for its bytes inside the read when there is no
+ * deadline; with one, it is asked whether it is readable first. */
 static int read_part(mproc_conn *c, unsigned char *p, size_t want, size_t *got, double deadline, int forever)
 {
+    int blocking = c->flags & MPROC__PIPE_BLOCKING;
     while (*got < want) {
         double left = forever ? -1 : deadline - mproc__plat_now();
-        long n = mproc__plat_read_timed(c->rd, p + *got, want - *got, forever ? -1 : left > 0 ? left : 0);
+        long n;
+        if (!forever && left < 0)
+            left = 0;
+        if (blocking && !forever) {
+            int ready = mproc__plat_readable(c->rd, left);
+            if (ready <= 0)
+                return ready < 0 ? ready : MPROC_ETIMEDOUT;
+            left = 0;
+        }
+        n = mproc__plat_read_timed(c->rd, p + *got, want - *got, left);
         if (n < 0)
             return (int)n;
-        if (n == 0)
-            return MPROC_ETIMEDOUT;
+        if (n == 0) {
+            if (!blocking || left > 0 || mproc__plat_now() >= deadline)
+                return MPROC_ETIMEDOUT;
+            continue; /* another process took the bytes: wait again */
+        }
         *got += (size_t)n;
     }
     return 0;
@@ -237,7 +262,7 @@ void mproc_conn_close(mproc_conn *c)
     mproc__link_remove(&live, &c->link);
     if (c->rd != MPROC__NO_HANDLE)
         mproc__plat_close(c->rd);
-    if (c->wr != MPROC__NO_HANDLE && c->wr != c->rd)
+    if (c->wr != MPROC__NO_HANDLE)
         mproc__plat_close(c->wr);
     mproc__plat_mutex_free(c->send_mu);
     mproc__plat_mutex_free(c->recv_mu);
@@ -250,28 +275,36 @@ int mproc__conn_is(const void *obj) { return obj && ((const mproc_conn *)obj)->m
 
 mproc__handle mproc__conn_sentinel(mproc_conn *c) { return c->rd; }
 
+mproc__handle mproc__conn_write_handle(mproc_conn *c) { return c->wr; }
+
 /* ---- passing to children ------------------------------------------------ */
 
 static int conn_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {
     mproc_conn *c = obj;
-    int duplex = c->rd == c->wr;
-    if (*n >= cap)
+    /* bit 0: a read end follows, bit 1: a write end follows, bit 2: blocking pipes */
+    uint8_t ends = (uint8_t)((c->rd != MPROC__NO_HANDLE) | (c->wr != MPROC__NO_HANDLE) << 1 |
+                             (c->flags & MPROC__PIPE_BLOCKING ? 4 : 0));
+    if (*n + 2 > cap)
         return MPROC_ETOOBIG;
-    hs[(*n)++] = c->rd != MPROC__NO_HANDLE ? c->rd : c->wr;
-    /* 0 duplex, 1 read end, 2 write end */
-    mproc__buf_u8(b, (uint8_t)(duplex ? 0 : c->rd != MPROC__NO_HANDLE ? 1 : 2));
+    if (c->rd != MPROC__NO_HANDLE)
+        hs[(*n)++] = c->rd;
+    if (c->wr != MPROC__NO_HANDLE)
+        hs[(*n)++] = c->wr;
+    mproc__buf_u8(b, ends);
     mproc__buf_u64(b, (uint64_t)c->max);
     return 0;
 }
 
 static void *conn_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 {
-    uint8_t mode = mproc__rd_u8(r);
+    uint8_t ends = mproc__rd_u8(r);
     uint64_t max = mproc__rd_u64(r);
+    size_t want = (size_t)(ends & 1) + (size_t)(ends >> 1 & 1);
     mproc_conn *c = NULL;
-    if (!r->bad && n == 1 && mode <= 2 && max <= UINT32_MAX)
-        c = conn_make(mode == 2 ? MPROC__NO_HANDLE : hs[0], mode == 1 ? MPROC__NO_HANDLE : hs[0]);
+    if (!r->bad && (ends & 3) != 0 && ends <= 7 && n == want && max <= UINT32_MAX)
+        c = conn_make(ends & 1 ? hs[0] : MPROC__NO_HANDLE, ends & 2 ? hs[n - 1] : MPROC__NO_HANDLE,
+                      ends & 4 ? MPROC__PIPE_BLOCKING : 0);
     if (!c) {
         mproc__close_handles(hs, n);
         return mproc__null(r->bad ? MPROC_EBROKEN : MPROC_ENOMEM);

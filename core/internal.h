@@ -204,7 +204,12 @@ void mproc__close_handles(const mproc__handle *hs, size_t n);
 /* Connections (core/conn.c): identification for mproc_wait, and the
  * blocking write both connections and queues use. */
 int mproc__conn_is(const void *obj);
+/* mproc_pipe with the pipes' flags (mproc__plat_pipe): the pool's channels
+ * are written with timeouts, so they take flags 0. */
+int mproc__pipe(int duplex, int flags, mproc_conn **a, mproc_conn **b);
 mproc__handle mproc__conn_sentinel(mproc_conn *c);
+/* The handle a connection's messages go out on (NO_HANDLE: a read end). */
+mproc__handle mproc__conn_write_handle(mproc_conn *c);
 int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
 /* Tests only (core/queue.c). */

@@ -225,9 +225,16 @@ size_t mproc__plat_keep_only(mproc__handle *hs, size_t n);
 
 /* ---- pipes and timed I/O (connections and queues) ---------------------- */
 
-/* A pipe: h[0] reads and h[1] writes; duplex: both ends read and write.
- * Never inherited by spawned children; suited to the timed calls below. */
-int mproc__plat_pipe(int duplex, mproc__handle h[2]);
+/* A one-way pipe: h[0] reads and h[1] writes.  Never inherited by spawned
+ * children.  flags 0: ends for the timed calls below with any timeout.
+ * MPROC__PIPE_BLOCKING: ends that wait inside the read and write calls
+ * themselves, where the OS wakes a waiting reader sooner than one waiting
+ * for readiness (POSIX: a blocking read() against poll() then read());
+ * such a pipe is only written with timeout < 0, and a timed read asks
+ * mproc__plat_readable first, then reads with timeout 0 (which may still
+ * wait if another process takes the bytes in between). */
+#define MPROC__PIPE_BLOCKING 1
+int mproc__plat_pipe(int flags, mproc__handle h[2]);
 /* Reads 1..len bytes, waiting up to timeout for the first one.  Returns the
  * count, 0 when the timeout passed, MPROC_ECLOSED at end of file. */
 long mproc__plat_read_timed(mproc__handle h, void *buf, size_t len, double timeout);

@@ -131,7 +131,7 @@ static int procs_start(mproc__pool_transport *tp, int w)
     int rc;
 
     atomic_store(&slot->item, 0);
-    if ((rc = mproc_pipe(ps->ctx, 1, &mine, &theirs)) != 0)
+    if ((rc = mproc__pipe(1, 0, &mine, &theirs)) != 0)
         return rc;
     (void)mproc_conn_set_max_message(mine, ps->max_message + MPROC__POOL_SLACK);
     if (!(a = worker_args(ps, w, theirs)) || !(p = mproc_process_new(ps->ctx, mproc__pool_worker, a))) {
@@ -170,7 +170,7 @@ static long procs_pid(mproc__pool_transport *tp, int w)
  * and what its channel does not take within PATIENCE waits in its outbox,
  * written by later calls (next() tries again at least every PATIENCE
  * while any waits).  Frames are the connection's own (mproc__msg_header),
- * written on its one handle by the dispatcher thread alone. */
+ * written on its write handle by the dispatcher thread alone. */
 #define PATIENCE 1e-3
 #define SMALL_FRAME 16384             /* header and payload in one write below this */
 #define OUTBOX_KEEP ((size_t)1 << 20) /* an emptied outbox keeps its buffer up to this */
@@ -179,7 +179,7 @@ static long procs_pid(mproc__pool_transport *tp, int w)
  * written, or an error (the worker is ending). */
 static long write_while_taken(worker *wk, const unsigned char *p, size_t len, double patience)
 {
-    mproc__handle h = mproc__conn_sentinel(wk->conn); /* a duplex connection's one handle */
+    mproc__handle h = mproc__conn_write_handle(wk->conn);
     size_t done = 0;
     while (done < len) {
         long n = mproc__plat_write_timed(h, p + done, len - done, patience);
@@ -428,7 +428,7 @@ mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const 
     if (!(ps->w = calloc((size_t)workers, sizeof *ps->w)) || !(ps->initargs = mproc_args_new()) ||
         mproc__args_append(ps->initargs, cfg->initargs) != 0 ||
         !(ps->shm = mproc_shm_new(ctx, (size_t)workers * sizeof(mproc__pool_slot))) ||
-        mproc_pipe(ctx, 1, &ps->wake_r, &ps->wake_w) != 0)
+        mproc__pipe(0, 0, &ps->wake_r, &ps->wake_w) != 0)
         rc = mproc_last_error() ? mproc_last_error() : MPROC_ENOMEM;
     if (rc != 0) {
         procs_free(&ps->tp);

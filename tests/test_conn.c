@@ -198,7 +198,7 @@ static void feed_raw(const void *bytes, size_t n, int close_after, int expect, s
     void *d = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 1, &r, &w), 0);
-    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_sentinel(w), bytes, n), 0);
+    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_write_handle(w), bytes, n), 0);
     if (close_after) {
         mproc_conn_close(w);
         w = NULL;
@@ -251,9 +251,9 @@ static void test_timeout_mid_message_resumes_it(void)
     CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 1, &r, &w), 0);
     mproc__msg_header(msg, 6);
     memcpy(msg + MPROC__MSG_HDR, "abcdef", 6);
-    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_sentinel(w), msg, MPROC__MSG_HDR + 2), 0);
+    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_write_handle(w), msg, MPROC__MSG_HDR + 2), 0);
     CU_ASSERT_EQUAL(mproc_conn_recv(r, &d, &n, 0.1), MPROC_ETIMEDOUT);
-    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_sentinel(w), msg + MPROC__MSG_HDR + 2, 4), 0);
+    CU_ASSERT_EQUAL(mproc__write_fully(mproc__conn_write_handle(w), msg + MPROC__MSG_HDR + 2, 4), 0);
     CU_ASSERT_EQUAL(mproc_conn_recv(r, &d, &n, 1), 0);
     CU_ASSERT(n == 6 && d && memcmp(d, "abcdef", 6) == 0);
     mproc_free(d);

@@ -80,42 +80,23 @@ int mproc__posix_socketpair(int fds[2], int nonblock)
     return rc;
 }
 
-/* A socketpair's buffers hold at least this much each way where the
- * default is smaller (macOS and the BSDs give 8 KiB; Linux about 200 KiB):
- * a pool queues up to 128 KiB of work at a busy worker, and more than the
- * channel holds waits in the pool's own memory until the worker reads. */
-#define SOCKET_BUFFER_MIN (128 * 1024)
-
-static void raise_socket_buffers(int fd)
-{
-    static const int opts[2] = {SO_SNDBUF, SO_RCVBUF};
-    for (int i = 0; i < 2; i++) {
-        int have = 0, want = SOCKET_BUFFER_MIN;
-        socklen_t len = sizeof have;
-        if (getsockopt(fd, SOL_SOCKET, opts[i], &have, &len) == 0 && have < want)
-            (void)setsockopt(fd, SOL_SOCKET, opts[i], &want, sizeof want);
-    }
-}
-
-int mproc__plat_pipe(int duplex, mproc__handle h[2])
+int mproc__plat_pipe(int flags, mproc__handle h[2])
 {
     int fds[2];
-    /* Non-blocking: a timed write must never block on a full pipe beyond
-     * its timeout.  Every user of these descriptors goes through the timed
-     * calls, or the whole-buffer ones that wait for readiness, so sharing
-     * the mode across processes is harmless. */
-    if ((duplex ? mproc__posix_socketpair(fds, 1) : mproc__posix_pipe(fds, 1)) != 0)
+    int blocking = flags & MPROC__PIPE_BLOCKING;
+    /* Otherwise non-blocking: a timed write must never block on a full pipe
+     * beyond its timeout.  Every user of these descriptors goes through the
+     * timed calls, or the whole-buffer ones that wait for readiness, so
+     * sharing the mode across processes is harmless. */
+    if (mproc__posix_pipe(fds, !blocking) != 0)
         return mproc__sys_error(errno);
 #if MPROC_HAVE_F_SETPIPE_SZ
     /* A 1 MiB pipe lets a feeder's batch go in one write (best effort: an
-     * unprivileged process may be limited by /proc/sys/fs/pipe-max-size). */
-    if (!duplex)
+     * unprivileged process may be limited by /proc/sys/fs/pipe-max-size).
+     * Connections' pipes keep the default: their frames go one by one. */
+    if (!blocking)
         (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 #endif
-    if (duplex) {
-        raise_socket_buffers(fds[0]);
-        raise_socket_buffers(fds[1]);
-    }
     h[0] = fds[0];
     h[1] = fds[1];
     return 0;

@@ -55,14 +55,13 @@ int mproc__win_pipe_pair(DWORD server_mode, DWORD client_access, DWORD flags, in
     return 0;
 }
 
-/* h[0] is the server end: the read end of a one-way pipe. */
-int mproc__plat_pipe(int duplex, mproc__handle h[2])
+/* h[0] is the server end: the read end of a one-way pipe.  Overlapped
+ * handles serve both flags: a read with timeout < 0 waits in the read. */
+int mproc__plat_pipe(int flags, mproc__handle h[2])
 {
     HANDLE server, client;
-    int rc = duplex
-                 ? mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, FILE_FLAG_OVERLAPPED, 0,
-                                        &server, &client)
-                 : mproc__win_pipe_pair(PIPE_ACCESS_INBOUND, GENERIC_WRITE, FILE_FLAG_OVERLAPPED, 0, &server, &client);
+    int rc = mproc__win_pipe_pair(PIPE_ACCESS_INBOUND, GENERIC_WRITE, FILE_FLAG_OVERLAPPED, 0, &server, &client);
+    (void)flags;
     if (rc != 0)
         return rc;
     h[0] = (mproc__handle)server;
