@@ -431,8 +431,8 @@ MPROC_API void mproc_queue_free(mproc_queue *queue);
 /* Pipes (multiprocessing.Pipe)                                        */
 /* ------------------------------------------------------------------ */
 
-/** Two connected ends.  duplex: both send and receive (a socketpair / duplex
- * pipe); otherwise *a only receives and *b only sends (CPython's order).
+/** Two connected ends.  duplex: both send and receive (two pipes, one each
+ * way); otherwise *a only receives and *b only sends (CPython's order).
  * Messages are framed: 0 bytes up to the maximum (512 MiB by default).
  * Errors: MPROC_EINVAL, MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b);
