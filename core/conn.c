@@ -2,10 +2,11 @@
  * Connections (multiprocessing.Pipe): framed messages over pipes, a duplex
  * connection two of them, one each way (a pipe wakes its reader sooner than
  * a socketpair does: the round trip users time).  A receive that times out
- * in the middle of a message keeps what it has read, so the next receive resumes the same message: no
- * message is ever torn by a timeout.  A malformed header breaks the
- * connection (the stream has lost its framing); nothing is over-read and
- * nothing larger than the configured maximum is allocated.
+ * in the middle of a message keeps what it has read, so the next receive
+ * resumes the same message: no message is ever torn by a timeout.  A
+ * malformed header breaks the connection (the stream has lost its
+ * framing); nothing is over-read and nothing larger than the configured
+ * maximum is allocated.
  */
 #include <stdlib.h>
 #include <string.h>
