@@ -25,6 +25,8 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
     int rc;
 
     memset(e, 0, sizeof *e);
+    e->target = rec->target;
+    e->name = rec->name;
     mproc__buf_u32(b, RECORD_MAGIC);
     mproc__buf_u8(b, RECORD_VERSION);
     mproc__buf_u8(b, (uint8_t)rec->kind);
@@ -49,7 +51,7 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
         rc = MPROC_ENOMEM;
     if (rc != 0) {
         mproc__buf_free(b);
-        return mproc__error(rc);
+        return mproc__raise(rc);
     }
     return 0;
 }
@@ -124,28 +126,51 @@ int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__h
     return 0;
 }
 
-/* The child's answer, a frame holding one int32, read in place: once the
- * child may have taken its record (and run its target) nothing here can
- * fail for want of memory, so a start never kills a child that is already
+/* The child's answer, a frame holding two int32 (a code, 0 when it took
+ * its record, and the MPROC__FAIL_* stage), read in place: once the child
+ * may have taken its record (and run its target) nothing here can fail
+ * for want of memory, so a start never kills a child that is already
  * running its target (it could hold a lock the parent shares). */
-static int read_answer(mproc__handle h, int32_t *answer)
+static int read_answer(mproc__handle h, int32_t answer[2])
 {
-    unsigned char frame[4 + sizeof *answer];
+    unsigned char frame[4 + 2 * sizeof(int32_t)];
     int rc = mproc__plat_read_all(h, frame, 4);
     if (rc != 0)
         return rc;
-    if (frame[0] != sizeof *answer || frame[1] || frame[2] || frame[3])
+    if (frame[0] != 2 * sizeof(int32_t) || frame[1] || frame[2] || frame[3])
         return MPROC_EBROKEN;
-    if ((rc = mproc__plat_read_all(h, frame + 4, sizeof *answer)) != 0)
+    if ((rc = mproc__plat_read_all(h, frame + 4, 2 * sizeof(int32_t))) != 0)
         return rc == MPROC_ECLOSED ? MPROC_EBROKEN : rc;
-    memcpy(answer, frame + 4, sizeof *answer);
+    memcpy(answer, frame + 4, 2 * sizeof(int32_t));
     return 0;
+}
+
+int mproc__child_failed(int code, int stage, const mproc__encoded *rec)
+{
+    const char *name = rec->name ? rec->name : "the child", *target = rec->target ? rec->target : "?";
+    switch (stage) {
+    case MPROC__FAIL_TARGET:
+        return mproc__errorf(MPROC_ENOTREG,
+                             "target '%s' of %s is not registered in the new process, which knows the targets this "
+                             "program registers when it starts: one registered later (by a plugin loaded with "
+                             "dlopen after mproc_init, or by mproc_register_target after start-up) is unknown "
+                             "there; register it with MPROC_TARGET in the program itself, or use the fork method",
+                             target, name);
+    case MPROC__FAIL_LIFELINE:
+        return mproc__errorf(code, "%s could not watch this process's life (die_with_parent: %s), so it did not run "
+                                   "target '%s'",
+                             name, mproc_strerror(code), target);
+    default:
+        return mproc__errorf(code, "%s could not take its start record in the new process (%s), so it did not run "
+                                   "target '%s'",
+                             name, mproc_strerror(code), target);
+    }
 }
 
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
 {
     mproc__child *c;
-    int32_t answer = 0;
+    int32_t answer[2] = {0, 0};
     int rc, sent, code = 0;
 
     *out = NULL;
@@ -160,13 +185,11 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
         rc = mproc__record_send(mproc__plat_child_channel(c), c, rec);
     sent = rc == 0;
     if (sent)
-        rc = read_answer(mproc__plat_child_channel(c), &answer);
-    if (rc == 0 && answer == 0) {
+        rc = read_answer(mproc__plat_child_channel(c), answer);
+    if (rc == 0 && answer[0] == 0) {
         *out = c;
         return 0;
     }
-    if (rc == 0)
-        rc = answer;
     /* The child did not take its record.  It may still run (waiting on the
      * channel we hold, or doing anything else before its mproc_init): end
      * it before reaping, as libuv reaps a child whose exec failed, never
@@ -174,6 +197,8 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
     (void)mproc__plat_child_signal(c, 1);
     (void)mproc__plat_child_wait(c, -1, &code);
     mproc__plat_child_free(c);
+    if (rc == 0) /* the child answered why it cannot run */
+        return mproc__child_failed(answer[0] < 0 ? answer[0] : MPROC_EBROKEN, answer[1], rec);
     if (!sent && rc != MPROC_ECLOSED)
         return rc;
     if (rc == MPROC_ECLOSED || rc == MPROC_EBROKEN || rc == MPROC_ESYS)
@@ -181,9 +206,7 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
                              "the spawned child closed its bootstrap channel (exit code %d) before its mproc_init() "
                              "took the record; call mproc_init(argc, argv) first in main",
                              code);
-    if (rc == MPROC_ENOTREG)
-        return mproc__errorf(rc, "the spawned child has no target of that name");
-    return mproc__error(rc);
+    return mproc__raise(rc);
 }
 
 /* ---- the child's side ------------------------------------------------------ */
@@ -235,8 +258,14 @@ mproc__handle mproc__bootstrap_take(void)
     return (mproc__handle)v;
 }
 
-/* Answers the parent: 0 = record taken, else the reason it cannot run. */
-static void acknowledge(mproc__handle h, int32_t code) { (void)mproc__frame_write(h, &code, sizeof code); }
+/* Answers the parent: code 0 = record taken, else why it cannot run. */
+static void acknowledge(mproc__handle h, int32_t code, int32_t stage)
+{
+    int32_t answer[2];
+    answer[0] = code;
+    answer[1] = stage;
+    (void)mproc__frame_write(h, answer, sizeof answer);
+}
 
 int mproc__bootstrap_run(mproc__handle h)
 {
@@ -244,30 +273,50 @@ int mproc__bootstrap_run(mproc__handle h)
     size_t len, nh = 0;
     mproc__handle hs[MPROC__MAX_HANDLES];
     mproc__record rec;
-    int rc;
+    int rc, stage = MPROC__FAIL_RECORD;
 
     if (mproc__record_recv(h, &data, &len, hs, &nh) != 0)
         exit(255); /* the parent went away: there is nobody to run for */
     rc = mproc__record_decode(data, len, hs, nh, &rec);
     free(data);
     if (rc != 0) {
-        acknowledge(h, rc);
+        acknowledge(h, rc, stage);
         exit(255);
     }
     if (rec.kind == MPROC__BOOT_FORKSERVER) {
         mproc__record_clear(&rec);
-        acknowledge(h, 0);
+        acknowledge(h, 0, 0);
         return 1;
     }
-    if (!mproc__target_find(rec.target)) {
-        acknowledge(h, MPROC_ENOTREG);
+    if ((rc = mproc__record_prepare(&rec, &stage)) != 0) {
+        acknowledge(h, rc, stage);
         mproc__record_clear(&rec);
         exit(255);
     }
     own_channel = h;
     mproc__on_fork_child(close_own_channel_after_fork);
-    acknowledge(h, 0);
+    acknowledge(h, 0, 0);
     mproc__run_record(&rec, 1);
+}
+
+int mproc__record_prepare(mproc__record *rec, int *stage)
+{
+    if (!mproc__target_find(rec->target)) {
+        *stage = MPROC__FAIL_TARGET;
+        return MPROC_ENOTREG;
+    }
+    if (rec->die_with_parent) {
+        mproc__handle life = rec->lifeline;
+        rec->lifeline = MPROC__NO_HANDLE; /* the watcher has it now */
+        /* Running unwatched could outlive the parent, which asked that
+         * this never happen. */
+        if (mproc__plat_lifeline_watch(life, rec->parent_pid) != 0) {
+            int rc = mproc_last_error();
+            *stage = MPROC__FAIL_LIFELINE;
+            return rc < 0 ? rc : MPROC_ESYS;
+        }
+    }
+    return 0;
 }
 
 void mproc__run_record(mproc__record *rec, int whole_program)
@@ -275,21 +324,9 @@ void mproc__run_record(mproc__record *rec, int whole_program)
     mproc_target_fn fn = mproc__target_find(rec->target);
     int rc;
 
-    if (!fn) {
+    if (!fn) { /* prepared: cannot happen */
         mproc__record_clear(rec);
         mproc__plat_exit_now(255);
-    }
-    if (rec->die_with_parent) {
-        mproc__handle life = rec->lifeline;
-        rec->lifeline = MPROC__NO_HANDLE; /* the watcher has it now */
-        if (mproc__plat_lifeline_watch(life, rec->parent_pid) != 0) {
-            /* Running unwatched could outlive the parent, which asked that
-             * this never happen. */
-            mproc__log(MPROC_LOG_ERROR, "%s cannot watch its parent's life (%s): not running its target", rec->name,
-                       mproc_strerror(mproc_last_error()));
-            mproc__record_clear(rec);
-            mproc__plat_exit_now(255);
-        }
     }
     mproc__current_set(rec->name, rec->daemon);
     rc = fn(rec->args);

@@ -72,7 +72,7 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
         if (c->owns_lock)
             mproc_lock_free(c->lock);
         free(c);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return c;
 }
@@ -199,7 +199,7 @@ int mproc_cond_wait(mproc_cond *c, double timeout)
     if (rc == MPROC_EBROKEN)
         return mproc__errorf(rc, "the condition's lock came back from a holder that died: held again, "
                                  "what it guarded may be inconsistent");
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_cond_notify(mproc_cond *c, unsigned n)
@@ -327,7 +327,7 @@ done:
         mproc_cond_free(e->s.cond);
         mproc_lock_free(lock);
         free(e);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return e;
 }
@@ -404,7 +404,7 @@ int mproc_event_wait(mproc_event *e, double timeout)
     mproc_lock_release(e->s.cond->lock);
     if (rc == MPROC_EBROKEN)
         return mproc__errorf(rc, "event broken: a process died while holding its lock");
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 void mproc_event_free(mproc_event *e)
@@ -446,7 +446,7 @@ mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties)
     if ((rc = mproc__block_new(&br->s.b, sizeof(barrier_state), NULL, NULL, NULL, 0)) != 0) {
         mproc_cond_free(br->s.cond);
         free(br);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     ((barrier_state *)br->s.b.state)->parties = parties;
     return br;
@@ -530,7 +530,7 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
     mproc_lock_release(br->s.cond->lock);
     if (rc == MPROC_EBROKEN && dead)
         return mproc__errorf(rc, "barrier broken: a party died in it");
-    return rc ? mproc__error(rc) : (int)index;
+    return rc ? mproc__raise(rc) : (int)index;
 }
 
 /* Takes the barrier's lock for abort and reset; a holder that died breaks

@@ -152,7 +152,7 @@ int mproc_conn_send(mproc_conn *c, const void *data, size_t len)
             rc = mproc__write_fully(c->wr, data, len);
     }
     mproc__plat_mutex_unlock(c->send_mu);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 /* Reads into [p + *got, p + want) until complete or the deadline passes.
@@ -238,7 +238,7 @@ int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
     mproc__plat_mutex_lock(c->recv_mu);
     rc = receive(c, data, len, timeout);
     mproc__plat_mutex_unlock(c->recv_mu);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_conn_poll(mproc_conn *c, double timeout)
@@ -253,7 +253,7 @@ int mproc_conn_poll(mproc_conn *c, double timeout)
     if (c->hdr_got > 0)
         return 1; /* a message is already on its way in */
     rc = mproc__plat_readable(c->rd, timeout);
-    return rc < 0 ? mproc__error(rc) : rc;
+    return rc < 0 ? mproc__raise(rc) : rc;
 }
 
 void mproc_conn_close(mproc_conn *c)

@@ -4,6 +4,7 @@
  * thread's identity, which lock owners record.
  */
 #include <stdatomic.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -18,13 +19,29 @@ uint64_t mproc__thread_id(void)
 
 /* The global lock guards these. */
 static int self_daemon;
+static char self_name[MPROC__NAME_MAX] = "MainProcess";
 
 void mproc__current_set(const char *name, int daemon)
 {
-    (void)name;
     mproc__plat_global_lock();
     self_daemon = daemon != 0;
+    if (name) {
+        size_t n = strlen(name);
+        n = n < sizeof self_name ? n : sizeof self_name - 1;
+        memcpy(self_name, name, n);
+        self_name[n] = '\0';
+    }
     mproc__plat_global_unlock();
+}
+
+void mproc__current_name(char *buf, size_t cap)
+{
+    if (cap == 0)
+        return;
+    mproc__plat_global_lock();
+    strncpy(buf, self_name, cap - 1);
+    mproc__plat_global_unlock();
+    buf[cap - 1] = '\0';
 }
 
 int mproc__current_is_daemon(void)

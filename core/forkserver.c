@@ -220,8 +220,8 @@ static int request(fs_child *c, const mproc__encoded *rec, int *retry)
     mproc__mutex *lock;
     unsigned long gen = 0;
     int32_t report[2];
-    int64_t pid;
-    int rc;
+    int64_t pid = 0;
+    int rc, got_pid;
 
     *retry = 0;
     if ((rc = mproc__plat_pipe(0, status)) != 0 || (rc = mproc__plat_pipe(0, life)) != 0)
@@ -257,9 +257,19 @@ static int request(fs_child *c, const mproc__encoded *rec, int *retry)
     if (rc != 0)
         goto done;
 
-    /* The child writes its pid first thing, so the pid arrives even when
-     * the server dies right after the fork. */
-    if (mproc__plat_read_all(life[0], &pid, sizeof pid) == 0) {
+    /* The child writes its pid once it has its record, so the pid arrives
+     * even when the server dies right after the fork; -1 and a report
+     * when it cannot run (it exits, and the server reaps it). */
+    got_pid = mproc__plat_read_all(life[0], &pid, sizeof pid) == 0;
+    if (got_pid && pid < 0) {
+        int32_t why[2];
+        if (mproc__plat_read_all(life[0], why, sizeof why) == 0)
+            rc = mproc__child_failed(why[0] < 0 ? why[0] : MPROC_EBROKEN, why[1], rec);
+        else
+            rc = mproc__errorf(MPROC_EBROKEN, "the forkserver's child ended before it reported");
+        goto done;
+    }
+    if (got_pid) {
         c->pid = (long)pid;
         c->status = status[0];
         c->life = life[0];
@@ -304,7 +314,7 @@ int mproc__forkserver_start(void **out, const mproc__encoded *rec)
         rc = request(c, rec, &retry);
     if (rc != 0) {
         fs_free(c);
-        return mproc__error(rc);
+        return mproc__raise(rc);
     }
     *out = c;
     return 0;
@@ -453,6 +463,7 @@ static void child_main(void *ud)
     request_in *req = ud;
     mproc__record rec;
     int64_t pid = mproc__plat_getpid();
+    int rc, stage = MPROC__FAIL_RECORD;
 
     /* The child holds nothing of the server's: not the control channel,
      * not other children's status pipes, not its own (whose end of file
@@ -461,11 +472,21 @@ static void child_main(void *ud)
     (void)mproc__plat_keep_only(req->hs, req->nh + 1);
     own_life = req->hs[req->nh];
     mproc__on_fork_child(close_life_after_fork);
-    /* Before anything else: the client learns the pid even if the server
-     * dies now. */
-    if (mproc__plat_write_all(own_life, &pid, sizeof pid) != 0)
+    /* The client learns the pid (even if the server dies now), or, in its
+     * place, why this child cannot run: pid -1, then the code and stage. */
+    if ((rc = mproc__record_decode(req->data, req->len, req->hs, req->nh, &rec)) != 0 ||
+        (rc = mproc__record_prepare(&rec, &stage)) != 0) {
+        unsigned char report[sizeof(int64_t) + 2 * sizeof(int32_t)];
+        int64_t none = -1;
+        int32_t why[2];
+        why[0] = rc;
+        why[1] = stage;
+        memcpy(report, &none, sizeof none);
+        memcpy(report + sizeof none, why, sizeof why);
+        (void)mproc__plat_write_all(own_life, report, sizeof report);
         mproc__plat_exit_now(255);
-    if (mproc__record_decode(req->data, req->len, req->hs, req->nh, &rec) != 0)
+    }
+    if (mproc__plat_write_all(own_life, &pid, sizeof pid) != 0)
         mproc__plat_exit_now(255);
     mproc__run_record(&rec, 0);
 }

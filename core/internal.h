@@ -13,14 +13,24 @@
 
 /* ---- errors (core/error.c) and logging (core/log.c) ------------------- */
 
-/* Sets this thread's last error to code and returns it. */
+/* The longest detail kept for mproc_last_error_message and a log line. */
+#define MPROC__DETAIL_MAX 512
+/* Sets this thread's last error to code (with no detail) and returns it. */
 int mproc__error(int code);
-/* Same, and sends the formatted detail to the log hook at ERROR level. */
+/* Same, keeping detail (truncated) for mproc_last_error_message. */
+int mproc__error_detail(int code, const char *detail);
+/* Passes on code from an inner call: as mproc__error, but a detail that
+ * call gave the same code is kept. */
+int mproc__raise(int code);
+/* Sets code with the formatted detail, prefixed by the code's sentence,
+ * and sends that line to the log hook at ERROR level. */
 int mproc__errorf(int code, const char *fmt, ...);
 /* Keeps os_error for mproc_last_os_error() and returns MPROC_ESYS. */
 int mproc__sys_error(long os_error);
-/* Sets the last error and returns NULL, for pointer-returning calls. */
+/* Sets the last error and returns NULL, for pointer-returning calls; the
+ * second passes on an inner call's code as mproc__raise does. */
 void *mproc__null(int code);
+void *mproc__raise_null(int code);
 void mproc__log(int level, const char *fmt, ...);
 /* Around a region that holds a library lock: messages logged meanwhile by
  * this thread are kept and given to the log hook at the matching release,
@@ -291,6 +301,9 @@ _Noreturn void mproc__exit_process(int code);
 /* Called in a new child before its target: its name and daemon flag. */
 void mproc__current_set(const char *name, int daemon);
 /* Whether this process is a daemonic child (which may not have children). */
+/* This process's name as its parent gave it ("MainProcess" in a process
+ * mproc did not start), copied into buf (truncated to cap). */
+void mproc__current_name(char *buf, size_t cap);
 int mproc__current_is_daemon(void);
 
 /* ---- the bootstrap record (core/bootstrap.c) --------------------------- */
@@ -320,6 +333,7 @@ typedef struct {
     mproc__handle hs[MPROC__MAX_HANDLES];
     size_t nh;
     int die_with_parent; /* spawn_record binds the child (mproc__plat_lifeline_bind) */
+    const char *target, *name; /* the record's, for messages (not owned) */
 } mproc__encoded;
 
 /* Encodes a record: 0, MPROC_ENOMEM, MPROC_ETOOBIG (nothing to free then;
@@ -343,9 +357,19 @@ int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__h
  * took it, MPROC_ENOTREG when it does not know the target.  A child that
  * did not take its record is killed and reaped before this returns. */
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec);
-/* Runs a RUN record (decoded; taken) in this child process and exits with
- * the target's code: with exit() when the child is a whole program
- * (spawn), else through mproc__exit_process (a fork of the forkserver). */
+/* Why a new child cannot run its target, which it tells its parent before
+ * it exits (spawn: in its answer; forkserver: in place of its pid). */
+enum { MPROC__FAIL_RECORD = 1, MPROC__FAIL_TARGET, MPROC__FAIL_LIFELINE };
+/* In the child, with a decoded RUN record: finds the target and starts
+ * watching the parent's life if asked.  0, or the code with *stage set
+ * (the record is then still the caller's to clear). */
+int mproc__record_prepare(mproc__record *rec, int *stage);
+/* In the parent: the error for a child's report (code, stage), with a
+ * message naming the process and its target. */
+int mproc__child_failed(int code, int stage, const mproc__encoded *rec);
+/* Runs a prepared RUN record in this child process and exits with the
+ * target's code: with exit() when the child is a whole program (spawn),
+ * else through mproc__exit_process (a fork of the forkserver). */
 _Noreturn void mproc__run_record(mproc__record *rec, int whole_program);
 /* The bootstrap channel this process inherited, taken once (the variable
  * is removed), or MPROC__NO_HANDLE. */

@@ -1,12 +1,13 @@
 /* The log hook: the library never prints; it tells the user's handler.
  * Also the errors that come with a message (mproc__errorf). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define MSG_MAX 512
+#define MSG_MAX MPROC__DETAIL_MAX
 #define HELD_MAX 2 /* messages kept while a lock is held; later ones dropped */
 
 static mproc_log_fn log_fn;
@@ -59,14 +60,45 @@ void mproc__log(int level, const char *fmt, ...)
 
 int mproc__errorf(int code, const char *fmt, ...)
 {
-    char msg[MSG_MAX - 64];
+    char msg[MPROC__DETAIL_MAX - 64], line[MPROC__DETAIL_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    mproc__log(MPROC_LOG_ERROR, "%s: %s", mproc_strerror(code), msg);
-    return mproc__error(code);
+    snprintf(line, sizeof line, "%s: %s", mproc_strerror(code), msg);
+    mproc__log(MPROC_LOG_ERROR, "%s", line);
+    return mproc__error_detail(code, line);
 }
+
+/* ---- mproc_log_to_stderr ------------------------------------------------ */
+
+static const char *level_name(int level)
+{
+    if (level >= MPROC_LOG_ERROR)
+        return "ERROR";
+    if (level >= MPROC_LOG_WARNING)
+        return "WARNING";
+    if (level >= MPROC_LOG_INFO)
+        return "INFO";
+    return "DEBUG";
+}
+
+/* The threshold travels as the hook's ud: a number, not a pointer to one. */
+static void to_stderr(int level, const char *msg, void *ud)
+{
+    char name[MPROC__NAME_MAX], line[MSG_MAX + MPROC__NAME_MAX + 48];
+    int n;
+    if (level < (int)(intptr_t)ud)
+        return;
+    mproc__current_name(name, sizeof name);
+    /* The whole line in one fwrite to the unbuffered stderr: one write, so
+     * the lines of processes sharing the terminal do not interleave. */
+    n = snprintf(line, sizeof line, "[%s/%s %ld] %s\n", level_name(level), name, mproc__plat_getpid(), msg);
+    if (n > 0)
+        fwrite(line, 1, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1, stderr);
+}
+
+void mproc_log_to_stderr(int level) { mproc_set_log_handler(to_stderr, (void *)(intptr_t)level); }
 
 void mproc__log_hold(void) { hold_depth++; }
 

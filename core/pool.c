@@ -934,7 +934,7 @@ mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__
 done:
     if (rc != 0) {
         pool_release(p);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return p;
 }
@@ -1001,7 +1001,7 @@ int mproc_pool_join(mproc_pool *p, double timeout)
     if (rc == MPROC_ESTATE)
         return mproc__errorf(rc, "join() needs close() or terminate() first");
     if (rc != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     /* The dispatcher has returned: its thread ends at once. */
     (void)mproc__plat_child_wait(p->thread, -1, &code);
     return 0;

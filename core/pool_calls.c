@@ -378,7 +378,7 @@ int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, mproc_input_fn next, void *
     free(s.ring);
     free(s.finished_order);
     rc = stop != 0 ? stop : first_failure;
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 /* ---- apply_async --------------------------------------------------------------- */
@@ -479,7 +479,7 @@ mproc_result *mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void
     if (rc != 0) {
         free(run);
         result_destroy(r);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     if (run)
         mproc__pool_wake(p);
@@ -505,7 +505,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
         (void)mproc__plat_cond_wait(r->pool->cv, r->pool->mu, timeout < 0 ? -1 : left);
     }
     mproc__plat_mutex_unlock(r->pool->mu);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_result_ready(mproc_result *r)

@@ -432,7 +432,7 @@ mproc__pool_transport *mproc__pool_procs_new(mproc_ctx *ctx, int workers, const 
         rc = mproc_last_error() ? mproc_last_error() : MPROC_ENOMEM;
     if (rc != 0) {
         procs_free(&ps->tp);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return &ps->tp;
 }

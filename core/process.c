@@ -8,6 +8,7 @@
  * still reaped (no zombies) and the exit rule (terminate daemon children,
  * join the others) covers all of them.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct mproc_process {
     mproc__mutex *mu;
     mproc_method method;
     mproc_target_fn fn;
+    const char *fn_text; /* as the caller wrote fn (a literal), or NULL */
     mproc_args *args;
     char *name;
     int daemon;
@@ -146,7 +148,12 @@ static void forget_children_after_fork(void)
     exiting = 0;
 }
 
-mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args)
+mproc_process *(mproc_process_new)(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args)
+{
+    return mproc_process_new_named(ctx, fn, NULL, args);
+}
+
+mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const char *fn_text, mproc_args *args)
 {
     mproc_method m = mproc__ctx_resolve(ctx);
     mproc_process *p;
@@ -155,7 +162,7 @@ mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args 
 
     if (!m || !fn) {
         mproc_args_free(args);
-        return mproc__null(m ? MPROC_EINVAL : mproc_last_error());
+        return m ? mproc__null(MPROC_EINVAL) : mproc__raise_null(mproc_last_error());
     }
     p = calloc(1, sizeof *p);
     if (p && !(p->mu = mproc__plat_mutex_new())) {
@@ -180,6 +187,7 @@ mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args 
     p->magic = PROCESS_MAGIC;
     p->method = m;
     p->fn = fn;
+    p->fn_text = fn_text;
     p->args = args;
     p->state = CREATED;
     p->give = MPROC__NO_HANDLE;
@@ -207,7 +215,7 @@ int mproc_process_set_name(mproc_process *p, const char *name)
     }
     mproc__plat_mutex_unlock(p->mu);
     free(copy);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 const char *mproc_process_name(const mproc_process *p) { return p ? p->name : NULL; }
@@ -223,7 +231,7 @@ int mproc_process_set_daemon(mproc_process *p, int daemon)
     else
         p->daemon = daemon != 0;
     mproc__plat_mutex_unlock(p->mu);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_process_set_die_with_parent(mproc_process *p, int on)
@@ -237,7 +245,7 @@ int mproc_process_set_die_with_parent(mproc_process *p, int on)
     else
         p->die_with_parent = on != 0;
     mproc__plat_mutex_unlock(p->mu);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 static void fork_child_main(void *ud)
@@ -260,6 +268,17 @@ static int thread_main(void *ud)
     return t->fn(t->args);
 }
 
+/* Whether text is a C identifier (what the caller wrote for the target). */
+static int is_identifier(const char *text)
+{
+    if (!text || !(isalpha((unsigned char)*text) || *text == '_'))
+        return 0;
+    for (; *text; text++)
+        if (!isalnum((unsigned char)*text) && *text != '_')
+            return 0;
+    return 1;
+}
+
 static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
 {
     mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args, p->die_with_parent, give};
@@ -271,9 +290,18 @@ static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
     if (!mproc__plat_initialized())
         return mproc__errorf(MPROC_ENOINIT, "the %s start method needs mproc_init(argc, argv) as the first statement of main",
                              mproc_method_name(p->method));
+    if (!target && is_identifier(p->fn_text))
+        return mproc__errorf(MPROC_ENOTREG,
+                             "target '%s' of %s is not registered: add MPROC_TARGET(%s) after its definition, at file "
+                             "scope (%s children find their target by name; a name registered by two functions is "
+                             "refused)",
+                             p->fn_text, p->name, p->fn_text, mproc_method_name(p->method));
     if (!target)
-        return mproc__errorf(MPROC_ENOTREG, "the target of %s is not registered with MPROC_TARGET (or its name is ambiguous)",
-                             p->name);
+        return mproc__errorf(MPROC_ENOTREG,
+                             "the target of %s is not registered: add MPROC_TARGET(function) after its definition, at "
+                             "file scope (%s children find their target by name; a name registered by two functions "
+                             "is refused)",
+                             p->name, mproc_method_name(p->method));
     rec.target = (char *)target;
     rec.parent_pid = mproc__plat_getpid();
     if ((rc = mproc__record_encode(&enc, &rec)) != 0)
@@ -381,7 +409,7 @@ failed:
     mproc__plat_mutex_lock(p->mu);
     p->state = CREATED;
     mproc__plat_mutex_unlock(p->mu);
-    return mproc__error(rc);
+    return mproc__raise(rc);
 }
 
 /* The tracking entry of a started process owned by this process, or an error. */
@@ -421,7 +449,7 @@ int mproc_process_join(mproc_process *p, double timeout)
     if (rc)
         return rc;
     rc = wait_child(p, c, timeout);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_process_is_alive(mproc_process *p)
@@ -441,7 +469,7 @@ int mproc_process_exitcode(mproc_process *p, int *code)
     if (rc == 0 && wait_child(p, c, 0) != 0)
         rc = MPROC_ESTATE; /* still running */
     if (rc)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     mproc__plat_mutex_lock(p->mu);
     *code = p->exitcode;
     mproc__plat_mutex_unlock(p->mu);
@@ -457,7 +485,7 @@ static int signal_process(mproc_process *p, int kill)
     if (p->method == MPROC_THREAD)
         return mproc__errorf(MPROC_ENOTSUP, "a thread cannot be terminated or killed");
     rc = c->ops->signal(c->child, kill);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_process_terminate(mproc_process *p) { return signal_process(p, 0); }
@@ -520,7 +548,7 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
     }
     rc = mproc__plat_wait_handles(hs, n, timeout, r);
     if (rc < 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     for (size_t i = 0; ready && i < n; i++)
         ready[i] = r[i];
     return rc;

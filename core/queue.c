@@ -195,7 +195,7 @@ static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
         rc = mproc_last_error();
     if (rc != 0) {
         queue_destroy(q);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     register_live(q);
     return q;
@@ -389,7 +389,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         if ((rc = lock_tasks(q)) != 0) {
             if (q->maxsize)
                 mproc__plat_psem_release(&q->b.prims[SLOTS]);
-            return mproc__error(rc);
+            return mproc__raise(rc);
         }
         atomic_fetch_add(&state_of(q)->unfinished, 1);
         mproc_lock_release(mproc_cond_lock(q->tasks));
@@ -413,7 +413,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         /* The item never went in: neither does its task (else join hangs). */
         if (q->kind == Q_JOINABLE)
             (void)mproc_queue_task_done(q);
-        return mproc__error(rc);
+        return mproc__raise(rc);
     }
     return 0;
 }
@@ -598,17 +598,17 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
         rc = mark_broken(q);
         mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
         mproc__log_release();
-        return mproc__error(rc);
+        return mproc__raise(rc);
     }
     if (rc != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     mproc__log_hold();
     rc = is_broken(q) ? MPROC_EBROKEN
                       : read_message(q, data, len, timeout < 0 ? -1 : timeout > waited ? timeout - waited : 0);
     mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
     mproc__log_release();
     if (rc != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     atomic_fetch_sub(&state_of(q)->items, 1);
     if (q->maxsize)
         mproc__plat_psem_release(&q->b.prims[SLOTS]);
@@ -661,7 +661,7 @@ int mproc_queue_task_done(mproc_queue *q)
     if (is_broken(q))
         return mproc__error(MPROC_EBROKEN);
     if ((rc = lock_tasks(q)) != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     if (atomic_load(&state_of(q)->unfinished) <= 0)
         rc = MPROC_ESTATE;
     else if (atomic_fetch_sub(&state_of(q)->unfinished, 1) == 1)
@@ -678,7 +678,7 @@ int mproc_queue_join(mproc_queue *q)
     if (!q || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
     if ((rc = lock_tasks(q)) != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     /* In slices: a queue that breaks meanwhile ends the wait. */
     while (rc == 0 && atomic_load(&state_of(q)->unfinished) > 0) {
         if (is_broken(q))
@@ -687,7 +687,7 @@ int mproc_queue_join(mproc_queue *q)
             rc = mark_broken(q);
     }
     mproc_lock_release(mproc_cond_lock(q->tasks));
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 void mproc_queue_close(mproc_queue *q)

@@ -65,7 +65,7 @@ static int add(registry *r, const char *name, any_fn fn)
     mproc__plat_global_unlock();
     if (rc == MPROC_EEXIST)
         return mproc__errorf(rc, "two functions registered as %s \"%s\"", r->what, name);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 static const char *name_of(registry *r, any_fn fn)

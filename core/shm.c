@@ -37,7 +37,7 @@ mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size)
     if (size == 0 || size > SHM_MAX)
         return mproc__null(MPROC_EINVAL);
     if ((rc = mproc__plat_shm_create(size, &h, &ptr)) != 0)
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     if (!(s = shm_wrap(ptr, size, h))) {
         mproc__plat_shm_unmap(ptr, size);
         mproc__plat_close(h);
@@ -84,7 +84,7 @@ static void *shm_import(mproc__reader *r, const mproc__handle *hs, size_t n)
     }
     if ((rc = mproc__plat_shm_map(hs[0], (size_t)size, &ptr)) != 0) {
         mproc__plat_close(hs[0]);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     if (!(s = shm_wrap(ptr, (size_t)size, hs[0]))) {
         mproc__plat_shm_unmap(ptr, (size_t)size);

@@ -61,7 +61,7 @@ static mproc_lock *lock_create(int recursive)
         return mproc__null(MPROC_ENOMEM);
     if ((rc = mproc__block_new(&l->b, sizeof(lock_state), kinds, none, most, 1)) != 0) {
         free(l);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     l->recursive = recursive;
     return l;
@@ -161,7 +161,7 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
     }
     rc = take_word(l, st, timeout);
     if (rc != 0 && rc != MPROC_EBROKEN)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     STORE(st->owner_pid, mproc__plat_getpid());
     STORE(st->owner_thread, mproc__thread_id());
     STORE(st->count, 1);
@@ -202,7 +202,7 @@ int mproc_lock_release(mproc_lock *l)
         break;
     }
     rc = mproc__plat_psem_post(&l->b.prims[0]);
-    return rc && rc != MPROC_ESTATE ? mproc__error(rc) : 0; /* ESTATE: wake-ups enough */
+    return rc && rc != MPROC_ESTATE ? mproc__raise(rc) : 0; /* ESTATE: wake-ups enough */
 }
 
 /* Condition support: give the lock up entirely, and take it back. */
@@ -248,7 +248,7 @@ static mproc_sem *sem_create(unsigned value, unsigned max)
         return mproc__null(MPROC_ENOMEM);
     if ((rc = mproc__block_new(&s->b, 0, kinds, &value, &max, 1)) != 0) {
         free(s);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return s;
 }
@@ -273,7 +273,7 @@ int mproc_sem_acquire(mproc_sem *s, double timeout)
     if (!s)
         return mproc__error(MPROC_EINVAL);
     rc = mproc__plat_psem_acquire(&s->b.prims[0], timeout);
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 int mproc_sem_release(mproc_sem *s)
@@ -284,7 +284,7 @@ int mproc_sem_release(mproc_sem *s)
     rc = mproc__plat_psem_release(&s->b.prims[0]);
     if (rc == MPROC_ESTATE)
         return mproc__errorf(rc, "semaphore released too many times");
-    return rc ? mproc__error(rc) : 0;
+    return rc ? mproc__raise(rc) : 0;
 }
 
 void mproc_sem_free(mproc_sem *s)
@@ -317,7 +317,7 @@ static void *lock_import(mproc__reader *r, const mproc__handle *hs, size_t n)
     l->recursive = mproc__rd_u8(r) != 0;
     if ((rc = mproc__block_import(&l->b, r, hs, n)) != 0) {
         free(l);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return l;
 }
@@ -339,7 +339,7 @@ static void *sem_import(mproc__reader *r, const mproc__handle *hs, size_t n)
     }
     if ((rc = mproc__block_import(&s->b, r, hs, n)) != 0) {
         free(s);
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     return s;
 }

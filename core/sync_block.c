@@ -49,7 +49,7 @@ int mproc__block_new_area(mproc__block *b, size_t state_size, size_t area_len, c
     }
     if (rc != 0) {
         mproc__block_free(b);
-        return mproc__error(rc);
+        return mproc__raise(rc);
     }
     return 0;
 }

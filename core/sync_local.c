@@ -122,7 +122,7 @@ int mproc__llock_acquire(mproc__llock *l, double timeout)
     if (!try_take(l))
         rc = timeout == 0 ? MPROC_ETIMEDOUT : take_waiting(l, timeout);
     if (rc != 0)
-        return mproc__error(rc);
+        return mproc__raise(rc);
     STORE(l->owner, mproc__thread_id());
     STORE(l->count, 1u);
     return 0;

@@ -62,6 +62,13 @@ MPROC_API int mproc_last_error(void);
 MPROC_API long mproc_last_os_error(void);
 /** A sentence describing code; never NULL, also for unknown codes. */
 MPROC_API const char *mproc_strerror(int code);
+/** The detail of this thread's last failure: the line the log hook got
+ * (the code's sentence, then what went wrong, naming the object, target or
+ * OS call), or the code's sentence when the failure came without one; ""
+ * before any failure.  Like mproc_last_error, a successful call leaves it
+ * as it was.  The string belongs to the thread and is overwritten by its
+ * next failure: copy it to keep it. */
+MPROC_API const char *mproc_last_error_message(void);
 /** Frees a buffer the library allocated for the caller (received messages). */
 MPROC_API void mproc_free(void *buf);
 
@@ -86,6 +93,13 @@ typedef void (*mproc_log_fn)(int level, const char *msg, void *ud);
  * warnings (e.g. fork from a multi-threaded process) and error details go
  * here.  fn may be called from any thread, never with a library lock held. */
 MPROC_API void mproc_set_log_handler(mproc_log_fn fn, void *ud);
+/** Installs a ready log hook (as CPython's multiprocessing.log_to_stderr)
+ * that writes each message of at least level (MPROC_LOG_*) to stderr as one
+ * line: "[LEVEL/process-name pid] message", the name "MainProcess" in a
+ * process mproc did not start.  Replaces the hook mproc_set_log_handler
+ * installed, and is replaced by the next one.  Children started by fork
+ * inherit it; spawn and forkserver children install their own. */
+MPROC_API void mproc_log_to_stderr(int level);
 
 /* ------------------------------------------------------------------ */
 /* Start methods and contexts                                          */
@@ -245,6 +259,19 @@ typedef struct mproc_process mproc_process;
  * default context).  Takes args (may be NULL) even on failure.  Errors:
  * MPROC_EINVAL (NULL fn, or MPROC_START_METHOD invalid), MPROC_ENOMEM. */
 MPROC_API mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args *args);
+/** mproc_process_new with fn_text, the caller's text for fn (a string that
+ * outlives the process, e.g. a literal), which error messages use to name
+ * an unregistered target ("target 'worker' is not registered: add
+ * MPROC_TARGET(worker) ...").  The mproc_process_new macro below calls it
+ * with #fn; NULL is allowed. */
+MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const char *fn_text,
+                                                 mproc_args *args);
+#ifndef MPROC_NO_TARGET_TEXT
+/** Every mproc_process_new(ctx, fn, args) passes the text of fn along, so
+ * that a message can name the function (define MPROC_NO_TARGET_TEXT before
+ * including mproc.h to call the function itself). */
+#define mproc_process_new(ctx, fn, args) mproc_process_new_named((ctx), (fn), #fn, (args))
+#endif
 /** Name (copied) shown by mproc_process_name; default "Process-N".  Only
  * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL. */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);

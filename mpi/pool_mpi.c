@@ -180,7 +180,7 @@ static mproc__pool_transport *ranks_new(void *ud, int workers, const mproc__pool
         if (rc == 0) /* handles were exported: a rank elsewhere cannot use them */
             return mproc__null(mproc__errorf(MPROC_EINVAL, "an MPI pool's initargs hold plain values only: "
                                                            "handles cannot travel to other machines"));
-        return mproc__null(rc);
+        return mproc__raise_null(rc);
     }
     if (rs->start.failed || !(rs->worker_of = malloc((size_t)mproc__mpi.size * sizeof *rs->worker_of)) ||
         !(rs->slots = calloc((size_t)workers, sizeof *rs->slots)) || !(rs->gave_up = calloc((size_t)workers, 1))) {
