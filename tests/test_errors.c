@@ -13,6 +13,7 @@
 #if !defined(_WIN32)
 #include <dlfcn.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #define TEST_POSIX 1
 #else
 #define TEST_POSIX 0
@@ -119,6 +120,42 @@ static void test_os_error_names_its_number(void)
 #endif
 }
 
+static void test_log_to_stderr_writes_level_name_and_pid(void)
+{
+#if TEST_POSIX
+    int fds[2], saved;
+    char line[1024] = {0}, head[128];
+    mproc_conn *a, *b;
+    char big[100] = {0};
+    ssize_t n;
+    CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+    fflush(stderr);
+    saved = dup(2);
+    CU_ASSERT_FATAL(saved >= 0);
+    dup2(fds[1], 2);
+    mproc_log_to_stderr(MPROC_LOG_WARNING);
+    CU_ASSERT_EQUAL(mproc_pipe(NULL, 1, &a, &b), 0);
+    CU_ASSERT_EQUAL(mproc_conn_set_max_message(b, 10), 0);
+    CU_ASSERT_EQUAL(mproc_conn_send(b, big, sizeof big), MPROC_ETOOBIG);
+    mproc_set_log_handler(keep_line, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], line, sizeof line - 1);
+    close(fds[0]);
+    mproc_conn_close(a);
+    mproc_conn_close(b);
+    CU_ASSERT_FATAL(n > 0);
+    snprintf(head, sizeof head, "[ERROR/MainProcess %ld] ", (long)getpid());
+    CU_ASSERT_EQUAL(strncmp(line, head, strlen(head)), 0);
+    CU_ASSERT(contains(line, mproc_last_error_message()));
+    CU_ASSERT_EQUAL(line[n - 1], '\n');
+#else
+    tu_skip("redirects stderr with dup2 (POSIX)");
+#endif
+}
+
 static int never_registered(mproc_args *a)
 {
     (void)a;
@@ -213,6 +250,7 @@ static void register_tests(void)
         TU_TEST(test_timeout_gives_the_codes_sentence),
         TU_TEST(test_state_error_says_why),
         TU_TEST(test_os_error_names_its_number),
+        TU_TEST(test_log_to_stderr_writes_level_name_and_pid),
         TU_TEST(test_unregistered_target_is_named_in_the_message),
         TU_TEST(test_target_registered_after_start_up_is_reported_by_the_child),
         TU_TEST(test_plugin_target_is_reported_by_the_child),
