@@ -215,7 +215,7 @@ void mproc__close_handles(const mproc__handle *hs, size_t n);
  * blocking write both connections and queues use. */
 int mproc__conn_is(const void *obj);
 /* mproc_pipe with the pipes' flags (mproc__plat_pipe): the pool's channels
- * are written with timeouts, so they take flags 0. */
+ * are written with timeouts, so they are not BLOCKING, and LARGE. */
 int mproc__pipe(int duplex, int flags, mproc_conn **a, mproc_conn **b);
 mproc__handle mproc__conn_sentinel(mproc_conn *c);
 /* The handle a connection's messages go out on (NO_HANDLE: a read end). */

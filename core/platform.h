@@ -227,6 +227,8 @@ size_t mproc__plat_keep_only(mproc__handle *hs, size_t n);
 
 /* A one-way pipe: h[0] reads and h[1] writes.  Never inherited by spawned
  * children.  flags 0: ends for the timed calls below with any timeout.
+ * MPROC__PIPE_LARGE: as large a buffer as the OS gives without privilege
+ * (Linux: 1 MiB), so that a batch of frames goes in one write.
  * MPROC__PIPE_BLOCKING: ends that wait inside the read and write calls
  * themselves, where the OS wakes a waiting reader sooner than one waiting
  * for readiness (POSIX: a blocking read() against poll() then read());
@@ -234,6 +236,7 @@ size_t mproc__plat_keep_only(mproc__handle *hs, size_t n);
  * mproc__plat_readable first, then reads with timeout 0 (which may still
  * wait if another process takes the bytes in between). */
 #define MPROC__PIPE_BLOCKING 1
+#define MPROC__PIPE_LARGE 2
 int mproc__plat_pipe(int flags, mproc__handle h[2]);
 /* Reads 1..len bytes, waiting up to timeout for the first one.  Returns the
  * count, 0 when the timeout passed, MPROC_ECLOSED at end of file. */

@@ -131,7 +131,7 @@ static int procs_start(mproc__pool_transport *tp, int w)
     int rc;
 
     atomic_store(&slot->item, 0);
-    if ((rc = mproc__pipe(1, 0, &mine, &theirs)) != 0)
+    if ((rc = mproc__pipe(1, MPROC__PIPE_LARGE, &mine, &theirs)) != 0)
         return rc;
     (void)mproc_conn_set_max_message(mine, ps->max_message + MPROC__POOL_SLACK);
     if (!(a = worker_args(ps, w, theirs)) || !(p = mproc_process_new(ps->ctx, mproc__pool_worker, a))) {

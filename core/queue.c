@@ -184,7 +184,7 @@ static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
     q->max_msg = MPROC__MSG_DEFAULT_MAX;
     q->rd = q->wr = MPROC__NO_HANDLE;
     rc = local_init(q);
-    if (rc == 0 && (rc = mproc__plat_pipe(0, h)) == 0) {
+    if (rc == 0 && (rc = mproc__plat_pipe(MPROC__PIPE_LARGE, h)) == 0) {
         q->rd = h[0];
         q->wr = h[1];
     }

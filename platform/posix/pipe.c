@@ -91,10 +91,9 @@ int mproc__plat_pipe(int flags, mproc__handle h[2])
     if (mproc__posix_pipe(fds, !blocking) != 0)
         return mproc__sys_error(errno);
 #if MPROC_HAVE_F_SETPIPE_SZ
-    /* A 1 MiB pipe lets a feeder's batch go in one write (best effort: an
-     * unprivileged process may be limited by /proc/sys/fs/pipe-max-size).
-     * Connections' pipes keep the default: their frames go one by one. */
-    if (!blocking)
+    /* Best effort: an unprivileged process may be limited by
+     * /proc/sys/fs/pipe-max-size and pipe-user-pages-soft. */
+    if (flags & MPROC__PIPE_LARGE)
         (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
 #endif
     h[0] = fds[0];
