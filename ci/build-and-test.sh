@@ -44,6 +44,13 @@ echo "=== $stage"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="$config" ${1+"$@"}
 cmake --build "$build" --config "$config" --parallel "$jobs"
 
+# What this build is (version, compiler, start methods, detected features)
+# at the head of its test log: mproc-info, through its test (info_text) so
+# that ctest supplies the configuration and any emulator (Wine).
+(cd "$build" && ctest -C "$config" -R '^info_text$' -V 2>/dev/null) |
+  sed -n 's/^[0-9][0-9]*: //p' |
+  grep -vE '^(Test command|Working Directory|Environment variables|Test timeout computed)' || true
+
 junit=Testing/Temporary/LastTest.junit.xml # read by ci/report-skips.sh
 rm -f "$build/$junit"
 status=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What can be checked of an MSVC build without MSVC: every library, example
-# and test file compiled by clang as an x86_64 MSVC target (_MSC_VER defined,
+# What can be checked of an MSVC build without MSVC: every library, example,
+# tool and test file compiled by clang as an x86_64 MSVC target (_MSC_VER defined,
 # Microsoft extensions on) against the MinGW-w64 headers, with -Wall -Wextra
 # and the narrowing warnings MSVC's /W4 gives (C4244, C4267), as errors.
 #
@@ -31,7 +31,7 @@ flags=(--target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions -fgnuc
   -D_CRT_SECURE_NO_WARNINGS -isystem "$sysroot" -Iinclude -Icore -I"$build/generated")
 echo "=== MSVC syntax check (clang, x86_64-pc-windows-msvc)"
 count=0
-for f in core/*.c platform/win32/*.c examples/*.c; do
+for f in core/*.c platform/win32/*.c examples/*.c tools/*.c; do
   # MS-MPI's headers are not here: mpi/ and the MPI example are left out.
   [ "$f" = examples/pool_mpi.c ] && continue
   clang "${flags[@]}" "$f"

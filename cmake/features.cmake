@@ -121,6 +121,13 @@ else()
   set(MPROC_CONFIG_OS MPROC_OS_BSD)
 endif()
 
+# The list itself, for code that shows every feature (tools/mproc_info.c):
+# X(NAME, MPROC_HAVE_NAME) per feature, in MPROC_FEATURES' order.
+set(MPROC_CONFIG_FEATURE_LIST "")
+foreach(feature ${MPROC_FEATURES})
+  string(APPEND MPROC_CONFIG_FEATURE_LIST " \\\n  X(${feature}, MPROC_HAVE_${feature})")
+endforeach()
+
 set(MPROC_CONFIG_DIR ${PROJECT_BINARY_DIR}/generated)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc_config.h.in ${MPROC_CONFIG_DIR}/mproc_config.h @ONLY)
 

@@ -73,6 +73,33 @@ MPROC_API const char *mproc_last_error_message(void);
 MPROC_API void mproc_free(void *buf);
 
 /* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The one place the version is written: CMake reads these three lines for
+ * project(VERSION), the shared library's version and the package files. */
+#define MPROC_VERSION_MAJOR 0 /**< incompatible API changes */
+#define MPROC_VERSION_MINOR 1 /**< compatible additions */
+#define MPROC_VERSION_PATCH 0 /**< fixes */
+/** The version of this header as one number, (major << 16) | (minor << 8) |
+ * patch: compare it in #if, or with mproc_version() at run time. */
+#define MPROC_VERSION_HEX ((MPROC_VERSION_MAJOR << 16) | (MPROC_VERSION_MINOR << 8) | MPROC_VERSION_PATCH)
+#define MPROC__VERSION_STR2(x) #x
+#define MPROC__VERSION_STR(x) MPROC__VERSION_STR2(x)
+/** The version of this header as text, "major.minor.patch". */
+#define MPROC_VERSION_STRING                                                         \
+    MPROC__VERSION_STR(MPROC_VERSION_MAJOR) "." MPROC__VERSION_STR(MPROC_VERSION_MINOR) \
+    "." MPROC__VERSION_STR(MPROC_VERSION_PATCH)
+
+/** The version of the library actually linked (MPROC_VERSION_HEX as it was
+ * when the library was built), which a program using a shared library can
+ * compare with the MPROC_VERSION_HEX it was compiled with.  Cannot fail. */
+MPROC_API unsigned mproc_version(void);
+/** The version of the library actually linked as text, "major.minor.patch"
+ * (MPROC_VERSION_STRING of its build); static storage, never NULL. */
+MPROC_API const char *mproc_version_string(void);
+
+/* ------------------------------------------------------------------ */
 /* Start-up and logging                                                */
 /* ------------------------------------------------------------------ */
 
