@@ -96,6 +96,47 @@ static void test_state_error_says_why(void)
     mproc_conn_close(b);
 }
 
+static void test_peer_gone_gives_eclosed_and_its_sentence(void)
+{
+    mproc_conn *a, *b;
+    CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 1, &a, &b), 0);
+    mproc_conn_close(b);
+    CU_ASSERT_EQUAL(mproc_conn_send(a, "x", 1), MPROC_ECLOSED);
+    CU_ASSERT(mproc_last_error_message()[0] != '\0');
+    CU_ASSERT(contains(mproc_last_error_message(), mproc_strerror(MPROC_ECLOSED)));
+    mproc_conn_close(a);
+}
+
+static void test_lock_timeout_gives_etimedout_and_its_sentence(void)
+{
+    mproc_lock *l = mproc_lock_new(NULL);
+    CU_ASSERT_FATAL(l != NULL);
+    CU_ASSERT_EQUAL(mproc_lock_acquire(l, -1), 0);
+    CU_ASSERT_EQUAL(mproc_lock_acquire(l, 0.01), MPROC_ETIMEDOUT);
+    CU_ASSERT_STRING_EQUAL(mproc_last_error_message(), mproc_strerror(MPROC_ETIMEDOUT));
+    CU_ASSERT_EQUAL(mproc_lock_release(l), 0);
+    mproc_lock_free(l);
+}
+
+static int one(mproc_args *a)
+{
+    (void)a;
+    return 1;
+}
+
+static int other_one(mproc_args *a)
+{
+    (void)a;
+    return 2;
+}
+
+static void test_name_taken_twice_names_it(void)
+{
+    CU_ASSERT_EQUAL(mproc_register_target("errors_taken_twice", one), 0);
+    CU_ASSERT_EQUAL(mproc_register_target("errors_taken_twice", other_one), MPROC_EEXIST);
+    CU_ASSERT(contains(mproc_last_error_message(), "\"errors_taken_twice\""));
+}
+
 static void test_os_error_names_its_number(void)
 {
 #if TEST_POSIX
@@ -249,6 +290,9 @@ static void register_tests(void)
         TU_TEST(test_too_big_message_names_the_sizes_as_logged),
         TU_TEST(test_timeout_gives_the_codes_sentence),
         TU_TEST(test_state_error_says_why),
+        TU_TEST(test_peer_gone_gives_eclosed_and_its_sentence),
+        TU_TEST(test_lock_timeout_gives_etimedout_and_its_sentence),
+        TU_TEST(test_name_taken_twice_names_it),
         TU_TEST(test_os_error_names_its_number),
         TU_TEST(test_log_to_stderr_writes_level_name_and_pid),
         TU_TEST(test_unregistered_target_is_named_in_the_message),
