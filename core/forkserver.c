@@ -13,28 +13,32 @@
  *     whoever reaps it, so its pid cannot have been reused before that.
  *
  * When the server dies (killed by someone), the status of its children dies
- * with it.  They are ended too, never left running unwatched nor reported
- * ended while they run: where the OS can (MPROC_HAVE_PDEATHSIG) the kernel
- * kills each with the server; elsewhere the client kills it as soon as it
- * looks at it (join, is_alive, exitcode, terminate, kill) and sees the end
- * of file on its status pipe.  Either way it is reported as killed by
- * SIGKILL (-9) once its life pipe hits end of file, and the log hook is
- * told why.  The next request starts a new server.
+ * with it.  They are ended too, never reported ended while they run: the
+ * client kills each as soon as it looks at it (join, is_alive, exitcode,
+ * terminate, kill) and sees the end of file on its status pipe, and
+ * reports it as killed by SIGKILL (-9) once its life pipe hits end of
+ * file; the log hook is told why.  The next request starts a new server.
  *
  * Server: single-threaded and clean (it ran no application code), it forks
  * one child per request and reaps them as they end.  When its control
- * channel ends (the parent went away, or retired it) it takes no more
- * requests but stays until its last child ended and was reported, so that
- * ending the server never ends the children.
+ * channel ends it takes no more requests.  If the parent retired it, it
+ * stays until its last child ended and was reported, so that ending the
+ * server never ends the children.  If the parent died, nobody is left to
+ * report to: it leaves within a fraction of a second (CPython's forkserver
+ * does the same), and its children live on unless they asked to die with
+ * that parent (daemons do: they watch the parent itself, not the server).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Exit code reported for a child whose server died: the server's death
- * killed it (PR_SET_PDEATHSIG's signal, or ours). */
+/* Exit code reported for a child whose server died: the client killed it
+ * when it saw the server gone. */
 #define KILLED_WITH_SERVER (-9)
+/* How often a server without a control channel looks whether its parent
+ * died (seconds). */
+#define PARENT_CHECK 0.1
 
 /* ---- client ---------------------------------------------------------------- */
 
@@ -548,6 +552,7 @@ void mproc__forkserver_serve(mproc__handle ctl)
     size_t count = 0, cap = 0;
     mproc__handle hs[2];
     int last = 0;
+    long parent = mproc__plat_getppid();
 
     /* Ctrl-C goes to the whole process group: the server outlives it so the
      * parent can still collect its children, as CPython's does. */
@@ -558,7 +563,11 @@ void mproc__forkserver_serve(mproc__handle ctl)
         mproc__plat_exit_now(1);
     for (;;) {
         int ready[2] = {0, 0};
-        int rc = mproc__plat_wait_handles(hs, ctl != MPROC__NO_HANDLE ? 2 : 1, -1, ready);
+        /* Without a control channel, look every PARENT_CHECK whether the
+         * parent died: it may have closed the channel while dying, before
+         * this process was given to a new parent. */
+        int rc = mproc__plat_wait_handles(hs, ctl != MPROC__NO_HANDLE ? 2 : 1, ctl != MPROC__NO_HANDLE ? -1 : PARENT_CHECK,
+                                          ready);
         if (rc < 0)
             mproc__plat_exit_now(1);
         if (ready[0])
@@ -566,14 +575,13 @@ void mproc__forkserver_serve(mproc__handle ctl)
         if (ctl != MPROC__NO_HANDLE && ready[1] && (rc = serve_one(ctl, &table, &count, &cap)) != 0) {
             /* The parent went away or retired this server (end of file), or
              * the stream lost its framing: take no more requests, but stay
-             * until the last child ended and was reported.  Leaving now
-             * would kill them (they die with the server) or lose their
-             * status. */
+             * until the last child ended and was reported (leaving would
+             * lose their status), unless the parent died. */
             mproc__plat_close(ctl);
             ctl = MPROC__NO_HANDLE;
             last = rc == MPROC_ECLOSED ? 0 : 1;
         }
-        if (ctl == MPROC__NO_HANDLE && count == 0)
+        if (ctl == MPROC__NO_HANDLE && (count == 0 || mproc__plat_getppid() != parent))
             mproc__plat_exit_now(last);
     }
 }

@@ -122,10 +122,7 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
 /* fork() for a process that reaps its children itself with reap_any (the
  * forkserver): no sentinel, just the pid.  The child starts with default
  * SIGCHLD and SIGINT handling and calls fn(ud), which must not return.
- * Where the OS can tie a child's life to its parent's (MPROC_HAVE_PDEATHSIG)
- * the child is killed with SIGKILL when this process dies, even when it
- * already died during the fork; elsewhere the caller's parent must end
- * such children itself. */
+ * The child outlives this process unless it arranges otherwise. */
 int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud);
 /* Starts the program again (posix_spawn / CreateProcessW) with the argv
  * saved by mproc__plat_init.  The child inherits only its std streams and

@@ -346,6 +346,10 @@ int mproc_process_start(mproc_process *p)
     rc = p->state == CREATED ? 0 : MPROC_ESTATE;
     if (rc == 0)
         p->state = STARTING;
+    /* A daemon is ended when its parent exits normally; when the parent is
+     * killed, the lifeline ends it all the same. */
+    if (p->daemon)
+        p->die_with_parent = 1;
     mproc__plat_mutex_unlock(p->mu);
     if (rc)
         return mproc__errorf(rc, "a process can be started only once");

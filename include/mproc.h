@@ -304,11 +304,15 @@ MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
 MPROC_API const char *mproc_process_name(const mproc_process *p);
 /** Daemon processes are terminated, not waited for, when the parent exits
- * normally, and may not start children of their own.  Only before start. */
+ * normally, and end within about a second of the parent's death however
+ * it dies (they die with their parent: see
+ * mproc_process_set_die_with_parent); they may not start children of
+ * their own.  Only before start. */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 /** Ends the child within about a second of this process's death, however
  * this process dies (SIGKILL included), instead of leaving it running
- * (CPython's default, kept when on is 0).  Only this child: its own
+ * (CPython's default, kept when on is 0).  Daemon children, pool workers
+ * and the forkserver always die with their parent.  Only this child: its own
  * children die with it only if it asks the same for them.  Only before
  * start.  Errors: MPROC_EINVAL (p NULL), MPROC_ESTATE (already started).
  *
@@ -368,11 +372,12 @@ MPROC_API int mproc_process_is_alive(mproc_process *p);
  * Forkserver: when the server dies (killed by someone), its children's
  * status dies with it; they are killed with it and read -9.  They count as
  * running until they no longer run, and terminate/kill act on them
- * meanwhile.  Where the OS can tie a child to its parent
- * (PR_SET_PDEATHSIG, Linux) they die with the server at once; elsewhere
- * the first call on the process that sees its server gone (join, is_alive,
- * exitcode, terminate, kill, or the exit rule) kills it.  The log hook is
- * told (MPROC_LOG_WARNING). */
+ * meanwhile: the first call on the process that sees its server gone
+ * (join, is_alive, exitcode, terminate, kill, or the exit rule) kills it.
+ * The log hook is told (MPROC_LOG_WARNING).  When this process dies, its
+ * forkserver leaves within a fraction of a second; the server's children
+ * live on unless they die with their parent (daemons, or
+ * mproc_process_set_die_with_parent). */
 MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
 /** SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
  * process.  MPROC_ENOTSUP for the thread method, MPROC_ESTATE before start. */

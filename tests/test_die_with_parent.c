@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "internal.h" /* mproc__forkserver_pid */
 #include "testutil.h"
 
 /* Runs fn(ud) in a new thread of this process and waits until the thread
@@ -70,8 +71,11 @@ static int grandchild(mproc_args *a)
 }
 MPROC_TARGET(grandchild);
 
-/* Starts grandchild(gate, report) under method m: die_with_parent as asked. */
-static mproc_process *start_grandchild(mproc_method m, int die_with_parent, const char *gate, mproc_conn *report)
+/* How the grandchild is started. */
+enum { PLAIN = 0, DIES_WITH_PARENT = 1, DAEMON = 2 };
+
+/* Starts grandchild(gate, report) under method m, as mode says. */
+static mproc_process *start_grandchild(mproc_method m, int mode, const char *gate, mproc_conn *report)
 {
     mproc_args *a = mproc_args_new();
     mproc_process *p;
@@ -81,7 +85,8 @@ static mproc_process *start_grandchild(mproc_method m, int die_with_parent, cons
     }
     if (!(p = mproc_process_new(mproc_get_context(m), grandchild, a)))
         return NULL;
-    if (mproc_process_set_die_with_parent(p, die_with_parent) != 0 || mproc_process_start(p) != 0) {
+    if ((mode == DAEMON ? mproc_process_set_daemon(p, 1) : mproc_process_set_die_with_parent(p, mode)) != 0 ||
+        mproc_process_start(p) != 0) {
         mproc_process_free(p);
         return NULL;
     }
@@ -115,7 +120,7 @@ static void middle_start(void *ud)
 static int middle(mproc_args *a)
 {
     middle_job j = {a, NULL, NULL, 0};
-    int64_t pids[2] = {0, 0};
+    int64_t pids[3] = {0, 0, 0};
 
     if (mproc_args_i64(a, 6) ? run_in_thread(middle_start, &j) != 0 : (middle_start(&j), 0))
         return 89;
@@ -123,6 +128,7 @@ static int middle(mproc_args *a)
         return j.rc;
     pids[0] = mproc_process_pid(j.g);
     pids[1] = j.s ? mproc_process_pid(j.s) : 0;
+    pids[2] = mproc__forkserver_pid(); /* 0 unless the method is forkserver */
     if (mproc_conn_send(mproc_args_conn(a, 0), pids, sizeof pids) != 0)
         return 92;
     /* Killed here; a test that fails before its kill releases the gate. */
@@ -138,17 +144,17 @@ typedef struct {
     char gate_g[64], gate_m[64], gate_s[64];
     mproc_conn *r, *w;
     mproc_process *m;
-    long gpid, spid;
+    long gpid, spid, fspid;
 } family;
 
 /* Starts the middle process and reads its children's pids. */
-static int family_start(family *f, int die_with_parent, int sibling, int from_thread)
+static int family_start(family *f, int mode, int sibling, int from_thread)
 {
     mproc_method method = tu_process_method();
     mproc_args *a = mproc_args_new();
     void *data = NULL;
     size_t len = 0;
-    int64_t pids[2];
+    int64_t pids[3];
 
     memset(f, 0, sizeof *f);
     tu_gate_name(f->gate_g);
@@ -160,7 +166,7 @@ static int family_start(family *f, int die_with_parent, int sibling, int from_th
     CU_ASSERT_EQUAL_FATAL(mproc_pipe(mproc_get_context(method), 0, &f->r, &f->w), 0);
     mproc_args_add_conn(a, f->w);
     mproc_args_add_i64(a, method);
-    mproc_args_add_i64(a, die_with_parent);
+    mproc_args_add_i64(a, mode);
     mproc_args_add_str(a, f->gate_g);
     mproc_args_add_str(a, f->gate_m);
     mproc_args_add_str(a, sibling ? f->gate_s : "");
@@ -180,6 +186,7 @@ static int family_start(family *f, int die_with_parent, int sibling, int from_th
     mproc_free(data);
     f->gpid = (long)pids[0];
     f->spid = (long)pids[1];
+    f->fspid = (long)pids[2];
     return 0;
 }
 
@@ -247,6 +254,40 @@ static void test_child_with_die_with_parent_is_gone_within_1s_of_its_parent_kill
         start = tu_now();
         family_kill_middle(&f);
         took = seconds_until_gone(&f, f.gpid, start, 10);
+        printf("(gone after %.3f s) ", took);
+        CU_ASSERT(took < 1.0);
+    } else {
+        CU_FAIL("the middle process did not start its child");
+    }
+    family_end(&f);
+}
+
+static void test_daemon_child_is_gone_within_1s_of_its_parent_killed(void)
+{
+    family f;
+    double start, took;
+    if (family_start(&f, DAEMON, 0, 0) == 0) {
+        start = tu_now();
+        family_kill_middle(&f);
+        took = seconds_until_gone(&f, f.gpid, start, 10);
+        printf("(gone after %.3f s) ", took);
+        CU_ASSERT(took < 1.0);
+    } else {
+        CU_FAIL("the middle process did not start its child");
+    }
+    family_end(&f);
+}
+
+static void test_forkserver_is_gone_within_1s_of_its_parent_killed(void)
+{
+    family f;
+    double start, took;
+    TU_SKIP_IF(tu_process_method() != MPROC_FORKSERVER, "only the forkserver method starts a forkserver");
+    if (family_start(&f, PLAIN, 0, 0) == 0) {
+        CU_ASSERT_FATAL(f.fspid > 0);
+        start = tu_now();
+        family_kill_middle(&f);
+        took = seconds_until_gone(&f, f.fspid, start, 10);
         printf("(gone after %.3f s) ", took);
         CU_ASSERT(took < 1.0);
     } else {
@@ -357,6 +398,8 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_set_die_with_parent_on_null_is_einval),
     TU_TEST(test_set_die_with_parent_after_start_is_estate),
     TU_TEST(test_child_with_die_with_parent_is_gone_within_1s_of_its_parent_killed),
+    TU_TEST(test_daemon_child_is_gone_within_1s_of_its_parent_killed),
+    TU_TEST(test_forkserver_is_gone_within_1s_of_its_parent_killed),
     TU_TEST(test_child_without_die_with_parent_outlives_its_parent_killed),
     TU_TEST(test_child_started_from_an_ended_thread_dies_with_parent_while_a_later_sibling_lives),
     TU_TEST(test_child_with_die_with_parent_outlives_the_thread_that_started_it),

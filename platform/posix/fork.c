@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if MPROC_HAVE_PDEATHSIG
-#include <sys/prctl.h>
-#endif
 
 /* CPython >= 3.12 warns the same way: a lock another thread holds at the
  * moment of fork stays locked in the child forever. */
@@ -105,24 +102,16 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud)
 
 int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud)
 {
-#if MPROC_HAVE_PDEATHSIG
-    pid_t parent = getpid();
-#endif
     pid_t p;
     fflush(NULL);
     p = fork();
     if (p < 0)
         return mproc__sys_error(errno);
     if (p == 0) {
-#if MPROC_HAVE_PDEATHSIG
-        /* Dies with the forkserver, whose death loses its status.  The
-         * parent may have died before the prctl: then we are orphaned
-         * already and follow it the same way.  Should prctl be refused (a
-         * seccomp filter), the forkserver's client still ends the child
-         * when it sees the server gone. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() != parent)
-            kill(getpid(), SIGKILL);
-#endif
+        /* No PR_SET_PDEATHSIG here: a forkserver whose parent died leaves,
+         * and its children that did not ask to die with that parent live
+         * on, as CPython's do.  A child of a server killed by someone is
+         * ended by the client when it sees the server gone. */
         mproc__posix_child_events_reset();
         mproc__plat_ignore_interrupt(0);
         fn(ud);
