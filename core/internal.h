@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mproc.h"
+#include "object.h"
 #include "platform.h"
 
 /* ---- errors (core/error.c) and logging (core/log.c) ------------------- */
@@ -251,8 +252,15 @@ const char *mproc__object_in_process(int kind, void *obj);
 /* ---- contexts (core/context.c) ---------------------------------------- */
 
 /* The method ctx stands for; NULL resolves (and fixes) the default. 0 with
- * the last error set when the default cannot be resolved. */
+ * the last error set when the default cannot be resolved, or MPROC_EINVAL
+ * when ctx is not a context. */
 mproc_method mproc__ctx_resolve(mproc_ctx *ctx);
+/* What a constructor's ctx argument may be: NULL (the default context) or
+ * a context. */
+static inline int mproc__ctx_ok(const mproc_ctx *ctx) { return !ctx || mproc__is(ctx, MPROC__T_CTX); }
+/* ctx's method, 0 for NULL (the default, not resolved), for a ctx already
+ * checked with mproc__ctx_ok: sets no error. */
+mproc_method mproc__ctx_method(const mproc_ctx *ctx);
 /* 0, or the error MPROC_START_METHOD causes (invalid, or unavailable here). */
 int mproc__check_start_method_env(void);
 /* Tests only: forget the fixed default method. */
