@@ -202,9 +202,8 @@ void *mproc__import_nested(const mproc__objtype *t, mproc__reader *r, const mpro
                            size_t *used);
 void mproc__close_handles(const mproc__handle *hs, size_t n);
 
-/* Connections (core/conn.c): identification for mproc_wait, and the
+/* Connections (core/conn.c): the handle mproc_wait waits on, and the
  * blocking write both connections and queues use. */
-int mproc__conn_is(const void *obj);
 mproc__handle mproc__conn_sentinel(mproc_conn *c);
 int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
