@@ -243,6 +243,9 @@ int mproc__lock_restore(mproc_lock *l, unsigned count);
 
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];
+/* 1 when obj is a live object of kind (its tag, core/object.h), else 0
+ * (core/objects.c). */
+int mproc__object_is(int kind, const void *obj);
 /* What obj (of kind) is, for a message, when it lives in this process only
  * (the thread context's queues and locks, a condition using such a lock):
  * no child process can have it.  Else NULL (core/objects.c). */
