@@ -152,7 +152,7 @@ mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, mproc_args 
     char name[32];
     unsigned long id;
 
-    if (!m || !fn) {
+    if (!m || !fn || (args && !mproc__is(args, MPROC__T_ARGS))) {
         mproc_args_free(args);
         return mproc__null(m ? MPROC_EINVAL : mproc_last_error());
     }
