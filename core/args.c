@@ -38,15 +38,20 @@ typedef struct {
 } arg;
 
 struct mproc_args {
+    mproc__obj obj;
     arg *v;
     size_t n, cap;
     size_t bytes; /* encoded size of the blobs, bounded by ARGS_MAX_BYTES */
 };
+MPROC__TAG_FIRST(struct mproc_args);
 
 mproc_args *mproc_args_new(void)
 {
     mproc_args *a = calloc(1, sizeof *a);
-    return a ? a : mproc__null(MPROC_ENOMEM);
+    if (!a)
+        return mproc__null(MPROC_ENOMEM);
+    mproc__obj_init(&a->obj, MPROC__T_ARGS);
+    return a;
 }
 
 static arg *push(mproc_args *a, int type, size_t blob_len)
@@ -73,7 +78,7 @@ static arg *push(mproc_args *a, int type, size_t blob_len)
 int mproc_args_add_i64(mproc_args *a, int64_t v)
 {
     arg *x;
-    if (!a)
+    if (!mproc__is(a, MPROC__T_ARGS))
         return mproc__error(MPROC_EINVAL);
     if (!(x = push(a, ARG_I64, 0)))
         return mproc_last_error();
@@ -84,7 +89,7 @@ int mproc_args_add_i64(mproc_args *a, int64_t v)
 int mproc_args_add_f64(mproc_args *a, double v)
 {
     arg *x;
-    if (!a)
+    if (!mproc__is(a, MPROC__T_ARGS))
         return mproc__error(MPROC_EINVAL);
     if (!(x = push(a, ARG_F64, 0)))
         return mproc_last_error();
@@ -116,23 +121,30 @@ static int add_blob(mproc_args *a, int type, const void *data, size_t len)
 
 int mproc_args_add_str(mproc_args *a, const char *str)
 {
-    if (!a || !str)
+    if (!mproc__is(a, MPROC__T_ARGS) || !str)
         return mproc__error(MPROC_EINVAL);
     return add_blob(a, ARG_STR, str, strlen(str));
 }
 
 int mproc_args_add_bytes(mproc_args *a, const void *data, size_t len)
 {
-    if (!a || (!data && len > 0))
+    if (!mproc__is(a, MPROC__T_ARGS) || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
     return add_blob(a, ARG_BYTES, data, len);
 }
 
-size_t mproc_args_count(const mproc_args *a) { return a ? a->n : 0; }
+size_t mproc_args_count(const mproc_args *a)
+{
+    if (!mproc__is(a, MPROC__T_ARGS)) {
+        mproc__error(MPROC_EINVAL);
+        return 0;
+    }
+    return a->n;
+}
 
 static const arg *get(const mproc_args *a, size_t i, int type)
 {
-    if (!a || i >= a->n || a->v[i].type != type) {
+    if (!mproc__is(a, MPROC__T_ARGS) || i >= a->n || a->v[i].type != type) {
         mproc__error(MPROC_EINVAL);
         return NULL;
     }
@@ -167,7 +179,7 @@ const void *mproc_args_bytes(const mproc_args *a, size_t i, size_t *len)
 
 void mproc_args_free(mproc_args *a)
 {
-    if (!a)
+    if (!mproc__is(a, MPROC__T_ARGS))
         return;
     for (size_t i = 0; i < a->n; i++) {
         if (a->v[i].type == ARG_STR || a->v[i].type == ARG_BYTES)
@@ -176,13 +188,14 @@ void mproc_args_free(mproc_args *a)
             mproc__objtypes[a->v[i].u.obj.kind]->release(a->v[i].u.obj.ptr);
     }
     free(a->v);
+    mproc__obj_clear(&a->obj);
     free(a);
 }
 
 int mproc__args_add_object(mproc_args *a, int kind, void *obj)
 {
     arg *x;
-    if (!a || !obj)
+    if (!mproc__is(a, MPROC__T_ARGS) || !mproc__object_is(kind, obj))
         return mproc__error(MPROC_EINVAL);
     if (!(x = push(a, ARG_OBJECT, 0)))
         return mproc_last_error();
@@ -279,7 +292,7 @@ static int encode_object(const arg *x, mproc__buf *b, mproc__handle *hs, size_t 
 
 int mproc__args_encode(const mproc_args *a, mproc__buf *b, mproc__handle *hs, size_t *nh)
 {
-    size_t n = mproc_args_count(a);
+    size_t n = a ? a->n : 0; /* a process may have no arguments */
     int rc = 0;
     *nh = 0;
     mproc__buf_u32(b, (uint32_t)n);

@@ -39,10 +39,12 @@ typedef struct {
 _Static_assert(sizeof(cond_state) <= MPROC__BLOCK_STATE_MAX, "condition state too large for its block");
 
 struct mproc_cond {
+    mproc__obj obj;
     mproc__block b;
     mproc_lock *lock;
     int owns_lock; /* made by mproc_cond_new(ctx, NULL), or imported */
 };
+MPROC__TAG_FIRST(struct mproc_cond);
 
 static mproc__psync *prim(mproc_cond *c, int i) { return &c->b.prims[i]; }
 static cond_state *cstate(mproc_cond *c) { return c->b.state; }
@@ -50,21 +52,26 @@ static cond_state *cstate(mproc_cond *c) { return c->b.state; }
 static mproc_cond *cond_alloc(void)
 {
     mproc_cond *c = calloc(1, sizeof *c);
-    return c ? c : mproc__null(MPROC_ENOMEM);
+    if (!c)
+        return mproc__null(MPROC_ENOMEM);
+    mproc__obj_init(&c->obj, MPROC__T_COND);
+    return c;
 }
 
 mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
 {
     static const int kinds[] = {MPROC__PRIM_SEM, MPROC__PRIM_SEM, MPROC__PRIM_SEM};
     static const unsigned zero[] = {0, 0, 0}, max[] = {0x7fffffffu, 0x7fffffffu, 0x7fffffffu};
-    mproc_cond *c = cond_alloc();
+    mproc_cond *c;
     int rc;
 
-    if (!c)
+    /* A lock of shared memory whatever ctx (which is only checked): the
+     * thread context's own locks live in one process, and this
+     * condition's block does not. */
+    if (!mproc__ctx_ok(ctx) || (lock && !mproc__is(lock, MPROC__T_LOCK)))
+        return mproc__null(MPROC_EINVAL);
+    if (!(c = cond_alloc()))
         return NULL;
-    /* A lock of shared memory whatever ctx: the thread context's own locks
-     * live in one process, and this condition's block does not. */
-    (void)ctx;
     c->lock = lock ? lock : mproc_rlock_new(NULL);
     c->owns_lock = !lock;
     if (!c->lock || (rc = mproc__block_new(&c->b, sizeof(cond_state), kinds, zero, max, 3)) != 0) {
@@ -77,7 +84,10 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
     return c;
 }
 
-mproc_lock *mproc_cond_lock(mproc_cond *c) { return c ? c->lock : NULL; }
+mproc_lock *mproc_cond_lock(mproc_cond *c)
+{
+    return mproc__is(c, MPROC__T_COND) ? c->lock : mproc__null(MPROC_EINVAL);
+}
 
 /* ---- the sleepers' slots (lock held) ------------------------------------ */
 
@@ -191,7 +201,7 @@ int mproc_cond_wait(mproc_cond *c, double timeout)
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
 
-    if (!c)
+    if (!mproc__is(c, MPROC__T_COND))
         return mproc__error(MPROC_EINVAL);
     if (!mproc__lock_is_mine(c->lock))
         return mproc__errorf(MPROC_ESTATE, "must acquire the condition's lock before waiting");
@@ -207,7 +217,7 @@ int mproc_cond_notify(mproc_cond *c, unsigned n)
     cond_state *st;
     unsigned sleepers = 0, answers = 0;
 
-    if (!c)
+    if (!mproc__is(c, MPROC__T_COND))
         return mproc__error(MPROC_EINVAL);
     if (!mproc__lock_is_mine(c->lock))
         return mproc__errorf(MPROC_ESTATE, "must acquire the condition's lock before notifying");
@@ -251,11 +261,12 @@ int mproc_cond_notify_all(mproc_cond *c) { return mproc_cond_notify(c, UINT_MAX)
 
 void mproc_cond_free(mproc_cond *c)
 {
-    if (!c)
+    if (!mproc__is(c, MPROC__T_COND))
         return;
     mproc__block_free(&c->b);
     if (c->owns_lock)
         mproc_lock_free(c->lock);
+    mproc__obj_clear(&c->obj);
     free(c);
 }
 
@@ -287,8 +298,7 @@ static int wait_for(mproc_cond *c, int (*pred)(void *), void *state, double time
 }
 
 /* Event and Barrier are each a Condition over a block of shared state,
- * exported the same way (a pointer to a struct converts to a pointer to its
- * first member, so one pair of export/import functions serves both). */
+ * exported the same way (pair_export, pair_import). */
 typedef struct {
     mproc_cond *cond;
     mproc__block b;
@@ -302,16 +312,20 @@ typedef struct {
 } event_state;
 
 struct mproc_event {
+    mproc__obj obj;
     cond_and_block s; /* the condition, and the flag */
 };
+MPROC__TAG_FIRST(struct mproc_event);
 
 mproc_event *mproc_event_new(mproc_ctx *ctx)
 {
-    mproc_event *e = calloc(1, sizeof *e);
+    mproc_event *e;
     mproc_lock *lock = NULL; /* ours until the condition owns it */
     int rc = 0;
 
-    if (!e)
+    if (!mproc__ctx_ok(ctx))
+        return mproc__null(MPROC_EINVAL);
+    if (!(e = calloc(1, sizeof *e)))
         return mproc__null(MPROC_ENOMEM);
     /* A plain Lock, as CPython's Event: a failed lock_new must not reach
      * cond_new as NULL (that would quietly make an RLock). */
@@ -329,6 +343,7 @@ done:
         free(e);
         return mproc__raise_null(rc);
     }
+    mproc__obj_init(&e->obj, MPROC__T_EVENT);
     return e;
 }
 
@@ -355,7 +370,7 @@ static int flag_set(void *st) { return ((event_state *)st)->flag; }
 int mproc_event_set(mproc_event *e)
 {
     int rc;
-    if (!e)
+    if (!mproc__is(e, MPROC__T_EVENT))
         return mproc__error(MPROC_EINVAL);
     if ((rc = event_lock(e)) != 0)
         return rc;
@@ -368,7 +383,7 @@ int mproc_event_set(mproc_event *e)
 int mproc_event_clear(mproc_event *e)
 {
     int rc;
-    if (!e)
+    if (!mproc__is(e, MPROC__T_EVENT))
         return mproc__error(MPROC_EINVAL);
     if ((rc = event_lock(e)) != 0)
         return rc;
@@ -380,7 +395,7 @@ int mproc_event_clear(mproc_event *e)
 int mproc_event_is_set(mproc_event *e)
 {
     int v;
-    if (!e)
+    if (!mproc__is(e, MPROC__T_EVENT))
         return mproc__error(MPROC_EINVAL);
     if ((v = event_lock(e)) != 0)
         return v;
@@ -394,7 +409,7 @@ int mproc_event_wait(mproc_event *e, double timeout)
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    if (!e)
+    if (!mproc__is(e, MPROC__T_EVENT))
         return mproc__error(MPROC_EINVAL);
     if ((rc = event_lock(e)) != 0)
         return rc;
@@ -409,10 +424,11 @@ int mproc_event_wait(mproc_event *e, double timeout)
 
 void mproc_event_free(mproc_event *e)
 {
-    if (!e)
+    if (!mproc__is(e, MPROC__T_EVENT))
         return;
     mproc_cond_free(e->s.cond);
     mproc__block_free(&e->s.b);
+    mproc__obj_clear(&e->obj);
     free(e);
 }
 
@@ -428,14 +444,16 @@ typedef struct {
 } barrier_state;
 
 struct mproc_barrier {
+    mproc__obj obj;
     cond_and_block s; /* the condition, and barrier_state */
 };
+MPROC__TAG_FIRST(struct mproc_barrier);
 
 mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties)
 {
     mproc_barrier *br;
     int rc;
-    if (parties == 0)
+    if (!mproc__ctx_ok(ctx) || parties == 0)
         return mproc__null(MPROC_EINVAL);
     if (!(br = calloc(1, sizeof *br)))
         return mproc__null(MPROC_ENOMEM);
@@ -449,6 +467,7 @@ mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties)
         return mproc__raise_null(rc);
     }
     ((barrier_state *)br->s.b.state)->parties = parties;
+    mproc__obj_init(&br->obj, MPROC__T_BARRIER);
     return br;
 }
 
@@ -492,7 +511,7 @@ int mproc_barrier_wait(mproc_barrier *br, double timeout)
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
     deadline = mproc__plat_now() + timeout;
-    if (!br)
+    if (!mproc__is(br, MPROC__T_BARRIER))
         return mproc__error(MPROC_EINVAL);
     st = br->s.b.state;
     rc = mproc_lock_acquire(br->s.cond->lock, -1);
@@ -546,7 +565,7 @@ static int barrier_lock(mproc_barrier *br)
 int mproc_barrier_abort(mproc_barrier *br)
 {
     int rc;
-    if (!br)
+    if (!mproc__is(br, MPROC__T_BARRIER))
         return mproc__error(MPROC_EINVAL);
     if ((rc = barrier_lock(br)) != 0)
         return rc;
@@ -559,7 +578,7 @@ int mproc_barrier_reset(mproc_barrier *br)
 {
     barrier_state *st;
     int rc;
-    if (!br)
+    if (!mproc__is(br, MPROC__T_BARRIER))
         return mproc__error(MPROC_EINVAL);
     st = br->s.b.state;
     if ((rc = barrier_lock(br)) != 0)
@@ -605,10 +624,11 @@ unsigned mproc__barrier_inside(mproc_barrier *br)
 
 void mproc_barrier_free(mproc_barrier *br)
 {
-    if (!br)
+    if (!mproc__is(br, MPROC__T_BARRIER))
         return;
     mproc_cond_free(br->s.cond);
     mproc__block_free(&br->s.b);
+    mproc__obj_clear(&br->obj);
     free(br);
 }
 
@@ -648,37 +668,72 @@ static void *cond_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 
 static void cond_release(void *obj) { mproc_cond_free(obj); }
 
-static int pair_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+static int pair_export(cond_and_block *x, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {
-    cond_and_block *x = obj;
     int rc = mproc__export_nested(&mproc__cond_type, x->cond, b, hs, n, cap);
     return rc ? rc : mproc__block_export(&x->b, b, hs, n, cap);
 }
 
-static void *pair_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+/* Fills x; takes the n handles either way.  0 or MPROC_EBROKEN. */
+static int pair_import(cond_and_block *x, mproc__reader *r, const mproc__handle *hs, size_t n)
 {
-    cond_and_block *x = calloc(1, sizeof *x);
     size_t used = 0;
-    if (!x) {
-        mproc__close_handles(hs, n);
-        return mproc__null(MPROC_ENOMEM);
-    }
     if (!(x->cond = mproc__import_nested(&mproc__cond_type, r, hs, n, &used))) {
         mproc__close_handles(hs + used, n - used);
-        free(x);
-        return mproc__null(MPROC_EBROKEN);
+        return MPROC_EBROKEN;
     }
     if (mproc__block_import(&x->b, r, hs + used, n - used) != 0) {
         mproc_cond_free(x->cond);
-        free(x);
-        return mproc__null(MPROC_EBROKEN);
+        return MPROC_EBROKEN;
     }
-    return x;
+    return 0;
+}
+
+static int event_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    return pair_export(&((mproc_event *)obj)->s, b, hs, n, cap);
+}
+
+static void *event_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_event *e = calloc(1, sizeof *e);
+    int rc;
+    if (!e) {
+        mproc__close_handles(hs, n);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    if ((rc = pair_import(&e->s, r, hs, n)) != 0) {
+        free(e);
+        return mproc__null(rc);
+    }
+    mproc__obj_init(&e->obj, MPROC__T_EVENT);
+    return e;
+}
+
+static int barrier_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    return pair_export(&((mproc_barrier *)obj)->s, b, hs, n, cap);
+}
+
+static void *barrier_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_barrier *br = calloc(1, sizeof *br);
+    int rc;
+    if (!br) {
+        mproc__close_handles(hs, n);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    if ((rc = pair_import(&br->s, r, hs, n)) != 0) {
+        free(br);
+        return mproc__null(rc);
+    }
+    mproc__obj_init(&br->obj, MPROC__T_BARRIER);
+    return br;
 }
 
 static void event_release(void *obj) { mproc_event_free(obj); }
 static void barrier_release(void *obj) { mproc_barrier_free(obj); }
 
 const mproc__objtype mproc__cond_type = {cond_export, cond_import, cond_release};
-const mproc__objtype mproc__event_type = {pair_export, pair_import, event_release};
-const mproc__objtype mproc__barrier_type = {pair_export, pair_import, barrier_release};
+const mproc__objtype mproc__event_type = {event_export, event_import, event_release};
+const mproc__objtype mproc__barrier_type = {barrier_export, barrier_import, barrier_release};

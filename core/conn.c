@@ -13,11 +13,10 @@
 
 #include "internal.h"
 
-#define CONN_MAGIC 0x636f6e6eu
 #define SMALL_SEND 16384 /* header and payload in one write below this */
 
 struct mproc_conn {
-    uint32_t magic;
+    mproc__obj obj;
     mproc__link link; /* in live: the connections of this process */
     mproc__handle rd, wr; /* simplex: one is NO_HANDLE */
     int flags;            /* the pipes' (MPROC__PIPE_BLOCKING) */
@@ -30,6 +29,7 @@ struct mproc_conn {
     unsigned char *body;
     size_t body_len, body_got;
 };
+MPROC__TAG_FIRST(struct mproc_conn);
 
 static mproc__link *live; /* global lock */
 
@@ -62,7 +62,7 @@ static mproc_conn *conn_make(mproc__handle rd, mproc__handle wr, int flags)
         free(c);
         return NULL;
     }
-    c->magic = CONN_MAGIC;
+    mproc__obj_init(&c->obj, MPROC__T_CONN);
     c->rd = rd;
     c->wr = wr;
     c->flags = flags;
@@ -101,13 +101,15 @@ int mproc__pipe(int duplex, int flags, mproc_conn **a, mproc_conn **b)
 
 int mproc_pipe(mproc_ctx *ctx, int duplex, mproc_conn **a, mproc_conn **b)
 {
-    (void)ctx; /* a pipe serves processes and threads alike */
+    /* ctx is only checked: a pipe serves processes and threads alike. */
+    if (!mproc__ctx_ok(ctx))
+        return mproc__error(MPROC_EINVAL);
     return mproc__pipe(duplex, MPROC__PIPE_BLOCKING, a, b);
 }
 
 int mproc_conn_set_max_message(mproc_conn *c, size_t max)
 {
-    if (!c || max > UINT32_MAX)
+    if (!mproc__is(c, MPROC__T_CONN) || max > UINT32_MAX)
         return mproc__error(MPROC_EINVAL);
     c->max = max;
     return 0;
@@ -132,7 +134,7 @@ int mproc_conn_send(mproc_conn *c, const void *data, size_t len)
     unsigned char small[MPROC__MSG_HDR + SMALL_SEND];
     int rc;
 
-    if (!c || (!data && len > 0))
+    if (!mproc__is(c, MPROC__T_CONN) || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
     if (c->wr == MPROC__NO_HANDLE)
         return mproc__errorf(MPROC_ESTATE, "connection is read-only");
@@ -227,7 +229,7 @@ int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    if (!c || !data || !len)
+    if (!mproc__is(c, MPROC__T_CONN) || !data || !len)
         return mproc__error(MPROC_EINVAL);
     *data = NULL;
     *len = 0;
@@ -246,7 +248,7 @@ int mproc_conn_poll(mproc_conn *c, double timeout)
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    if (!c)
+    if (!mproc__is(c, MPROC__T_CONN))
         return mproc__error(MPROC_EINVAL);
     if (c->rd == MPROC__NO_HANDLE)
         return mproc__errorf(MPROC_ESTATE, "connection is write-only");
@@ -258,7 +260,7 @@ int mproc_conn_poll(mproc_conn *c, double timeout)
 
 void mproc_conn_close(mproc_conn *c)
 {
-    if (!c)
+    if (!mproc__is(c, MPROC__T_CONN))
         return;
     mproc__link_remove(&live, &c->link);
     if (c->rd != MPROC__NO_HANDLE)
@@ -268,11 +270,9 @@ void mproc_conn_close(mproc_conn *c)
     mproc__plat_mutex_free(c->send_mu);
     mproc__plat_mutex_free(c->recv_mu);
     free(c->body);
-    c->magic = 0;
+    mproc__obj_clear(&c->obj);
     free(c);
 }
-
-int mproc__conn_is(const void *obj) { return obj && ((const mproc_conn *)obj)->magic == CONN_MAGIC; }
 
 mproc__handle mproc__conn_sentinel(mproc_conn *c) { return c->rd; }
 

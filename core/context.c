@@ -8,10 +8,15 @@
 #include "internal.h"
 
 struct mproc_ctx {
+    mproc__obj obj;
     mproc_method method;
 };
+MPROC__TAG_FIRST(struct mproc_ctx);
 
-static mproc_ctx contexts[] = {{MPROC_FORK}, {MPROC_SPAWN}, {MPROC_FORKSERVER}, {MPROC_THREAD}};
+static mproc_ctx contexts[] = {{{MPROC__T_CTX}, MPROC_FORK},
+                               {{MPROC__T_CTX}, MPROC_SPAWN},
+                               {{MPROC__T_CTX}, MPROC_FORKSERVER},
+                               {{MPROC__T_CTX}, MPROC_THREAD}};
 static const char *const names[] = {"fork", "spawn", "forkserver", "thread"};
 
 static mproc_method fixed_method; /* 0 until set or first used; global lock */
@@ -142,9 +147,25 @@ mproc_ctx *mproc_get_context(mproc_method m)
     return &contexts[m - 1];
 }
 
-mproc_method mproc_ctx_method(const mproc_ctx *ctx) { return ctx ? ctx->method : (mproc_method)0; }
+mproc_method mproc_ctx_method(const mproc_ctx *ctx)
+{
+    if (!mproc__is(ctx, MPROC__T_CTX)) {
+        mproc__error(MPROC_EINVAL);
+        return (mproc_method)0;
+    }
+    return ctx->method;
+}
 
-mproc_method mproc__ctx_resolve(mproc_ctx *ctx) { return ctx ? ctx->method : mproc_get_start_method(); }
+mproc_method mproc__ctx_method(const mproc_ctx *ctx) { return ctx ? ctx->method : (mproc_method)0; }
+
+mproc_method mproc__ctx_resolve(mproc_ctx *ctx)
+{
+    if (!mproc__ctx_ok(ctx)) {
+        mproc__error(MPROC_EINVAL);
+        return (mproc_method)0;
+    }
+    return ctx ? ctx->method : mproc_get_start_method();
+}
 
 void mproc__reset_start_method_for_tests(void)
 {

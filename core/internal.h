@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mproc.h"
+#include "object.h"
 #include "platform.h"
 
 /* ---- errors (core/error.c) and logging (core/log.c) ------------------- */
@@ -211,9 +212,8 @@ void *mproc__import_nested(const mproc__objtype *t, mproc__reader *r, const mpro
                            size_t *used);
 void mproc__close_handles(const mproc__handle *hs, size_t n);
 
-/* Connections (core/conn.c): identification for mproc_wait, and the
+/* Connections (core/conn.c): the handle mproc_wait waits on, and the
  * blocking write both connections and queues use. */
-int mproc__conn_is(const void *obj);
 /* mproc_pipe with the pipes' flags (mproc__plat_pipe): the pool's channels
  * are written with timeouts, so they are not BLOCKING, and LARGE. */
 int mproc__pipe(int duplex, int flags, mproc_conn **a, mproc_conn **b);
@@ -258,6 +258,9 @@ int mproc__lock_restore(mproc_lock *l, unsigned count);
 
 /* Indexed by MPROC__OBJ_*; NULL for kinds not built into this library. */
 extern const mproc__objtype *const mproc__objtypes[MPROC__OBJ_COUNT];
+/* 1 when obj is a live object of kind (its tag, core/object.h), else 0
+ * (core/objects.c). */
+int mproc__object_is(int kind, const void *obj);
 /* What obj (of kind) is, for a message, when it lives in this process only
  * (the thread context's queues and locks, a condition using such a lock):
  * no child process can have it.  Else NULL (core/objects.c). */
@@ -266,8 +269,15 @@ const char *mproc__object_in_process(int kind, void *obj);
 /* ---- contexts (core/context.c) ---------------------------------------- */
 
 /* The method ctx stands for; NULL resolves (and fixes) the default. 0 with
- * the last error set when the default cannot be resolved. */
+ * the last error set when the default cannot be resolved, or MPROC_EINVAL
+ * when ctx is not a context. */
 mproc_method mproc__ctx_resolve(mproc_ctx *ctx);
+/* What a constructor's ctx argument may be: NULL (the default context) or
+ * a context. */
+static inline int mproc__ctx_ok(const mproc_ctx *ctx) { return !ctx || mproc__is(ctx, MPROC__T_CTX); }
+/* ctx's method, 0 for NULL (the default, not resolved), for a ctx already
+ * checked with mproc__ctx_ok: sets no error. */
+mproc_method mproc__ctx_method(const mproc_ctx *ctx);
 /* 0, or the error MPROC_START_METHOD causes (invalid, or unavailable here). */
 int mproc__check_start_method_env(void);
 /* Tests only: forget the fixed default method. */

@@ -17,7 +17,6 @@
 
 #include "pool_internal.h"
 
-#define POOL_MAGIC 0x706f6f6cu
 /* A window: a worker gets another chunk while it holds fewer than two
  * chunks' items or fewer than its window's, and at most WINDOW_BYTES of
  * messages travel to it at a time (the transport keeps what its channel
@@ -821,7 +820,7 @@ static int dispatcher(void *ud)
 
 int mproc__pool_usable(mproc_pool *p)
 {
-    if (!p || p->magic != POOL_MAGIC)
+    if (!mproc__is(p, MPROC__T_POOL))
         return mproc__error(MPROC_EINVAL);
     if (p->owner != mproc__plat_getpid())
         return mproc__errorf(MPROC_ESTATE, "a pool belongs to the process that made it (this is a fork child)");
@@ -847,7 +846,7 @@ static void pool_release(mproc_pool *p)
         mproc__plat_cond_free(p->cv);
     if (p->mu)
         mproc__plat_mutex_free(p->mu);
-    p->magic = 0;
+    mproc__obj_clear(&p->obj);
     free(p);
 }
 
@@ -891,11 +890,12 @@ mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__
     int rc = 0;
 
     opts = opts ? opts : &defaults;
-    if (workers <= 0 || opts->maxtasksperchild < 0 || opts->max_retries < 0 || opts->task_timeout != opts->task_timeout)
+    if (workers <= 0 || opts->maxtasksperchild < 0 || opts->max_retries < 0 || opts->task_timeout != opts->task_timeout ||
+        (opts->initargs && !mproc__is(opts->initargs, MPROC__T_ARGS)))
         return mproc__null(MPROC_EINVAL);
     if (!(p = calloc(1, sizeof *p)))
         return mproc__null(MPROC_ENOMEM);
-    p->magic = POOL_MAGIC;
+    mproc__obj_init(&p->obj, MPROC__T_POOL);
     p->owner = mproc__plat_getpid();
     p->opts = *opts;
     if (p->opts.max_message == 0)
@@ -942,13 +942,15 @@ done:
 static mproc__pool_transport *local_transport(void *ud, int workers, const mproc__pool_worker_cfg *cfg)
 {
     mproc_ctx *ctx = ud;
-    if (mproc_ctx_method(ctx) == MPROC_THREAD)
+    if (mproc__ctx_method(ctx) == MPROC_THREAD)
         return mproc__pool_threads_new(workers, cfg);
     return mproc__pool_procs_new(ctx, workers, cfg);
 }
 
 mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts)
 {
+    if (!mproc__ctx_ok(ctx))
+        return mproc__null(MPROC_EINVAL);
     ctx = ctx ? ctx : mproc_get_context(mproc_get_start_method());
     if (!ctx)
         return NULL;
@@ -956,37 +958,42 @@ mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *o
         return mproc__null(MPROC_EINVAL);
     if (workers == 0) {
         workers = mproc_cpu_count();
-        if (mproc_ctx_method(ctx) != MPROC_THREAD && workers > 31)
+        if (mproc__ctx_method(ctx) != MPROC_THREAD && workers > 31)
             workers = 31;
     }
     return mproc__pool_create(workers, opts, local_transport, ctx);
 }
 
-static int set_state(mproc_pool *p, int state)
+static void set_state(mproc_pool *p, int state)
 {
-    int rc = mproc__pool_usable(p);
-    if (rc != 0)
-        return rc;
     mproc__plat_mutex_lock(p->mu);
     if (p->state < state)
         p->state = state;
     mproc__plat_mutex_unlock(p->mu);
     mproc__pool_wake(p);
-    return 0;
 }
 
-int mproc_pool_close(mproc_pool *p) { return set_state(p, MPROC__POOL_CLOSED); }
-int mproc_pool_terminate(mproc_pool *p) { return set_state(p, MPROC__POOL_TERMINATING); }
-
-int mproc_pool_join(mproc_pool *p, double timeout)
+int mproc_pool_close(mproc_pool *p)
 {
-    double deadline;
-    int rc = mproc__pool_usable(p), code;
-    if (rc != 0)
-        return rc;
-    if (mproc__timeout(&timeout) != 0)
-        return mproc_last_error();
-    deadline = mproc__plat_now() + timeout;
+    int rc = mproc__pool_usable(p);
+    if (rc == 0)
+        set_state(p, MPROC__POOL_CLOSED);
+    return rc;
+}
+
+int mproc_pool_terminate(mproc_pool *p)
+{
+    int rc = mproc__pool_usable(p);
+    if (rc == 0)
+        set_state(p, MPROC__POOL_TERMINATING);
+    return rc;
+}
+
+/* mproc_pool_join of a pool known to be usable, its timeout checked. */
+static int join(mproc_pool *p, double timeout)
+{
+    double deadline = mproc__plat_now() + timeout;
+    int rc = 0, code;
     mproc__plat_mutex_lock(p->mu);
     if (p->state == MPROC__POOL_RUNNING)
         rc = MPROC_ESTATE;
@@ -1007,12 +1014,33 @@ int mproc_pool_join(mproc_pool *p, double timeout)
     return 0;
 }
 
+int mproc_pool_join(mproc_pool *p, double timeout)
+{
+    int rc = mproc__pool_usable(p);
+    if (rc != 0)
+        return rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
+    return join(p, timeout);
+}
+
+int mproc__pool_stop(mproc_pool *p, double timeout)
+{
+    if (p->owner != mproc__plat_getpid())
+        return mproc__error(MPROC_ESTATE);
+    set_state(p, MPROC__POOL_TERMINATING);
+    return join(p, timeout);
+}
+
 void mproc_pool_free(mproc_pool *p)
 {
     if (mproc__pool_usable(p) != 0)
         return;
     mproc__link_remove(&pools, &p->link);
-    (void)mproc_pool_terminate(p);
-    (void)mproc_pool_join(p, -1);
+    set_state(p, MPROC__POOL_TERMINATING);
+    (void)join(p, -1);
+    /* The handle is gone, though an mproc_result may keep the pool alive
+     * (mproc__pool_unref): a second free, or any call, now finds no tag. */
+    mproc__obj_clear(&p->obj);
     mproc__pool_unref(p);
 }

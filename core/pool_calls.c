@@ -384,7 +384,8 @@ int mproc_pool_imap(mproc_pool *p, mproc_task_fn fn, mproc_input_fn next, void *
 /* ---- apply_async --------------------------------------------------------------- */
 
 struct mproc_result {
-    mproc__pool_job job; /* first: the job's release finds the result */
+    mproc__obj obj;
+    mproc__pool_job job; /* the dispatcher's view (result_of) */
     mproc_pool *pool;
     void *in; /* a copy */
     size_t len;
@@ -394,10 +395,16 @@ struct mproc_result {
     size_t out_len;
     int taken; /* get handed the result over */
 };
+MPROC__TAG_FIRST(struct mproc_result);
+
+static mproc_result *result_of(mproc__pool_job *job)
+{
+    return (mproc_result *)(void *)((char *)job - offsetof(mproc_result, job));
+}
 
 static const void *apply_input(mproc__pool_job *job, size_t index, size_t *len)
 {
-    mproc_result *r = (mproc_result *)job;
+    mproc_result *r = result_of(job);
     (void)index;
     *len = r->len;
     return r->in;
@@ -406,7 +413,7 @@ static const void *apply_input(mproc__pool_job *job, size_t index, size_t *len)
 static void apply_finish(mproc__pool_job *job, size_t index, size_t count, const mproc_task_status *st,
                          const void *data, size_t len)
 {
-    mproc_result *r = (mproc_result *)job;
+    mproc_result *r = result_of(job);
     (void)index;
     (void)count;
     r->st = *st;
@@ -425,12 +432,13 @@ static void result_destroy(mproc_result *r)
 {
     free(r->in);
     free(r->out);
+    mproc__obj_clear(&r->obj);
     free(r);
 }
 
 static void result_release(mproc__pool_job *job)
 {
-    mproc_result *r = (mproc_result *)job;
+    mproc_result *r = result_of(job);
     /* The pool's reference is dropped by whoever frees last; here the
      * caller already let go and the lock is held: defer to the count. */
     r->pool->refs--;
@@ -452,6 +460,7 @@ mproc_result *mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void
     }
     if (len)
         memcpy(r->in, in, len);
+    mproc__obj_init(&r->obj, MPROC__T_RESULT);
     r->len = len;
     if ((rc = prepare_job(p, &r->job, fn, 1)) != 0 || !(run = new_run(&r->job, 0, 1))) {
         result_destroy(r);
@@ -490,7 +499,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
 {
     double deadline;
     int rc = 0;
-    if (!r)
+    if (!mproc__is(r, MPROC__T_RESULT))
         return mproc__error(MPROC_EINVAL);
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
@@ -511,7 +520,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
 int mproc_result_ready(mproc_result *r)
 {
     int done;
-    if (!r)
+    if (!mproc__is(r, MPROC__T_RESULT))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(r->pool->mu);
     done = r->done;
@@ -522,7 +531,7 @@ int mproc_result_ready(mproc_result *r)
 int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st)
 {
     int rc;
-    if (!r || !data != !len)
+    if (!mproc__is(r, MPROC__T_RESULT) || !data != !len)
         return mproc__error(MPROC_EINVAL);
     if (data) {
         *data = NULL;
@@ -547,8 +556,10 @@ void mproc_result_free(mproc_result *r)
 {
     mproc_pool *p;
     int done;
-    if (!r)
+    if (!mproc__is(r, MPROC__T_RESULT))
         return;
+    /* The handle is gone now, whenever the dispatcher lets the memory go. */
+    mproc__obj_clear(&r->obj);
     p = r->pool;
     mproc__plat_mutex_lock(p->mu);
     done = r->done;

@@ -207,7 +207,7 @@ typedef struct mproc__pool_run {
 enum { MPROC__POOL_RUNNING, MPROC__POOL_CLOSED, MPROC__POOL_TERMINATING };
 
 struct mproc_pool {
-    unsigned magic;
+    mproc__obj obj;
     long owner;       /* the process that made it: a fork child may not use it */
     mproc__pool_transport *tp;
     mproc_pool_opts opts;
@@ -229,6 +229,7 @@ struct mproc_pool {
     int start_failures, starts_blocked, last_failure_code;
     long last_failure_pid;
 };
+MPROC__TAG_FIRST(struct mproc_pool);
 
 /* With the pool's lock held: queues a run (taken; the dispatcher is woken
  * by the caller after unlocking), numbering its items. */
@@ -241,7 +242,13 @@ void mproc__pool_finish(mproc__pool_job *job, size_t index, size_t count, const 
 void mproc__pool_wake(mproc_pool *p);
 /* Drops a reference to p; the last frees it.  Lock not held. */
 void mproc__pool_unref(mproc_pool *p);
-/* 0, or the error a call on p gets now (EINVAL, ECLOSED). */
+/* 0, or the error a call on p gets now (EINVAL: not a pool, or its handle
+ * was freed; ESTATE: a fork child's copy). */
 int mproc__pool_usable(mproc_pool *p);
+/* Terminates p and waits up to timeout for it to stop, as
+ * mproc_pool_terminate and mproc_pool_join, also after mproc_pool_free
+ * while an mproc_result keeps p alive (mproc_mpi_finalize).  0,
+ * MPROC_ETIMEDOUT, MPROC_ESTATE (not this process's pool). */
+int mproc__pool_stop(mproc_pool *p, double timeout);
 
 #endif

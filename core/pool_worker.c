@@ -28,6 +28,7 @@
 #define BATCH_AGE 0.005
 
 struct mproc_out {
+    mproc__obj obj;
     mproc__buf *msg; /* the DONE message; the result is what follows start */
     size_t start;
     size_t fast_end; /* where a write may reach with no check of the rest: within
@@ -37,6 +38,7 @@ struct mproc_out {
     int roomed;      /* a group header's room is in front of start */
     int error;       /* MPROC_ETOOBIG or MPROC_ENOMEM: the item fails so */
 };
+MPROC__TAG_FIRST(struct mproc_out);
 
 /* Small copies of a constant size compile to a move; a result is most
  * often 8 or 4 bytes long. */
@@ -94,7 +96,7 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
     mproc__buf *m;
     int rc;
-    if (!out || !(m = out->msg) || (!data && len > 0))
+    if (!mproc__is(out, MPROC__T_OUT) || !(m = out->msg) || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
     if (len > out->fast_end - m->len && (rc = out_grow(out, len)) != 0)
         return rc;
@@ -371,6 +373,7 @@ int mproc__pool_worker_loop(mproc__pool_endpoint *ep, mproc_target_fn initialize
 
     memset(&ws, 0, sizeof ws);
     ws.ep = ep;
+    mproc__obj_init(&ws.out.obj, MPROC__T_OUT);
     ws.out.max = ep->max_message;
     ws.out.msg = NULL;
     if (initializer && (code = initializer(initargs)) != 0)
@@ -410,5 +413,6 @@ int mproc__pool_worker_loop(mproc__pool_endpoint *ep, mproc_target_fn initialize
         }
     }
     mproc__buf_free(&ws.b.msg);
+    mproc__obj_clear(&ws.out.obj);
     return code;
 }

@@ -15,8 +15,6 @@
 
 #include "internal.h"
 
-#define PROCESS_MAGIC 0x70726f63u
-
 enum { CREATED, STARTING, STARTED, ENDED };
 
 typedef struct tracked {
@@ -32,7 +30,7 @@ typedef struct tracked {
 } tracked;
 
 struct mproc_process {
-    uint32_t magic;
+    mproc__obj obj;
     mproc__mutex *mu;
     mproc_method method;
     mproc_target_fn fn;
@@ -48,6 +46,7 @@ struct mproc_process {
     long pid;
     tracked *t;
 };
+MPROC__TAG_FIRST(struct mproc_process);
 
 /* Global lock guards these. */
 static tracked *children;
@@ -160,7 +159,7 @@ mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const
     char name[32];
     unsigned long id;
 
-    if (!m || !fn) {
+    if (!m || !fn || (args && !mproc__is(args, MPROC__T_ARGS))) {
         mproc_args_free(args);
         return m ? mproc__null(MPROC_EINVAL) : mproc__raise_null(mproc_last_error());
     }
@@ -184,7 +183,7 @@ mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const
         return mproc__null(MPROC_ENOMEM);
     }
     memcpy(p->name, name, strlen(name) + 1);
-    p->magic = PROCESS_MAGIC;
+    mproc__obj_init(&p->obj, MPROC__T_PROCESS);
     p->method = m;
     p->fn = fn;
     p->fn_text = fn_text;
@@ -200,7 +199,7 @@ int mproc_process_set_name(mproc_process *p, const char *name)
     char *copy;
     int rc = 0;
 
-    if (!p || !name || strlen(name) >= MPROC__NAME_MAX)
+    if (!mproc__is(p, MPROC__T_PROCESS) || !name || strlen(name) >= MPROC__NAME_MAX)
         return mproc__error(MPROC_EINVAL);
     if (!(copy = malloc(strlen(name) + 1)))
         return mproc__error(MPROC_ENOMEM);
@@ -218,12 +217,15 @@ int mproc_process_set_name(mproc_process *p, const char *name)
     return rc ? mproc__raise(rc) : 0;
 }
 
-const char *mproc_process_name(const mproc_process *p) { return p ? p->name : NULL; }
+const char *mproc_process_name(const mproc_process *p)
+{
+    return mproc__is(p, MPROC__T_PROCESS) ? p->name : mproc__null(MPROC_EINVAL);
+}
 
 int mproc_process_set_daemon(mproc_process *p, int daemon)
 {
     int rc = 0;
-    if (!p)
+    if (!mproc__is(p, MPROC__T_PROCESS))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(p->mu);
     if (p->state != CREATED)
@@ -237,7 +239,7 @@ int mproc_process_set_daemon(mproc_process *p, int daemon)
 int mproc_process_set_die_with_parent(mproc_process *p, int on)
 {
     int rc = 0;
-    if (!p)
+    if (!mproc__is(p, MPROC__T_PROCESS))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(p->mu);
     if (p->state != CREATED)
@@ -340,7 +342,7 @@ int mproc_process_start(mproc_process *p)
     tracked *t;
     int rc;
 
-    if (!p)
+    if (!mproc__is(p, MPROC__T_PROCESS))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(p->mu);
     rc = p->state == CREATED ? 0 : MPROC_ESTATE;
@@ -420,7 +422,7 @@ failed:
 static int started_child(mproc_process *p, tracked **c)
 {
     int state;
-    if (!p)
+    if (!mproc__is(p, MPROC__T_PROCESS))
         return mproc__error(MPROC_EINVAL);
     if (p->owner_pid != mproc__plat_getpid())
         return mproc__errorf(MPROC_ESTATE, "can only use a process object in the process that created it");
@@ -459,8 +461,10 @@ int mproc_process_join(mproc_process *p, double timeout)
 int mproc_process_is_alive(mproc_process *p)
 {
     tracked *c = NULL;
+    if (!mproc__is(p, MPROC__T_PROCESS))
+        return mproc__error(MPROC_EINVAL);
     if (started_child(p, &c) != 0)
-        return 0;
+        return 0; /* not started, or not this process's: not alive here */
     return wait_child(p, c, 0) == MPROC_ETIMEDOUT;
 }
 
@@ -496,14 +500,21 @@ int mproc_process_terminate(mproc_process *p) { return signal_process(p, 0); }
 
 int mproc_process_kill(mproc_process *p) { return signal_process(p, 1); }
 
-long mproc_process_pid(const mproc_process *p) { return p ? p->pid : 0; }
+long mproc_process_pid(const mproc_process *p)
+{
+    if (!mproc__is(p, MPROC__T_PROCESS)) {
+        mproc__error(MPROC_EINVAL);
+        return 0;
+    }
+    return p->pid;
+}
 
 void mproc_process_free(mproc_process *p)
 {
     tracked *t;
     int code, ours;
 
-    if (!p)
+    if (!mproc__is(p, MPROC__T_PROCESS))
         return;
     t = p->t;
     /* In a forked child the tracking entry is the parent's: leave it. */
@@ -520,7 +531,7 @@ void mproc_process_free(mproc_process *p)
         if (t)
             tracked_free(t);
     }
-    p->magic = 0;
+    mproc__obj_clear(&p->obj);
     mproc_args_free(p->args);
     mproc__plat_mutex_free(p->mu);
     free(p->name);
@@ -537,18 +548,18 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
 
     if (!objects || n == 0 || n > 64)
         return mproc__error(MPROC_EINVAL);
+    /* What can be waited for is told by its tag: anything else is refused. */
     for (size_t i = 0; i < n; i++) {
-        mproc_process *p = objects[i];
         tracked *c = NULL;
-        if (mproc__conn_is(objects[i])) {
+        if (mproc__is(objects[i], MPROC__T_CONN)) {
             hs[i] = mproc__conn_sentinel(objects[i]);
-            continue;
-        }
-        if (!p || p->magic != PROCESS_MAGIC)
+        } else if (mproc__is(objects[i], MPROC__T_PROCESS)) {
+            if ((rc = started_child(objects[i], &c)) != 0)
+                return rc;
+            hs[i] = c->ops->sentinel(c->child);
+        } else {
             return mproc__error(MPROC_EINVAL);
-        if ((rc = started_child(p, &c)) != 0)
-            return rc;
-        hs[i] = c->ops->sentinel(c->child);
+        }
     }
     rc = mproc__plat_wait_handles(hs, n, timeout, r);
     if (rc < 0)

@@ -17,7 +17,6 @@
 #include "internal.h"
 #include "queue_local.h"
 
-#define QUEUE_MAGIC 0x71756575u
 #define LIVENESS_SLICE MPROC__LIVENESS_SLICE /* how often a blocked reader checks its writer */
 
 enum { Q_PLAIN = 1, Q_SIMPLE, Q_JOINABLE };
@@ -70,7 +69,7 @@ typedef struct {
 } readahead;
 
 struct mproc_queue {
-    uint32_t magic;
+    mproc__obj obj; /* MPROC__T_QUEUE; a thread context's queue has MPROC__T_QUEUE_LOCAL */
     int kind;
     size_t maxsize, max_msg;
     mproc__handle rd, wr;
@@ -87,11 +86,9 @@ struct mproc_queue {
     atomic_int abandon; /* freed after cancel_join_thread: stop writing */
     mproc__link link; /* in live: the queues of this process */
 };
+MPROC__TAG_FIRST(struct mproc_queue);
 
 static mproc__link *live; /* global lock */
-
-/* A thread context's queue is told apart by its first member (core/queue_local.h). */
-_Static_assert(offsetof(struct mproc_queue, magic) == 0, "magic must come first");
 
 static void close_all_at_exit(void);
 static void flush_all_at_exit(void);
@@ -160,7 +157,7 @@ static void queue_destroy(mproc_queue *q)
         mproc__block_free(&q->b);
     if (q->tasks)
         mproc_cond_free(q->tasks);
-    q->magic = 0;
+    mproc__obj_clear(&q->obj);
     free(q);
 }
 
@@ -172,13 +169,15 @@ static mproc_queue *queue_create(mproc_ctx *ctx, int kind, size_t maxsize)
     mproc_queue *q;
     int rc;
 
-    if (mproc_ctx_method(ctx) == MPROC_THREAD)
+    if (!mproc__ctx_ok(ctx))
+        return mproc__null(MPROC_EINVAL);
+    if (mproc__ctx_method(ctx) == MPROC_THREAD)
         return mproc__lqueue_new(maxsize, kind == Q_JOINABLE);
     if (maxsize > 0x7fffffffu)
         return mproc__null(MPROC_EINVAL);
     if (!(q = calloc(1, sizeof *q)))
         return mproc__null(MPROC_ENOMEM);
-    q->magic = QUEUE_MAGIC;
+    mproc__obj_init(&q->obj, MPROC__T_QUEUE);
     q->kind = kind;
     q->maxsize = maxsize;
     q->max_msg = MPROC__MSG_DEFAULT_MAX;
@@ -212,9 +211,9 @@ mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx) { return queue_create(ctx, Q
 
 int mproc_queue_set_max_message(mproc_queue *q, size_t max)
 {
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_set_max_message(q, max);
-    if (!q || max > UINT32_MAX)
+    if (!mproc__is(q, MPROC__T_QUEUE) || max > UINT32_MAX)
         return mproc__error(MPROC_EINVAL);
     q->max_msg = max;
     return 0;
@@ -370,12 +369,12 @@ static int lock_tasks(mproc_queue *q)
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
 {
     int rc;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_put(q, data, len, timeout);
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
 
-    if (!q || q->magic != QUEUE_MAGIC || (!data && len > 0))
+    if (!mproc__is(q, MPROC__T_QUEUE) || (!data && len > 0))
         return mproc__error(MPROC_EINVAL);
     if (len > q->max_msg)
         return mproc__errorf(MPROC_ETOOBIG, "item of %zu bytes exceeds the queue's limit of %zu", len, q->max_msg);
@@ -569,12 +568,12 @@ int mproc_queue_get(mproc_queue *q, void **data, size_t *len, double timeout)
 {
     double waited = 0;
     int rc;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_get(q, data, len, timeout);
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
 
-    if (!q || q->magic != QUEUE_MAGIC || !data || !len)
+    if (!mproc__is(q, MPROC__T_QUEUE) || !data || !len)
         return mproc__error(MPROC_EINVAL);
     *data = NULL;
     *len = 0;
@@ -622,9 +621,9 @@ int mproc_queue_get_nowait(mproc_queue *q, void **data, size_t *len) { return mp
 int mproc_queue_qsize(mproc_queue *q, size_t *n)
 {
     long items;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_qsize(q, n);
-    if (!q || !n)
+    if (!mproc__is(q, MPROC__T_QUEUE) || !n)
         return mproc__error(MPROC_EINVAL);
     if (is_broken(q)) {
         *n = 0; /* nothing can be got any more: what was put will never come */
@@ -644,7 +643,7 @@ int mproc_queue_empty(mproc_queue *q)
 int mproc_queue_full(mproc_queue *q)
 {
     size_t n = 0;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_full(q);
     if (mproc_queue_qsize(q, &n) != 0)
         return mproc_last_error();
@@ -654,9 +653,9 @@ int mproc_queue_full(mproc_queue *q)
 int mproc_queue_task_done(mproc_queue *q)
 {
     int rc = 0;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_task_done(q);
-    if (!q || q->kind != Q_JOINABLE)
+    if (!mproc__is(q, MPROC__T_QUEUE) || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
     if (is_broken(q))
         return mproc__error(MPROC_EBROKEN);
@@ -673,9 +672,9 @@ int mproc_queue_task_done(mproc_queue *q)
 int mproc_queue_join(mproc_queue *q)
 {
     int rc;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_join(q);
-    if (!q || q->kind != Q_JOINABLE)
+    if (!mproc__is(q, MPROC__T_QUEUE) || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
     if ((rc = lock_tasks(q)) != 0)
         return mproc__raise(rc);
@@ -692,11 +691,11 @@ int mproc_queue_join(mproc_queue *q)
 
 void mproc_queue_close(mproc_queue *q)
 {
-    if (mproc__lqueue_is(q)) {
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL)) {
         mproc__lqueue_close(q);
         return;
     }
-    if (!q)
+    if (!mproc__is(q, MPROC__T_QUEUE))
         return;
     mproc__plat_mutex_lock(q->mu);
     q->closed = 1;
@@ -708,9 +707,9 @@ int mproc_queue_join_thread(mproc_queue *q)
 {
     mproc__child *feeder;
     int code;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_join_thread(q);
-    if (!q)
+    if (!mproc__is(q, MPROC__T_QUEUE))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(q->mu);
     feeder = q->closed ? q->feeder : NULL;
@@ -728,7 +727,7 @@ int mproc_queue_join_thread(mproc_queue *q)
 
 void mproc_queue_cancel_join_thread(mproc_queue *q)
 {
-    if (!q || mproc__lqueue_is(q)) /* a thread context's queue has no feeder to cancel */
+    if (!mproc__is(q, MPROC__T_QUEUE)) /* a thread context's queue has no feeder to cancel */
         return;
     mproc__plat_mutex_lock(q->mu);
     q->cancel_join = 1;
@@ -737,11 +736,11 @@ void mproc_queue_cancel_join_thread(mproc_queue *q)
 
 void mproc_queue_free(mproc_queue *q)
 {
-    if (mproc__lqueue_is(q)) {
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL)) {
         mproc__lqueue_free(q);
         return;
     }
-    if (!q)
+    if (!mproc__is(q, MPROC__T_QUEUE))
         return;
     mproc__link_remove(&live, &q->link);
     mproc_queue_close(q);
@@ -887,7 +886,7 @@ static int queue_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, 
 {
     mproc_queue *q = obj;
     int rc = 0;
-    if (mproc__lqueue_is(q))
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
         return mproc__lqueue_refuse_export();
     if (*n + 2 > cap)
         return MPROC_ETOOBIG;
@@ -911,7 +910,7 @@ static void *queue_import(mproc__reader *r, const mproc__handle *hs, size_t n)
         mproc__close_handles(hs, n);
         return mproc__null(q ? MPROC_EBROKEN : MPROC_ENOMEM);
     }
-    q->magic = QUEUE_MAGIC;
+    mproc__obj_init(&q->obj, MPROC__T_QUEUE);
     q->rd = hs[0];
     q->wr = hs[1];
     q->kind = mproc__rd_u8(r);

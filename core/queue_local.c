@@ -33,7 +33,6 @@
 
 #include "queue_local.h"
 
-#define LQUEUE_MAGIC 0x6c717565u /* "lque"; core/queue.c's queues start with another */
 #define INLINE_MAX 120           /* the largest item kept in its slot: a slot is 128 bytes */
 #define SLOTS_PER_BLOCK 64       /* 8 KiB a block */
 #define SPARE_BLOCKS 2           /* drained blocks kept for the next puts */
@@ -61,7 +60,7 @@ typedef struct {
 } waitset;
 
 typedef struct {
-    uint32_t magic; /* first, as in core/queue.c's struct */
+    mproc__obj obj; /* MPROC__T_QUEUE_LOCAL: how core/queue.c tells it from its own */
     int joinable;
     unsigned generation; /* fork_generation when made: another means a fork child's copy */
     size_t maxsize;
@@ -76,6 +75,7 @@ typedef struct {
     size_t unfinished; /* joinable: put and not yet task_done */
     int closed;
 } lqueue;
+MPROC__TAG_FIRST(lqueue);
 
 /* Bumped in the child of every fork: queues made before it are copies. */
 static atomic_uint fork_generation;
@@ -83,16 +83,6 @@ static atomic_uint fork_generation;
 static void bump_generation_after_fork(void) { atomic_fetch_add(&fork_generation, 1); }
 
 static lqueue *lq(mproc_queue *q) { return (lqueue *)(void *)q; }
-
-int mproc__lqueue_is(const void *q)
-{
-    uint32_t magic;
-    if (!q)
-        return 0;
-    /* A byte copy: q may be either kind of object. */
-    memcpy(&magic, q, sizeof magic);
-    return magic == LQUEUE_MAGIC;
-}
 
 static int inherited(const lqueue *q)
 {
@@ -137,7 +127,7 @@ static void lqueue_destroy(lqueue *q)
     mproc__plat_cond_free(q->not_full.cv);
     mproc__plat_cond_free(q->all_done.cv);
     mproc__plat_mutex_free(q->mu);
-    q->magic = 0;
+    mproc__obj_clear(&q->obj);
     free(q);
 }
 
@@ -149,7 +139,7 @@ mproc_queue *mproc__lqueue_new(size_t maxsize, int joinable)
     mproc__on_fork_child(bump_generation_after_fork);
     if (!(q = calloc(1, sizeof *q)))
         return mproc__null(MPROC_ENOMEM);
-    q->magic = LQUEUE_MAGIC;
+    mproc__obj_init(&q->obj, MPROC__T_QUEUE_LOCAL);
     q->joinable = joinable;
     q->generation = atomic_load(&fork_generation);
     q->maxsize = maxsize;
@@ -461,8 +451,8 @@ void mproc__lqueue_free(mproc_queue *queue)
     if (inherited(q)) {
         /* The parent's: its list may be half-updated and its mutex held by
          * a thread this child lacks.  Left alone, as a fork child leaves
-         * the rest of its parent's memory. */
-        q->magic = 0;
+         * the rest of its parent's memory; a second free finds no tag. */
+        mproc__obj_clear(&q->obj);
         return;
     }
     lqueue_destroy(q);

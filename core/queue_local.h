@@ -5,22 +5,20 @@
  * shared-memory lock.
  *
  * Such a queue is its own object behind the same opaque mproc_queue
- * pointer: core/queue.c's public functions hand it over here first
- * (mproc__lqueue_is), and nothing here calls back into core/queue.c.
- * Both kinds of object begin with a uint32_t magic, which is how they are
- * told apart.
+ * pointer, tagged MPROC__T_QUEUE_LOCAL (core/object.h) where core/queue.c's
+ * are tagged MPROC__T_QUEUE: core/queue.c's public functions hand it over
+ * here first, and nothing here calls back into core/queue.c.
  *
  * Every function below has the semantics and error codes of the public
- * mproc_queue_* call of the same name (include/mproc.h), validates its
- * arguments itself and sets the last error as that call does.
+ * mproc_queue_* call of the same name (include/mproc.h), takes a queue
+ * whose tag the caller checked, validates its other arguments itself and
+ * sets the last error as that call does.
  */
 #ifndef MPROC_QUEUE_LOCAL_H
 #define MPROC_QUEUE_LOCAL_H
 
 #include "internal.h"
 
-/* 1 when q (NULL allowed) is a queue of the thread context. */
-int mproc__lqueue_is(const void *q);
 /* A new one (joinable: with task_done/join).  NULL + MPROC_EINVAL
  * (maxsize over 2^31-1) or MPROC_ENOMEM. */
 mproc_queue *mproc__lqueue_new(size_t maxsize, int joinable);

@@ -10,16 +10,19 @@
 #define SHM_MAX ((size_t)1 << 40)
 
 struct mproc_shm {
+    mproc__obj obj;
     void *ptr;
     size_t size;
     mproc__handle h;
 };
+MPROC__TAG_FIRST(struct mproc_shm);
 
 static mproc_shm *shm_wrap(void *ptr, size_t size, mproc__handle h)
 {
     mproc_shm *s = malloc(sizeof *s);
     if (!s)
         return NULL;
+    mproc__obj_init(&s->obj, MPROC__T_SHM);
     s->ptr = ptr;
     s->size = size;
     s->h = h;
@@ -33,8 +36,8 @@ mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size)
     mproc_shm *s;
     int rc;
 
-    (void)ctx; /* one kind of mapping serves processes and threads alike */
-    if (size == 0 || size > SHM_MAX)
+    /* ctx is only checked: one kind of mapping serves processes and threads alike. */
+    if (!mproc__ctx_ok(ctx) || size == 0 || size > SHM_MAX)
         return mproc__null(MPROC_EINVAL);
     if ((rc = mproc__plat_shm_create(size, &h, &ptr)) != 0)
         return mproc__raise_null(rc);
@@ -46,20 +49,26 @@ mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size)
     return s;
 }
 
-void *mproc_shm_ptr(mproc_shm *s) { return s ? s->ptr : NULL; }
+void *mproc_shm_ptr(mproc_shm *s) { return mproc__is(s, MPROC__T_SHM) ? s->ptr : mproc__null(MPROC_EINVAL); }
 
-size_t mproc_shm_size(const mproc_shm *s) { return s ? s->size : 0; }
+size_t mproc_shm_size(const mproc_shm *s)
+{
+    if (!mproc__is(s, MPROC__T_SHM)) {
+        mproc__error(MPROC_EINVAL);
+        return 0;
+    }
+    return s->size;
+}
 
 void mproc_shm_free(mproc_shm *s)
 {
-    if (!s)
+    if (!mproc__is(s, MPROC__T_SHM))
         return;
     mproc__plat_shm_unmap(s->ptr, s->size);
     mproc__plat_close(s->h);
+    mproc__obj_clear(&s->obj);
     free(s);
 }
-
-
 
 static int shm_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
 {

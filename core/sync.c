@@ -40,14 +40,18 @@ enum { FREE, HELD, CONTENDED };
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
 struct mproc_lock {
+    mproc__obj obj;
     mproc__block b;
     int recursive;
     mproc__llock *local; /* the thread context's: all of it lives there (core/sync_local.c) */
 };
+MPROC__TAG_FIRST(struct mproc_lock);
 
 struct mproc_sem {
+    mproc__obj obj;
     mproc__block b;
 };
+MPROC__TAG_FIRST(struct mproc_sem);
 
 static lock_state *state_of(mproc_lock *l) { return l->b.state; }
 
@@ -63,6 +67,7 @@ static mproc_lock *lock_create(int recursive)
         free(l);
         return mproc__raise_null(rc);
     }
+    mproc__obj_init(&l->obj, MPROC__T_LOCK);
     l->recursive = recursive;
     return l;
 }
@@ -77,18 +82,23 @@ static mproc_lock *local_lock_create(int recursive)
         free(l);
         return NULL;
     }
+    mproc__obj_init(&l->obj, MPROC__T_LOCK);
     l->recursive = recursive;
     return l;
 }
 
 mproc_lock *mproc_lock_new(mproc_ctx *ctx)
 {
-    return mproc_ctx_method(ctx) == MPROC_THREAD ? local_lock_create(0) : lock_create(0);
+    if (!mproc__ctx_ok(ctx))
+        return mproc__null(MPROC_EINVAL);
+    return mproc__ctx_method(ctx) == MPROC_THREAD ? local_lock_create(0) : lock_create(0);
 }
 
 mproc_lock *mproc_rlock_new(mproc_ctx *ctx)
 {
-    return mproc_ctx_method(ctx) == MPROC_THREAD ? local_lock_create(1) : lock_create(1);
+    if (!mproc__ctx_ok(ctx))
+        return mproc__null(MPROC_EINVAL);
+    return mproc__ctx_method(ctx) == MPROC_THREAD ? local_lock_create(1) : lock_create(1);
 }
 
 int mproc__lock_in_process(const mproc_lock *l) { return l && l->local; }
@@ -150,7 +160,7 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    if (!l)
+    if (!mproc__is(l, MPROC__T_LOCK))
         return mproc__error(MPROC_EINVAL);
     if (l->local)
         return mproc__llock_acquire(l->local, timeout);
@@ -175,7 +185,7 @@ int mproc_lock_release(mproc_lock *l)
 {
     lock_state *st;
     int rc;
-    if (!l)
+    if (!mproc__is(l, MPROC__T_LOCK))
         return mproc__error(MPROC_EINVAL);
     if (l->local)
         return mproc__llock_release(l->local);
@@ -229,11 +239,12 @@ int mproc__lock_restore(mproc_lock *l, unsigned count)
 
 void mproc_lock_free(mproc_lock *l)
 {
-    if (!l)
+    if (!mproc__is(l, MPROC__T_LOCK))
         return;
     mproc__llock_free(l->local);
     if (!l->local)
         mproc__block_free(&l->b);
+    mproc__obj_clear(&l->obj);
     free(l);
 }
 
@@ -250,19 +261,19 @@ static mproc_sem *sem_create(unsigned value, unsigned max)
         free(s);
         return mproc__raise_null(rc);
     }
+    mproc__obj_init(&s->obj, MPROC__T_SEM);
     return s;
 }
 
+/* ctx is only checked: the thread context's semaphores are the shared ones. */
 mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value)
 {
-    (void)ctx;
-    return sem_create(value, SEM_VALUE_MAX);
+    return mproc__ctx_ok(ctx) ? sem_create(value, SEM_VALUE_MAX) : mproc__null(MPROC_EINVAL);
 }
 
 mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value)
 {
-    (void)ctx;
-    return sem_create(value, value);
+    return mproc__ctx_ok(ctx) ? sem_create(value, value) : mproc__null(MPROC_EINVAL);
 }
 
 int mproc_sem_acquire(mproc_sem *s, double timeout)
@@ -270,7 +281,7 @@ int mproc_sem_acquire(mproc_sem *s, double timeout)
     int rc;
     if (mproc__timeout(&timeout) != 0)
         return mproc_last_error();
-    if (!s)
+    if (!mproc__is(s, MPROC__T_SEM))
         return mproc__error(MPROC_EINVAL);
     rc = mproc__plat_psem_acquire(&s->b.prims[0], timeout);
     return rc ? mproc__raise(rc) : 0;
@@ -279,7 +290,7 @@ int mproc_sem_acquire(mproc_sem *s, double timeout)
 int mproc_sem_release(mproc_sem *s)
 {
     int rc;
-    if (!s)
+    if (!mproc__is(s, MPROC__T_SEM))
         return mproc__error(MPROC_EINVAL);
     rc = mproc__plat_psem_release(&s->b.prims[0]);
     if (rc == MPROC_ESTATE)
@@ -289,9 +300,10 @@ int mproc_sem_release(mproc_sem *s)
 
 void mproc_sem_free(mproc_sem *s)
 {
-    if (!s)
+    if (!mproc__is(s, MPROC__T_SEM))
         return;
     mproc__block_free(&s->b);
+    mproc__obj_clear(&s->obj);
     free(s);
 }
 
@@ -319,6 +331,7 @@ static void *lock_import(mproc__reader *r, const mproc__handle *hs, size_t n)
         free(l);
         return mproc__raise_null(rc);
     }
+    mproc__obj_init(&l->obj, MPROC__T_LOCK);
     return l;
 }
 
@@ -341,6 +354,7 @@ static void *sem_import(mproc__reader *r, const mproc__handle *hs, size_t n)
         free(s);
         return mproc__raise_null(rc);
     }
+    mproc__obj_init(&s->obj, MPROC__T_SEM);
     return s;
 }
 

@@ -105,9 +105,9 @@ int mproc_mpi_finalize(void)
     live = s->live;
     mproc__plat_mutex_unlock(s->mu);
     if (live) {
-        (void)mproc_pool_terminate(live);
-        /* Its dispatcher may wait on a large send to a rank busy in a task. */
-        if (mproc_pool_join(live, BYE_TIMEOUT) != 0) {
+        /* Its handle may be freed already (an mproc_result keeps it).  Its
+         * dispatcher may wait on a large send to a rank busy in a task. */
+        if (mproc__pool_stop(live, BYE_TIMEOUT) != 0) {
             mproc__log(MPROC_LOG_ERROR, "mproc_mpi_finalize: the MPI pool did not stop in 60 s (a worker rank "
                                         "busy in a task); aborting the MPI job");
             MPI_Abort(MPI_COMM_WORLD, 1);
