@@ -28,6 +28,7 @@
 #include "posix.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,6 +105,26 @@ int mproc__posix_keep_from_forks(int fd)
 /* A pipe whose write end only this process holds: close-on-exec, and closed
  * in the child of every fork (also used for thread.c's end-of-thread pipes,
  * which a forked child holding would keep from ever reading as ended). */
+/* A close-on-exec pipe; the caller holds the descriptor lock.  pipe2 is
+ * one call where the fallback takes five (thread starts make these). */
+static int cloexec_pipe(int fds[2])
+{
+#if MPROC_HAVE_PIPE2
+    return pipe2(fds, O_CLOEXEC);
+#else
+    int err;
+    if (pipe(fds) != 0)
+        return -1;
+    if (mproc__posix_cloexec(fds[0]) == 0 && mproc__posix_cloexec(fds[1]) == 0)
+        return 0;
+    err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    errno = err;
+    return -1;
+#endif
+}
+
 int mproc__posix_parent_only_pipe(int fds[2])
 {
     int rc = 0, err = 0;
@@ -115,12 +136,8 @@ int mproc__posix_parent_only_pipe(int fds[2])
     rc = room_for_one_more();
     if (rc != 0) {
         /* reported below, once the lock is let go */
-    } else if (pipe(fds) != 0) {
+    } else if (cloexec_pipe(fds) != 0) {
         err = errno;
-    } else if (mproc__posix_cloexec(fds[0]) != 0 || mproc__posix_cloexec(fds[1]) != 0) {
-        err = errno;
-        close(fds[0]);
-        close(fds[1]);
     } else {
         keeps[n_keeps++] = fds[1];
     }
