@@ -670,25 +670,40 @@ int mproc_queue_task_done(mproc_queue *q)
     return rc ? mproc__errorf(rc, "task_done() called too many times") : 0;
 }
 
-int mproc_queue_join(mproc_queue *q)
+int mproc_queue_join_timeout(mproc_queue *q, double timeout)
 {
+    double deadline;
     int rc;
     if (mproc__lqueue_is(q))
-        return mproc__lqueue_join(q);
-    if (!q || q->kind != Q_JOINABLE)
+        return mproc__lqueue_join_timeout(q, timeout);
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
+    if (!q || q->magic != QUEUE_MAGIC || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
+    deadline = mproc__plat_now() + timeout;
     if ((rc = lock_tasks(q)) != 0)
         return mproc__raise(rc);
     /* In slices: a queue that breaks meanwhile ends the wait. */
     while (rc == 0 && atomic_load(&state_of(q)->unfinished) > 0) {
+        double slice = LIVENESS_SLICE;
+        if (timeout >= 0) {
+            double left = deadline - mproc__plat_now();
+            if (left <= 0) {
+                rc = MPROC_ETIMEDOUT;
+                break;
+            }
+            slice = left < slice ? left : slice;
+        }
         if (is_broken(q))
             rc = MPROC_EBROKEN;
-        else if (mproc_cond_wait(q->tasks, LIVENESS_SLICE) == MPROC_EBROKEN)
+        else if (mproc_cond_wait(q->tasks, slice) == MPROC_EBROKEN)
             rc = mark_broken(q);
     }
     mproc_lock_release(mproc_cond_lock(q->tasks));
     return rc ? mproc__raise(rc) : 0;
 }
+
+int mproc_queue_join(mproc_queue *q) { return mproc_queue_join_timeout(q, -1); }
 
 void mproc_queue_close(mproc_queue *q)
 {

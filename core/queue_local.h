@@ -32,6 +32,7 @@ int mproc__lqueue_full(mproc_queue *q);
 int mproc__lqueue_set_max_message(mproc_queue *q, size_t max);
 int mproc__lqueue_task_done(mproc_queue *q);
 int mproc__lqueue_join(mproc_queue *q);
+int mproc__lqueue_join_timeout(mproc_queue *q, double timeout);
 void mproc__lqueue_close(mproc_queue *q);
 int mproc__lqueue_join_thread(mproc_queue *q);
 void mproc__lqueue_free(mproc_queue *q);

@@ -470,6 +470,14 @@ MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
  * for a process that died: task_done does not wait for a killed joiner. */
 MPROC_API int mproc_queue_task_done(mproc_queue *queue);
 MPROC_API int mproc_queue_join(mproc_queue *queue);
+/** mproc_queue_join with a timeout: 0 once every item put has been
+ * task_done'd, MPROC_ETIMEDOUT when some are still not done when timeout
+ * passes (< 0: waits for ever, as mproc_queue_join; 0: does not wait).
+ * MPROC_EINVAL on a queue that is not joinable; MPROC_EBROKEN once the
+ * queue is broken.  Use it where a consumer may die: one killed, or that
+ * returned, between its get and its task_done leaves that item undone for
+ * ever, and mproc_queue_join would wait for ever. */
+MPROC_API int mproc_queue_join_timeout(mproc_queue *queue, double timeout);
 /** No more put or get from this process; the feeder flushes then exits. */
 MPROC_API void mproc_queue_close(mproc_queue *queue);
 /** After close: waits until the feeder wrote everything (MPROC_ESTATE
