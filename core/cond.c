@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -287,8 +288,9 @@ static int wait_for(mproc_cond *c, int (*pred)(void *), void *state, double time
 }
 
 /* Event and Barrier are each a Condition over a block of shared state,
- * exported the same way (a pointer to a struct converts to a pointer to its
- * first member, so one pair of export/import functions serves both). */
+ * exported the same way (a Barrier begins with the pair, so pair_export and
+ * pair_import serve it as they are; an Event begins with its magic, and
+ * event_export / event_import hand them the pair). */
 typedef struct {
     mproc_cond *cond;
     mproc__block b;
@@ -301,7 +303,10 @@ typedef struct {
     int broken; /* a process died holding the lock: every call fails */
 } event_state;
 
+#define EVENT_MAGIC 0x6576656eu
+
 struct mproc_event {
+    uint32_t magic;   /* first: mproc_wait tells an event from its other objects by it */
     cond_and_block s; /* the condition, and the flag */
 };
 
@@ -322,6 +327,7 @@ mproc_event *mproc_event_new(mproc_ctx *ctx)
     e->s.cond->owns_lock = 1;
     lock = NULL;
     rc = mproc__block_new(&e->s.b, sizeof(event_state), NULL, NULL, NULL, 0);
+    e->magic = EVENT_MAGIC;
 done:
     if (rc != 0) {
         mproc_cond_free(e->s.cond);
@@ -407,10 +413,29 @@ int mproc_event_wait(mproc_event *e, double timeout)
     return rc ? mproc__raise(rc) : 0;
 }
 
+int mproc__event_is(const void *obj)
+{
+    uint32_t magic;
+    if (!obj)
+        return 0;
+    /* A byte copy: obj may be any of the objects mproc_wait takes. */
+    memcpy(&magic, obj, sizeof magic);
+    return magic == EVENT_MAGIC;
+}
+
+int mproc__event_ready(mproc_event *e)
+{
+    /* A broken event is ready too: the caller's next call on it fails at
+     * once instead of waiting for a set that may never come. */
+    int v = mproc_event_is_set(e);
+    return v != 0;
+}
+
 void mproc_event_free(mproc_event *e)
 {
     if (!e)
         return;
+    e->magic = 0;
     mproc_cond_free(e->s.cond);
     mproc__block_free(&e->s.b);
     free(e);
@@ -655,30 +680,63 @@ static int pair_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, s
     return rc ? rc : mproc__block_export(&x->b, b, hs, n, cap);
 }
 
+/* Imports into x (zeroed); 0, or MPROC_EBROKEN / MPROC_ENOMEM with
+ * every handle closed and nothing kept. */
+static int pair_import_into(cond_and_block *x, mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    size_t used = 0;
+    if (!(x->cond = mproc__import_nested(&mproc__cond_type, r, hs, n, &used))) {
+        mproc__close_handles(hs + used, n - used);
+        return MPROC_EBROKEN;
+    }
+    if (mproc__block_import(&x->b, r, hs + used, n - used) != 0) {
+        mproc_cond_free(x->cond);
+        x->cond = NULL;
+        return MPROC_EBROKEN;
+    }
+    return 0;
+}
+
 static void *pair_import(mproc__reader *r, const mproc__handle *hs, size_t n)
 {
     cond_and_block *x = calloc(1, sizeof *x);
-    size_t used = 0;
+    int rc;
     if (!x) {
         mproc__close_handles(hs, n);
         return mproc__null(MPROC_ENOMEM);
     }
-    if (!(x->cond = mproc__import_nested(&mproc__cond_type, r, hs, n, &used))) {
-        mproc__close_handles(hs + used, n - used);
+    if ((rc = pair_import_into(x, r, hs, n)) != 0) {
         free(x);
-        return mproc__null(MPROC_EBROKEN);
-    }
-    if (mproc__block_import(&x->b, r, hs + used, n - used) != 0) {
-        mproc_cond_free(x->cond);
-        free(x);
-        return mproc__null(MPROC_EBROKEN);
+        return mproc__null(rc);
     }
     return x;
+}
+
+/* An event begins with its magic, then the pair. */
+static int event_export(void *obj, mproc__buf *b, mproc__handle *hs, size_t *n, size_t cap)
+{
+    return pair_export(&((mproc_event *)obj)->s, b, hs, n, cap);
+}
+
+static void *event_import(mproc__reader *r, const mproc__handle *hs, size_t n)
+{
+    mproc_event *e = calloc(1, sizeof *e);
+    int rc;
+    if (!e) {
+        mproc__close_handles(hs, n);
+        return mproc__null(MPROC_ENOMEM);
+    }
+    if ((rc = pair_import_into(&e->s, r, hs, n)) != 0) {
+        free(e);
+        return mproc__null(rc);
+    }
+    e->magic = EVENT_MAGIC;
+    return e;
 }
 
 static void event_release(void *obj) { mproc_event_free(obj); }
 static void barrier_release(void *obj) { mproc_barrier_free(obj); }
 
 const mproc__objtype mproc__cond_type = {cond_export, cond_import, cond_release};
-const mproc__objtype mproc__event_type = {pair_export, pair_import, event_release};
+const mproc__objtype mproc__event_type = {event_export, event_import, event_release};
 const mproc__objtype mproc__barrier_type = {pair_export, pair_import, barrier_release};
