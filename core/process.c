@@ -523,35 +523,29 @@ void mproc_process_free(mproc_process *p)
     free(p);
 }
 
-int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
+int mproc__process_is(const void *obj)
 {
-    mproc__handle hs[64];
-    int r[64];
-    int rc;
-    if (mproc__timeout(&timeout) != 0)
-        return mproc_last_error();
+    uint32_t magic;
+    if (!obj)
+        return 0;
+    /* A byte copy: obj may be any of the objects mproc_wait takes. */
+    memcpy(&magic, obj, sizeof magic);
+    return magic == PROCESS_MAGIC;
+}
 
-    if (!objects || n == 0 || n > 64)
+int mproc_process_sentinel(mproc_process *p, intptr_t *sentinel)
+{
+    tracked *c = NULL;
+    int rc;
+    if (!mproc__process_is(p) || !sentinel)
         return mproc__error(MPROC_EINVAL);
-    for (size_t i = 0; i < n; i++) {
-        mproc_process *p = objects[i];
-        tracked *c = NULL;
-        if (mproc__conn_is(objects[i])) {
-            hs[i] = mproc__conn_sentinel(objects[i]);
-            continue;
-        }
-        if (!p || p->magic != PROCESS_MAGIC)
-            return mproc__error(MPROC_EINVAL);
-        if ((rc = started_child(p, &c)) != 0)
-            return rc;
-        hs[i] = c->ops->sentinel(c->child);
-    }
-    rc = mproc__plat_wait_handles(hs, n, timeout, r);
-    if (rc < 0)
-        return mproc__raise(rc);
-    for (size_t i = 0; ready && i < n; i++)
-        ready[i] = r[i];
-    return rc;
+    if ((rc = started_child(p, &c)) != 0)
+        return rc;
+    /* Held by c until mproc_process_free: a join reaps, it closes nothing. */
+    *sentinel = c->ops->sentinel(c->child);
+    if (*sentinel == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ENOTSUP, "this process has no handle that tells its end");
+    return 0;
 }
 
 long mproc_parent_pid(void) { return mproc__plat_getppid(); }

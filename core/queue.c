@@ -778,6 +778,43 @@ void mproc_queue_free(mproc_queue *q)
  * byte of the next item taken from the read-ahead, read into it first
  * when empty); the bytes the read-ahead holds; holding the writer lock
  * with half a header written (a producer killed mid-write). */
+/* ---- waiting on several objects (core/wait.c) ------------------------------- */
+
+int mproc__queue_is(const void *obj)
+{
+    uint32_t magic;
+    if (!obj)
+        return 0;
+    /* A byte copy: obj may be any of the objects mproc_wait takes. */
+    memcpy(&magic, obj, sizeof magic);
+    return magic == QUEUE_MAGIC || mproc__lqueue_is(obj);
+}
+
+mproc__handle mproc__queue_wait_handle(mproc_queue *q) { return mproc__lqueue_is(q) ? MPROC__NO_HANDLE : q->rd; }
+
+int mproc__queue_ready(mproc_queue *q)
+{
+    readahead *ra;
+    int rc, ready;
+    if (mproc__lqueue_is(q))
+        return mproc__lqueue_ready(q);
+    if (is_broken(q))
+        return 1; /* a get fails at once */
+    /* The read-ahead belongs to whoever holds the reader lock: a reader at
+     * work now leaves it to the pipe, or to the caller's next look. */
+    rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0);
+    if (rc == MPROC_ETIMEDOUT)
+        return 0;
+    if (rc != 0 && rc != MPROC_EBROKEN)
+        return 1; /* let the get report it */
+    mproc__log_hold();
+    ra = q->b.area;
+    ready = rc == MPROC_EBROKEN ? (mark_broken(q), 1) : ra->start != ra->end;
+    mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    mproc__log_release();
+    return ready;
+}
+
 mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
 
 int mproc__queue_hold_reader_mid_message(mproc_queue *q)

@@ -435,6 +435,18 @@ int mproc__lqueue_join_timeout(mproc_queue *queue, double timeout)
 
 int mproc__lqueue_join(mproc_queue *queue) { return mproc__lqueue_join_timeout(queue, -1); }
 
+int mproc__lqueue_ready(mproc_queue *queue)
+{
+    lqueue *q = lq(queue);
+    size_t count;
+    if (inherited(q))
+        return 1; /* a get fails at once */
+    mproc__plat_mutex_lock(q->mu);
+    count = q->count;
+    mproc__plat_mutex_unlock(q->mu);
+    return count > 0;
+}
+
 void mproc__lqueue_close(mproc_queue *queue)
 {
     lqueue *q = lq(queue);
