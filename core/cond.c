@@ -422,6 +422,13 @@ int mproc_event_wait(mproc_event *e, double timeout)
     return rc ? mproc__raise(rc) : 0;
 }
 
+int mproc__event_ready(mproc_event *e)
+{
+    /* A broken event is ready too: the caller's next call on it fails at
+     * once instead of waiting for a set that may never come. */
+    return mproc_event_is_set(e) != 0;
+}
+
 void mproc_event_free(mproc_event *e)
 {
     if (!mproc__is(e, MPROC__T_EVENT))

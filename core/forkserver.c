@@ -384,6 +384,11 @@ static int fs_wait(void *p, double timeout, int *code)
         mproc__log_release();
         if (done)
             return 0;
+        /* Its life pipe at end of file: the child has ended and its server
+         * reports it now, so even a wait of 0 (a caller its sentinel woke)
+         * waits for that report. */
+        if (timeout == 0 && mproc__plat_readable(c->life, 0) == 1)
+            left = timeout = -1;
         if (timeout == 0)
             return MPROC_ETIMEDOUT;
         if (timeout > 0 && (left = deadline - mproc__plat_now()) <= 0)

@@ -222,6 +222,16 @@ mproc__handle mproc__conn_sentinel(mproc_conn *c);
 mproc__handle mproc__conn_write_handle(mproc_conn *c);
 int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
 
+/* What mproc_wait (core/wait.c) needs of the objects it takes (it tells
+ * their kinds by their tags).  A *_ready is a look now, without waiting:
+ * 1 when a call would not wait (an item can be got, the event is set), or
+ * would fail at once (broken), else 0. */
+/* The pipe a process queue's items arrive on; NO_HANDLE for a thread
+ * context's queue (readiness is then mproc__queue_ready alone). */
+mproc__handle mproc__queue_wait_handle(mproc_queue *q);
+int mproc__queue_ready(mproc_queue *q);
+int mproc__event_ready(mproc_event *e);
+
 /* Tests only (core/queue.c). */
 mproc__handle mproc__queue_write_handle(mproc_queue *q);
 int mproc__queue_hold_reader_mid_message(mproc_queue *q);

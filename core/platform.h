@@ -90,6 +90,10 @@ void mproc__plat_close(mproc__handle h);
  * the platform's limit (64).  Readiness may be stale by the time the
  * caller reads: another reader can take the data first. */
 int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready);
+/* Sleeps for about seconds (>= 0; a wait for what has no handle, in
+ * slices: mproc_wait's events and queues when there is no handle to wait
+ * on meanwhile).  Any thread; may end early on a signal. */
+void mproc__plat_sleep(double seconds);
 
 /* ---- handle passing ---------------------------------------------------- */
 

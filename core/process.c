@@ -538,35 +538,19 @@ void mproc_process_free(mproc_process *p)
     free(p);
 }
 
-int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
+int mproc_process_sentinel(mproc_process *p, intptr_t *sentinel)
 {
-    mproc__handle hs[64];
-    int r[64];
+    tracked *c = NULL;
     int rc;
-    if (mproc__timeout(&timeout) != 0)
-        return mproc_last_error();
-
-    if (!objects || n == 0 || n > 64)
+    if (!mproc__is(p, MPROC__T_PROCESS) || !sentinel)
         return mproc__error(MPROC_EINVAL);
-    /* What can be waited for is told by its tag: anything else is refused. */
-    for (size_t i = 0; i < n; i++) {
-        tracked *c = NULL;
-        if (mproc__is(objects[i], MPROC__T_CONN)) {
-            hs[i] = mproc__conn_sentinel(objects[i]);
-        } else if (mproc__is(objects[i], MPROC__T_PROCESS)) {
-            if ((rc = started_child(objects[i], &c)) != 0)
-                return rc;
-            hs[i] = c->ops->sentinel(c->child);
-        } else {
-            return mproc__error(MPROC_EINVAL);
-        }
-    }
-    rc = mproc__plat_wait_handles(hs, n, timeout, r);
-    if (rc < 0)
-        return mproc__raise(rc);
-    for (size_t i = 0; ready && i < n; i++)
-        ready[i] = r[i];
-    return rc;
+    if ((rc = started_child(p, &c)) != 0)
+        return rc;
+    /* Held by c until mproc_process_free: a join reaps, it closes nothing. */
+    *sentinel = c->ops->sentinel(c->child);
+    if (*sentinel == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ENOTSUP, "this process has no handle that tells its end");
+    return 0;
 }
 
 long mproc_parent_pid(void) { return mproc__plat_getppid(); }

@@ -669,25 +669,40 @@ int mproc_queue_task_done(mproc_queue *q)
     return rc ? mproc__errorf(rc, "task_done() called too many times") : 0;
 }
 
-int mproc_queue_join(mproc_queue *q)
+int mproc_queue_join_timeout(mproc_queue *q, double timeout)
 {
+    double deadline;
     int rc;
     if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
-        return mproc__lqueue_join(q);
+        return mproc__lqueue_join_timeout(q, timeout);
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!mproc__is(q, MPROC__T_QUEUE) || q->kind != Q_JOINABLE)
         return mproc__error(MPROC_EINVAL);
+    deadline = mproc__plat_now() + timeout;
     if ((rc = lock_tasks(q)) != 0)
         return mproc__raise(rc);
     /* In slices: a queue that breaks meanwhile ends the wait. */
     while (rc == 0 && atomic_load(&state_of(q)->unfinished) > 0) {
+        double slice = LIVENESS_SLICE;
+        if (timeout >= 0) {
+            double left = deadline - mproc__plat_now();
+            if (left <= 0) {
+                rc = MPROC_ETIMEDOUT;
+                break;
+            }
+            slice = left < slice ? left : slice;
+        }
         if (is_broken(q))
             rc = MPROC_EBROKEN;
-        else if (mproc_cond_wait(q->tasks, LIVENESS_SLICE) == MPROC_EBROKEN)
+        else if (mproc_cond_wait(q->tasks, slice) == MPROC_EBROKEN)
             rc = mark_broken(q);
     }
     mproc_lock_release(mproc_cond_lock(q->tasks));
     return rc ? mproc__raise(rc) : 0;
 }
+
+int mproc_queue_join(mproc_queue *q) { return mproc_queue_join_timeout(q, -1); }
 
 void mproc_queue_close(mproc_queue *q)
 {
@@ -762,6 +777,36 @@ void mproc_queue_free(mproc_queue *q)
  * byte of the next item taken from the read-ahead, read into it first
  * when empty); the bytes the read-ahead holds; holding the writer lock
  * with half a header written (a producer killed mid-write). */
+/* ---- waiting on several objects (core/wait.c) ------------------------------- */
+
+mproc__handle mproc__queue_wait_handle(mproc_queue *q)
+{
+    return mproc__is(q, MPROC__T_QUEUE_LOCAL) ? MPROC__NO_HANDLE : q->rd;
+}
+
+int mproc__queue_ready(mproc_queue *q)
+{
+    readahead *ra;
+    int rc, ready;
+    if (mproc__is(q, MPROC__T_QUEUE_LOCAL))
+        return mproc__lqueue_ready(q);
+    if (is_broken(q))
+        return 1; /* a get fails at once */
+    /* The read-ahead belongs to whoever holds the reader lock: a reader at
+     * work now leaves it to the pipe, or to the caller's next look. */
+    rc = mproc__plat_pmutex_acquire(&q->b.prims[RLOCK], 0);
+    if (rc == MPROC_ETIMEDOUT)
+        return 0;
+    if (rc != 0 && rc != MPROC_EBROKEN)
+        return 1; /* let the get report it */
+    mproc__log_hold();
+    ra = q->b.area;
+    ready = rc == MPROC_EBROKEN ? (mark_broken(q), 1) : ra->start != ra->end;
+    mproc__plat_pmutex_release(&q->b.prims[RLOCK]);
+    mproc__log_release();
+    return ready;
+}
+
 mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
 
 int mproc__queue_hold_reader_mid_message(mproc_queue *q)

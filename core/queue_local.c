@@ -405,18 +405,36 @@ int mproc__lqueue_task_done(mproc_queue *queue)
     return rc ? mproc__errorf(rc, "task_done() called too many times") : 0;
 }
 
-int mproc__lqueue_join(mproc_queue *queue)
+int mproc__lqueue_join_timeout(mproc_queue *queue, double timeout)
 {
     lqueue *q = lq(queue);
+    double deadline = -1;
+    int rc = 0;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
     if (!q->joinable)
         return mproc__error(MPROC_EINVAL);
     if (inherited(q))
         return refuse_inherited();
     mproc__plat_mutex_lock(q->mu);
-    while (q->unfinished > 0)
-        (void)wait_on(q, &q->all_done, -1, NULL);
+    while (rc == 0 && q->unfinished > 0)
+        rc = wait_on(q, &q->all_done, timeout, &deadline);
     mproc__plat_mutex_unlock(q->mu);
-    return 0;
+    return rc ? mproc__error(rc) : 0;
+}
+
+int mproc__lqueue_join(mproc_queue *queue) { return mproc__lqueue_join_timeout(queue, -1); }
+
+int mproc__lqueue_ready(mproc_queue *queue)
+{
+    lqueue *q = lq(queue);
+    size_t count;
+    if (inherited(q))
+        return 1; /* a get fails at once */
+    mproc__plat_mutex_lock(q->mu);
+    count = q->count;
+    mproc__plat_mutex_unlock(q->mu);
+    return count > 0;
 }
 
 void mproc__lqueue_close(mproc_queue *queue)

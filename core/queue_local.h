@@ -30,6 +30,10 @@ int mproc__lqueue_full(mproc_queue *q);
 int mproc__lqueue_set_max_message(mproc_queue *q, size_t max);
 int mproc__lqueue_task_done(mproc_queue *q);
 int mproc__lqueue_join(mproc_queue *q);
+int mproc__lqueue_join_timeout(mproc_queue *q, double timeout);
+/* For mproc_wait: 1 when a get would not wait (an item is there, or the
+ * queue is a forked child's copy, which refuses every call), else 0. */
+int mproc__lqueue_ready(mproc_queue *q);
 void mproc__lqueue_close(mproc_queue *q);
 int mproc__lqueue_join_thread(mproc_queue *q);
 void mproc__lqueue_free(mproc_queue *q);

@@ -386,16 +386,47 @@ MPROC_API int mproc_process_kill(mproc_process *p);
 /** The OS process id once started (for the thread method: this process's);
  * 0 before start. */
 MPROC_API long mproc_process_pid(const mproc_process *p);
+/** Stores in *sentinel the handle that becomes ready when the process
+ * ends (CPython's Process.sentinel), for an event loop: on POSIX an int
+ * file descriptor that becomes readable (a pidfd, or a pipe that reaches
+ * end of file; the thread method: a pipe the thread's end closes); on
+ * Windows a HANDLE that becomes signalled (the process or thread handle).
+ * It is owned by p: valid until mproc_process_free(p), even after a join;
+ * never close it, read it or wait on it for writing.  Once it signals,
+ * call mproc_process_join(p, 0) to reap the process and read its exit
+ * code (it returns 0 then).  Uses:
+ * - poll()/select()/epoll on POSIX: POLLIN on (int)sentinel;
+ * - WaitForSingleObject / WaitForMultipleObjects on (HANDLE)sentinel;
+ * - libuv: on POSIX uv_poll_init(loop, &h, (int)sentinel) then
+ *   uv_poll_start(&h, UV_READABLE, cb); on Windows uv_poll takes sockets
+ *   only: use RegisterWaitForSingleObject((HANDLE)sentinel) and wake the
+ *   loop with uv_async_send from its callback;
+ * - APR: apr_os_file_put (or apr_os_sock_put) the descriptor and add it
+ *   to the pollset as APR_POLL_FILE (APR_POLL_SOCKET) with APR_POLLIN.
+ * MPROC_ESTATE before start or outside p's creator, MPROC_EINVAL (p or
+ * sentinel NULL). */
+MPROC_API int mproc_process_sentinel(mproc_process *p, intptr_t *sentinel);
 /** Releases p.  A process still running is not stopped: the library keeps
  * track of it, reaps it when it ends and applies the exit rule to it. */
 MPROC_API void mproc_process_free(mproc_process *p);
 
 /**
  * multiprocessing.connection.wait: waits until at least one of the n objects
- * is ready or the timeout passes.  Objects are mproc_process pointers (ready:
- * ended) and mproc_conn pointers (ready: something to receive, or EOF).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the
- * number ready (0 on timeout), MPROC_EINVAL (unknown object, n == 0 or too
- * many), MPROC_ESTATE (a process not started).
+ * is ready or the timeout passes.  Objects are, in any mix:
+ * - mproc_process pointers: ready once the process ended;
+ * - mproc_conn pointers: something to receive, or end of file;
+ * - mproc_queue pointers (any kind, any context): an item can be got (or
+ *   the queue is broken, so a get fails at once);
+ * - mproc_event pointers: the event is set (or broken).
+ * Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the number
+ * ready (0 on timeout), MPROC_EINVAL (unknown object, n == 0 or over 64),
+ * MPROC_ESTATE (a process not started, or not this process's).
+ * Readiness is a hint, as in CPython: another consumer may take the item
+ * (or clear the event) before the caller acts, so get with a timeout of 0
+ * and expect MPROC_EEMPTY.  A list with processes and connections only is
+ * one wait on their handles; one with a queue or an event is waited on in
+ * slices of at most 10 ms (events and read-ahead items have no handle), so
+ * a set or a put is seen within a slice.
  */
 MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
 
@@ -475,6 +506,14 @@ MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
  * for a process that died: task_done does not wait for a killed joiner. */
 MPROC_API int mproc_queue_task_done(mproc_queue *queue);
 MPROC_API int mproc_queue_join(mproc_queue *queue);
+/** mproc_queue_join with a timeout: 0 once every item put has been
+ * task_done'd, MPROC_ETIMEDOUT when some are still not done when timeout
+ * passes (< 0: waits for ever, as mproc_queue_join; 0: does not wait).
+ * MPROC_EINVAL on a queue that is not joinable; MPROC_EBROKEN once the
+ * queue is broken.  Use it where a consumer may die: one killed, or that
+ * returned, between its get and its task_done leaves that item undone for
+ * ever, and mproc_queue_join would wait for ever. */
+MPROC_API int mproc_queue_join_timeout(mproc_queue *queue, double timeout);
 /** No more put or get from this process; the feeder flushes then exits. */
 MPROC_API void mproc_queue_close(mproc_queue *queue);
 /** After close: waits until the feeder wrote everything (MPROC_ESTATE

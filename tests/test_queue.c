@@ -826,6 +826,111 @@ static void test_joinable_put_that_fails_counts_no_task(void)
     mproc_queue_free(q);
 }
 
+/* Gets one item and returns without task_done (a consumer that dies
+ * between its get and its task_done). */
+static int get_and_return(mproc_args *a)
+{
+    void *d;
+    size_t n;
+    if (mproc_queue_get(mproc_args_queue(a, 0), &d, &n, 60) != 0)
+        return 1;
+    mproc_free(d);
+    return 0;
+}
+MPROC_TARGET(get_and_return);
+
+/* Gets one item, says so on the event, then waits to be killed (a gate
+ * bounds the wait). */
+static int get_and_hang(mproc_args *a)
+{
+    void *d;
+    size_t n;
+    if (mproc_queue_get(mproc_args_queue(a, 0), &d, &n, 60) != 0)
+        return 1;
+    mproc_free(d);
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 2;
+    return tu_gate_wait(mproc_args_str(a, 2), 60) == 0 ? 0 : 3;
+}
+MPROC_TARGET(get_and_hang);
+
+static void test_join_timeout_is_zero_once_every_item_is_done(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), 0); /* nothing put */
+    for (int i = 0; i < 50; i++)
+        mproc_queue_put(q, &i, sizeof i, -1);
+    mproc_args_add_queue(a, q);
+    p = tu_start(work_and_mark_done, a);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), 0);
+    mproc_queue_free(q);
+}
+
+static void test_join_timeout_times_out_when_the_consumer_returned_before_task_done(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    double t0;
+    int i = 1;
+    CU_ASSERT_EQUAL(mproc_queue_put(q, &i, sizeof i, -1), 0);
+    mproc_args_add_queue(a, q);
+    p = tu_start(get_and_return, a);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0.2), MPROC_ETIMEDOUT);
+    CU_ASSERT(tu_now() - t0 >= 0.2);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), MPROC_ETIMEDOUT);
+    /* Done late, by someone else: the join completes. */
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), 0);
+    mproc_queue_free(q);
+}
+
+static void test_join_timeout_times_out_when_the_consumer_was_killed_before_task_done(void)
+{
+    /* Killing needs a process: the thread method's consumer is a process of
+     * the method its test run stands in for. */
+    mproc_ctx *ctx = mproc_get_context(tu_process_method());
+    mproc_queue *q = mproc_joinable_queue_new(ctx, 0);
+    mproc_event *got = mproc_event_new(ctx);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    char gate[64];
+    int i = 1, code = 0;
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, &i, sizeof i, -1), 0);
+    mproc_args_add_queue(a, q);
+    mproc_args_add_event(a, got);
+    mproc_args_add_str(a, gate);
+    p = mproc_process_new(ctx, get_and_hang, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_event_wait(got, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_kill(p), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
+    CU_ASSERT_NOT_EQUAL(code, 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0.2), MPROC_ETIMEDOUT);
+    mproc_process_free(p);
+    tu_gate_destroy(gate);
+    mproc_event_free(got);
+    mproc_queue_free(q);
+}
+
+static void test_join_timeout_refuses_a_queue_that_is_not_joinable(void)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(NULL, 0), MPROC_EINVAL);
+    mproc_queue_free(q);
+}
+
 /* ---- malformed data and leaks -------------------------------------------- */
 
 static void test_garbage_in_the_pipe_breaks_the_queue(void)
@@ -1099,6 +1204,27 @@ static void test_thread_queue_joinable_join_waits_for_task_done(void)
     mproc_queue_free(plain);
 }
 
+static void test_thread_queue_join_timeout_times_out_until_task_done(void)
+{
+    mproc_queue *q = mproc_joinable_queue_new(thread_ctx(), 0), *plain = mproc_queue_new(thread_ctx(), 0);
+    void *d = NULL;
+    size_t n;
+    double t0;
+    int i = 1;
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), 0);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, &i, sizeof i, -1), 0);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 10), 0);
+    mproc_free(d);
+    t0 = tu_now();
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0.2), MPROC_ETIMEDOUT);
+    CU_ASSERT(tu_now() - t0 >= 0.2);
+    CU_ASSERT_EQUAL(mproc_queue_task_done(q), 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(q, 0), 0);
+    CU_ASSERT_EQUAL(mproc_queue_join_timeout(plain, 0), MPROC_EINVAL);
+    mproc_queue_free(q);
+    mproc_queue_free(plain);
+}
+
 static void test_thread_simple_queue_puts_and_gets(void)
 {
     mproc_queue *q = mproc_simple_queue_new(thread_ctx());
@@ -1251,6 +1377,10 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_simple_queue_puts_and_gets),
     TU_TEST(test_joinable_queue_join_waits_for_task_done),
     TU_TEST(test_joinable_put_that_fails_counts_no_task),
+    TU_TEST(test_join_timeout_is_zero_once_every_item_is_done),
+    TU_TEST(test_join_timeout_times_out_when_the_consumer_returned_before_task_done),
+    TU_TEST(test_join_timeout_times_out_when_the_consumer_was_killed_before_task_done),
+    TU_TEST(test_join_timeout_refuses_a_queue_that_is_not_joinable),
     TU_TEST(test_garbage_in_the_pipe_breaks_the_queue),
     TU_TEST(test_log_hook_never_runs_under_the_reader_lock),
     TU_TEST(test_item_over_the_limit_is_etoobig),
@@ -1284,6 +1414,7 @@ static CU_TestInfo thread_context_tests[] = {
     TU_TEST(test_thread_queue_bounded_put_waits_for_room),
     TU_TEST(test_thread_queue_close_ends_puts_gets_and_waits),
     TU_TEST(test_thread_queue_joinable_join_waits_for_task_done),
+    TU_TEST(test_thread_queue_join_timeout_times_out_until_task_done),
     TU_TEST(test_thread_simple_queue_puts_and_gets),
     TU_TEST(test_thread_queue_item_over_the_limit_is_etoobig),
     TU_TEST(test_thread_queue_goes_to_threads_but_never_to_a_process),

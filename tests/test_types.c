@@ -262,6 +262,7 @@ C(c_process_exitcode, mproc_process_exitcode(o, &(int){0}))
 C(c_process_terminate, mproc_process_terminate(o))
 C(c_process_kill, mproc_process_kill(o))
 C(c_process_pid, zero(mproc_process_pid(o) == 0))
+C(c_process_sentinel, mproc_process_sentinel(o, &(intptr_t){0}))
 
 static int c_wait(void *o)
 {
@@ -280,6 +281,7 @@ C(c_queue_full, mproc_queue_full(o))
 C(c_queue_set_max_message, mproc_queue_set_max_message(o, 1024))
 C(c_queue_task_done, mproc_queue_task_done(o))
 C(c_queue_join, mproc_queue_join(o))
+C(c_queue_join_timeout, mproc_queue_join_timeout(o, 0))
 C(c_queue_join_thread, mproc_queue_join_thread(o))
 
 C(c_conn_send, mproc_conn_send(o, "x", 1))
@@ -388,7 +390,8 @@ static const call calls[] = {
     E(process_terminate, B(K_PROCESS), 0),
     E(process_kill, B(K_PROCESS), 0),
     E(process_pid, B(K_PROCESS), 0),
-    E(wait, B(K_PROCESS) | B(K_CONN), 0),
+    E(wait, B(K_PROCESS) | B(K_CONN) | QUEUES | B(K_EVENT), 0),
+    E(process_sentinel, B(K_PROCESS), 0),
     E(queue_put, QUEUES, 0),
     E(queue_get, QUEUES, 0),
     E(queue_put_nowait, QUEUES, 0),
@@ -399,6 +402,7 @@ static const call calls[] = {
     E(queue_set_max_message, QUEUES, 0),
     E(queue_task_done, QUEUES, 0),
     E(queue_join, QUEUES, 0),
+    E(queue_join_timeout, QUEUES, 0),
     E(queue_join_thread, QUEUES, 0),
     E(conn_send, B(K_CONN), 0),
     E(conn_recv, B(K_CONN), 0),
@@ -558,7 +562,7 @@ static void test_wait_refuses_an_object_it_cannot_wait_for(void)
     make_objects();
     list[0] = obj[K_CONN];
     for (int k = 0; k < K_COUNT; k++) {
-        if (k == K_PROCESS || k == K_CONN)
+        if (k == K_PROCESS || k == K_CONN || k == K_QUEUE || k == K_LQUEUE || k == K_EVENT)
             continue;
         list[1] = obj[k];
         CU_ASSERT_EQUAL(mproc_wait(list, 2, 0, NULL), MPROC_EINVAL);

@@ -151,6 +151,12 @@ static void try_reap(mproc__child *c, int block)
     } else {
         int status;
         pid_t r;
+        /* A sentinel that fired means the child ends now: an EOF pipe
+         * closes a moment before its process is reapable, and a caller
+         * told by the sentinel (mproc_process_sentinel, mproc_wait) then
+         * joins with a timeout of 0, which must find it ended. */
+        if (!block && c->sentinel >= 0 && mproc__posix_wait_readable(c->sentinel, 0) == 1)
+            block = 1;
         do
             r = waitpid(c->pid, &status, block ? 0 : WNOHANG);
         while (r < 0 && errno == EINTR);

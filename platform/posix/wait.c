@@ -67,3 +67,13 @@ int mproc__posix_wait_io(int fd, short events, double timeout)
 int mproc__posix_wait_readable(int fd, double timeout) { return mproc__posix_wait_io(fd, POLLIN, timeout); }
 
 int mproc__plat_readable(mproc__handle h, double timeout) { return mproc__posix_wait_io((int)h, POLLIN, timeout); }
+
+void mproc__plat_sleep(double seconds)
+{
+    struct timespec ts;
+    if (seconds <= 0)
+        return;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}

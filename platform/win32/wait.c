@@ -172,3 +172,9 @@ int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, 
     }
     return wait_any(handles, n, timeout, ready);
 }
+
+void mproc__plat_sleep(double seconds)
+{
+    if (seconds > 0)
+        Sleep(mproc__win_ms(seconds));
+}
