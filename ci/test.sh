@@ -10,6 +10,9 @@
 #   1b. ci/consumers.sh: projects using mproc as users do (find_package,
 #      pkg-config, add_subdirectory), each on the static and the shared
 #      library, built out of tree against a temporary install and run
+#   1c. ci/docs.sh: the API reference (Doxygen, HTML and man pages) fails on
+#      any undocumented public name; docs/guide.md shows docs/examples as
+#      they are (those programs run in every stage's tests, docs_*)
 #   2. fallback build (gcc, MPROC_FORCE_FALLBACKS=ON): the macOS/BSD code
 #      paths, and the layout check on them
 #   3. musl: the same tests linked against musl libc
@@ -33,6 +36,7 @@ ci/deps.sh build-essential cmake libcunit1-dev pkg-config libopenmpi-dev openmpi
 CI_STAGE="native (gcc)" ci/build-and-test.sh build/gcc -DCMAKE_C_COMPILER=gcc
 /usr/bin/python3 ci/check-layout.py build/gcc
 ci/consumers.sh build/consumers
+ci/docs.sh build/apidocs
 ci/fallback.sh build/fallback
 /usr/bin/python3 ci/check-layout.py build/fallback
 ci/musl.sh build/musl

@@ -1,16 +1,29 @@
-/*
- * mproc — Python's multiprocessing for C.
+/**
+ * @file mproc.h
+ * @brief mproc — Python's multiprocessing for C.
  *
  * Run a C function in another process (fork, spawn, forkserver) or a thread,
  * with one API on Linux, macOS and Windows.  This header is the whole public
- * API; every function is documented where it is declared.
+ * API; every function is documented where it is declared.  The guide
+ * (docs/guide.md) shows each part at work in a short complete program.
  *
  * Conventions
  *  - Calls returning int give 0 on success or a negative MPROC_E* code.
  *  - Calls returning a pointer give NULL on failure; mproc_last_error() then
  *    holds the code (per thread).
+ *  - Predicates (mproc_process_is_alive, mproc_event_is_set,
+ *    mproc_queue_empty, mproc_queue_full, mproc_conn_poll,
+ *    mproc_result_ready) return 1, 0, or a negative MPROC_E* code on
+ *    error: compare with == 1, never test the result for truth.
+ *  - Every public call checks the type of the object it is given: NULL or
+ *    an object of another type gives MPROC_EINVAL.  Best effort only: a use
+ *    after free is undefined behaviour, as in libuv.
  *  - Timeouts are double seconds: < 0 waits forever, 0 does not wait.
  *  - Objects are thread-safe unless a function says otherwise.
+ *  - Each process frees the objects it made with their mproc_*_free call;
+ *    that releases this process's handle only, the others keep theirs.
+ *    Objects a child receives through mproc_args belong to the library
+ *    there.  Buffers the library returns are freed with mproc_free.
  */
 #ifndef MPROC_H
 #define MPROC_H
@@ -22,6 +35,13 @@
 extern "C" {
 #endif
 
+/**
+ * @def MPROC_API
+ * Marks the functions the library exports.  A program linking the shared
+ * library on Windows defines MPROC_SHARED before including this header
+ * (the CMake target mproc_shared does it for its users); the library's own
+ * build defines MPROC_SHARED_BUILD.  Static linking needs neither.
+ */
 #if defined(_WIN32) && defined(MPROC_SHARED_BUILD)
 #define MPROC_API __declspec(dllexport)
 #elif defined(_WIN32) && defined(MPROC_SHARED)
@@ -35,9 +55,19 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_errors Errors
+ * Negative MPROC_E* codes, their sentences, the per-thread last error.
+ * The library never prints: details go to the log hook
+ * (mproc_set_log_handler).
+ * @{
+ */
 
+/** The error codes: every int-returning call gives 0 (MPROC_OK) or one of
+ * these; a call returning a pointer gives NULL and leaves the code in
+ * mproc_last_error().  mproc_strerror() gives a sentence for each. */
 enum {
-    MPROC_OK = 0,
+    MPROC_OK = 0,         /**< success */
     MPROC_EINVAL = -1,    /**< bad argument */
     MPROC_ENOMEM = -2,    /**< out of memory */
     MPROC_EEMPTY = -3,    /**< nothing to get */
@@ -55,7 +85,9 @@ enum {
     MPROC_ETASK = -15     /**< the task returned a nonzero code */
 };
 
-/** The code behind the last failing call of this thread. */
+/** The code behind the last failing call of this thread (0 if none failed
+ * yet).  A successful call does not reset it: read it right after the call
+ * that returned NULL (or a negative code). */
 MPROC_API int mproc_last_error(void);
 /** The OS error (errno, or GetLastError() on Windows) behind the last
  * MPROC_ESYS of this thread. */
@@ -69,8 +101,12 @@ MPROC_API const char *mproc_strerror(int code);
  * as it was.  The string belongs to the thread and is overwritten by its
  * next failure: copy it to keep it. */
 MPROC_API const char *mproc_last_error_message(void);
-/** Frees a buffer the library allocated for the caller (received messages). */
+/** Frees a buffer the library allocated for the caller: items got from a
+ * queue, messages received from a connection, results of a pool.  NULL is
+ * allowed.  Not for objects: each has its own mproc_*_free. */
 MPROC_API void mproc_free(void *buf);
+
+/** @} */
 
 /* ------------------------------------------------------------------ */
 /* Version                                                             */
@@ -82,7 +118,8 @@ MPROC_API void mproc_free(void *buf);
 #define MPROC_VERSION_MINOR 1 /**< compatible additions */
 #define MPROC_VERSION_PATCH 0 /**< fixes */
 /** The version of this header as one number, (major << 16) | (minor << 8) |
- * patch: compare it in #if, or with mproc_version() at run time. */
+ * patch: compare it in a preprocessor condition, or with mproc_version()
+ * at run time. */
 #define MPROC_VERSION_HEX ((MPROC_VERSION_MAJOR << 16) | (MPROC_VERSION_MINOR << 8) | MPROC_VERSION_PATCH)
 #define MPROC__VERSION_STR2(x) #x
 #define MPROC__VERSION_STR(x) MPROC__VERSION_STR2(x)
@@ -102,6 +139,11 @@ MPROC_API const char *mproc_version_string(void);
 /* ------------------------------------------------------------------ */
 /* Start-up and logging                                                */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_startup Start-up and logging
+ * mproc_init, first statement of main, and the log hook.
+ * @{
+ */
 
 /**
  * Must be the first statement of main() in any program that uses the spawn
@@ -109,16 +151,36 @@ MPROC_API const char *mproc_version_string(void);
  * the program and checks MPROC_START_METHOD.  In a process started by spawn
  * it receives the bootstrap record, runs the target and exits: it never
  * returns there.  In the forkserver it becomes the server loop.
+ * So whatever main does before it runs again in every spawned child and
+ * in the forkserver: keep that to calls without effects elsewhere, such as
+ * mproc_set_log_handler.  Targets and tasks are registered before main
+ * (MPROC_TARGET, MPROC_TASK).
  * Errors: MPROC_EINVAL when MPROC_START_METHOD names no start method
- * (a message goes to the log hook), MPROC_ESYS.  Calling it twice is allowed.
+ * (a message goes to the log hook), MPROC_ENOTSUP when it names one this
+ * OS lacks, MPROC_ESYS.  Calling it twice is allowed.
  */
 MPROC_API int mproc_init(int argc, char **argv);
 
+/** Levels of the log hook's messages (the values of Python's logging). */
 enum { MPROC_LOG_DEBUG = 10, MPROC_LOG_INFO = 20, MPROC_LOG_WARNING = 30, MPROC_LOG_ERROR = 40 };
+/** @var MPROC_LOG_DEBUG
+ * Detail for debugging the library's use. */
+/** @var MPROC_LOG_INFO
+ * Something worth knowing that went as planned. */
+/** @var MPROC_LOG_WARNING
+ * Something that may go wrong: fork from a process with threads, a
+ * forkserver that died and is replaced. */
+/** @var MPROC_LOG_ERROR
+ * The details of an error a call returned (the code's sentence, then what
+ * exactly failed). */
+/** The log hook: level is an MPROC_LOG_* value, msg one line without a
+ * newline (valid during the call only), ud what mproc_set_log_handler was
+ * given. */
 typedef void (*mproc_log_fn)(int level, const char *msg, void *ud);
 /** Installs the log hook (NULL removes it).  The library never prints: all
  * warnings (e.g. fork from a multi-threaded process) and error details go
- * here.  fn may be called from any thread, never with a library lock held. */
+ * here.  fn may be called from any thread, never with a library lock held.
+ * May be called before mproc_init. */
 MPROC_API void mproc_set_log_handler(mproc_log_fn fn, void *ud);
 /** Installs a ready log hook (as CPython's multiprocessing.log_to_stderr)
  * that writes each message of at least level (MPROC_LOG_*) to stderr as one
@@ -128,20 +190,54 @@ MPROC_API void mproc_set_log_handler(mproc_log_fn fn, void *ud);
  * inherit it; spawn and forkserver children install their own. */
 MPROC_API void mproc_log_to_stderr(int level);
 
+/** @} */
+
 /* ------------------------------------------------------------------ */
 /* Start methods and contexts                                          */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_methods Start methods and contexts
+ * How a child starts (multiprocessing's get_context, set_start_method).
+ * Every constructor takes a context; NULL is the default context, whose
+ * method is fixed on first use.
+ * @{
+ */
 
+/** A start method. */
 typedef enum { MPROC_FORK = 1, MPROC_SPAWN, MPROC_FORKSERVER, MPROC_THREAD } mproc_method;
+/** @var MPROC_FORK
+ * fork(): the child is a copy of this process.  POSIX only.  Unsafe in a
+ * process with threads: a lock another thread holds stays locked in the
+ * child. */
+/** @var MPROC_SPAWN
+ * The program started again (posix_spawn, CreateProcess); mproc_init in
+ * the child runs the target.  Every OS. */
+/** @var MPROC_FORKSERVER
+ * Forked by a single-threaded server process started (by spawn) on first
+ * use.  POSIX only.  The default on Linux and the BSDs. */
+/** @var MPROC_THREAD
+ * A thread of this process (multiprocessing.dummy).  Every OS. */
+/** An operating system, for mproc_default_start_method_for. */
 typedef enum { MPROC_OS_LINUX = 1, MPROC_OS_MACOS, MPROC_OS_WINDOWS, MPROC_OS_BSD } mproc_os;
+/** @var MPROC_OS_LINUX
+ * Linux. */
+/** @var MPROC_OS_MACOS
+ * macOS. */
+/** @var MPROC_OS_WINDOWS
+ * Windows. */
+/** @var MPROC_OS_BSD
+ * FreeBSD, OpenBSD, NetBSD. */
+/** A context: a start method, for the constructors (NULL: the default
+ * context).  Static: never freed. */
 typedef struct mproc_ctx mproc_ctx;
 
 /** CPython's current default for this OS: forkserver on Linux/BSD, spawn on
  * macOS and Windows.  MPROC_START_METHOD does not change this value. */
 MPROC_API mproc_method mproc_default_start_method(void);
-/** CPython 3.<python_minor>'s default on os: Windows always spawn; macOS fork
- * before 3.8, spawn from 3.8; Linux/BSD fork before 3.14, forkserver from
- * 3.14.  Returns 0 (and MPROC_EINVAL) for an unknown os or a negative minor. */
+/** CPython 3.x's default on os, x being python_minor: Windows always spawn;
+ * macOS fork before 3.8, spawn from 3.8; Linux/BSD fork before 3.14,
+ * forkserver from 3.14.  Returns 0 (and MPROC_EINVAL) for an unknown os or
+ * a negative minor. */
 MPROC_API mproc_method mproc_default_start_method_for(mproc_os os, int python_minor);
 /** Fixes the start method used by the default context (NULL).  Fails with
  * MPROC_EEXIST once a method is fixed (by an earlier call or by first use of
@@ -163,13 +259,22 @@ MPROC_API int mproc_method_parse(const char *name, mproc_method *out);
  * (see mproc_get_start_method).  NULL with MPROC_ENOTSUP where m is not
  * available (fork/forkserver on Windows), MPROC_EINVAL for an unknown m. */
 MPROC_API mproc_ctx *mproc_get_context(mproc_method m);
-/** The start method a context uses. */
+/** The start method a context uses; 0 (not an mproc_method) for NULL. */
 MPROC_API mproc_method mproc_ctx_method(const mproc_ctx *ctx);
+
+/** @} */
 
 /* ------------------------------------------------------------------ */
 /* Targets                                                             */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_targets Targets
+ * The functions a child runs, registered by name so that a spawned child
+ * (a fresh run of the program) finds them.
+ * @{
+ */
 
+/** A list of typed values for a child: see mproc_args_new. */
 typedef struct mproc_args mproc_args;
 /** A target runs in the child; its return value is the exit code (POSIX keeps
  * the low 8 bits; a thread target's value is kept whole).  args belongs to
@@ -183,12 +288,17 @@ typedef int (*mproc_target_fn)(mproc_args *args);
  * name is taken by another function: spawn then refuses both). */
 MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
 
-/** MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
+/**
+ * @def MPROC_TARGET(fn)
+ * MPROC_TARGET(fn); at file scope, after fn's definition, registers fn under
  * its own name before main runs.  Two different functions registered under
  * one name (static functions of the same name in two files) are refused by
- * spawn and forkserver (MPROC_ENOTREG), whatever the compiler. */
+ * spawn and forkserver (MPROC_ENOTREG), whatever the compiler.  GCC, Clang
+ * (a constructor function) and MSVC (an entry of the C runtime's
+ * initializer table); elsewhere call mproc_register_target.
+ */
 #if defined(_MSC_VER)
-/** MSVC's C compiler has no constructor attribute: a pointer placed in the
+/* MSVC's C compiler has no constructor attribute: a pointer placed in the
  * C runtime's initializer table (.CRT$XCU), kept by /include even when it
  * comes from a static library.  Its name is made unique per use (function,
  * line, counter); 32-bit x86 decorates C symbols with a leading '_'. */
@@ -217,69 +327,144 @@ MPROC_API int mproc_register_target(const char *name, mproc_target_fn fn);
 #error "MPROC_TARGET needs constructor support; call mproc_register_target() instead"
 #endif
 
+/** @} */
+
 /* ------------------------------------------------------------------ */
 /* Arguments                                                           */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_arguments Arguments
+ * Process(args=(...)): typed values and shareable objects for a child, read
+ * there by index with the getter of the same type.
+ *
+ * Objects (queues, connections, shared memory, locks, semaphores, events,
+ * conditions, barriers) go by reference: the caller keeps owning each and
+ * must keep it alive until the child has started; a thread child uses it
+ * directly, so keep it until that thread is joined.  A spawn or forkserver
+ * child gets its own handle on the same object, owned by the library and
+ * freed when the target returns: the target must not free it.  A fork
+ * child has a copy of everything the parent had, which it may close
+ * (CPython programs close the ends of pipes they do not use the same way).
+ * A queue or lock of the thread context goes to thread children only
+ * (mproc_queue_new, mproc_lock_new).
+ * @{
+ */
 
 /** A list of typed values copied into the child (by memory for fork and
- * thread, by an encoded record for spawn and forkserver).  NULL + ENOMEM. */
+ * thread, by an encoded record for spawn and forkserver).  NULL + ENOMEM.
+ * mproc_process_new takes it; otherwise free it with mproc_args_free. */
 MPROC_API mproc_args *mproc_args_new(void);
-/** Appends a value; the library copies strings and bytes.  Errors:
- * MPROC_EINVAL (NULL args, NULL str, NULL data with len > 0), MPROC_ENOMEM,
- * MPROC_ETOOBIG (the list would exceed 1 GiB encoded). */
+/** Appends a 64-bit integer.  Errors of every mproc_args_add_*:
+ * MPROC_EINVAL (NULL args, NULL str, NULL data with len > 0, NULL object),
+ * MPROC_ENOMEM, MPROC_ETOOBIG (the list would exceed 1 GiB encoded). */
 MPROC_API int mproc_args_add_i64(mproc_args *args, int64_t v);
+/** Appends a double; errors as mproc_args_add_i64. */
 MPROC_API int mproc_args_add_f64(mproc_args *args, double v);
+/** Appends a copy of the NUL-terminated str; errors as mproc_args_add_i64. */
 MPROC_API int mproc_args_add_str(mproc_args *args, const char *str);
+/** Appends a copy of len bytes at data (len 0 allowed); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_bytes(mproc_args *args, const void *data, size_t len);
-/** Adds a reference to a shareable object (the caller keeps owning it and
- * must keep it alive until the child has started; a thread child uses it
- * directly, so keep it until that thread is joined).  A spawn or forkserver
- * child gets its own handle on the same object, owned by the library and
- * freed when the target returns: the target must not free it.  A fork child
- * has a copy of everything the parent had, which it may close (CPython
- * programs close the ends of pipes they do not use the same way).  A queue
- * of the thread context goes to thread children only (mproc_queue_new). */
+/** A block of shared memory (multiprocessing.shared_memory, Value, Array):
+ * mproc_shm_new. */
 typedef struct mproc_shm mproc_shm;
+/** A Lock or RLock: mproc_lock_new, mproc_rlock_new. */
 typedef struct mproc_lock mproc_lock;
+/** A Semaphore or BoundedSemaphore: mproc_sem_new, mproc_bounded_sem_new. */
 typedef struct mproc_sem mproc_sem;
+/** An Event: mproc_event_new. */
 typedef struct mproc_event mproc_event;
+/** A Condition: mproc_cond_new. */
 typedef struct mproc_cond mproc_cond;
+/** A Barrier: mproc_barrier_new. */
 typedef struct mproc_barrier mproc_barrier;
+/** One end of a Pipe (a Connection): mproc_pipe. */
 typedef struct mproc_conn mproc_conn;
+/** A Queue, JoinableQueue or SimpleQueue: mproc_queue_new,
+ * mproc_joinable_queue_new, mproc_simple_queue_new. */
 typedef struct mproc_queue mproc_queue;
+/** Appends a reference to queue (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_queue(mproc_args *args, mproc_queue *queue);
+/** Appends a reference to conn (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_conn(mproc_args *args, mproc_conn *conn);
+/** Appends a reference to shm (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_shm(mproc_args *args, mproc_shm *shm);
+/** Appends a reference to lock (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_lock(mproc_args *args, mproc_lock *lock);
+/** Appends a reference to sem (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_sem(mproc_args *args, mproc_sem *sem);
+/** Appends a reference to event (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_event(mproc_args *args, mproc_event *event);
+/** Appends a reference to cond (and through it its lock; see the rules
+ * above); errors as mproc_args_add_i64. */
 MPROC_API int mproc_args_add_cond(mproc_args *args, mproc_cond *cond);
+/** Appends a reference to barrier (see the rules above); errors as
+ * mproc_args_add_i64. */
 MPROC_API int mproc_args_add_barrier(mproc_args *args, mproc_barrier *barrier);
 /** Number of values (0 for NULL). */
 MPROC_API size_t mproc_args_count(const mproc_args *args);
-/** Typed getters.  A wrong type or index gives 0 / NULL and sets
- * mproc_last_error() to MPROC_EINVAL.  Returned pointers stay owned by args.
- * _bytes stores the length in *len (when len is not NULL). */
+/** The 64-bit integer at index i.  Every getter: a wrong type or index
+ * gives 0 / NULL and sets mproc_last_error() to MPROC_EINVAL; returned
+ * pointers stay owned by args (in a child: until the target returns). */
 MPROC_API int64_t mproc_args_i64(const mproc_args *args, size_t i);
+/** The double at index i; 0 + MPROC_EINVAL as mproc_args_i64. */
 MPROC_API double mproc_args_f64(const mproc_args *args, size_t i);
+/** The string at index i (owned by args); NULL + MPROC_EINVAL as
+ * mproc_args_i64. */
 MPROC_API const char *mproc_args_str(const mproc_args *args, size_t i);
+/** The bytes at index i (owned by args), their length in *len when len is
+ * not NULL; NULL + MPROC_EINVAL as mproc_args_i64. */
 MPROC_API const void *mproc_args_bytes(const mproc_args *args, size_t i, size_t *len);
+/** The shared memory at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_shm *mproc_args_shm(const mproc_args *args, size_t i);
+/** The connection at index i (owned by args: do not close it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_conn *mproc_args_conn(const mproc_args *args, size_t i);
+/** The queue at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_queue *mproc_args_queue(const mproc_args *args, size_t i);
+/** The lock at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_lock *mproc_args_lock(const mproc_args *args, size_t i);
+/** The semaphore at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_sem *mproc_args_sem(const mproc_args *args, size_t i);
+/** The event at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_event *mproc_args_event(const mproc_args *args, size_t i);
+/** The condition at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_cond *mproc_args_cond(const mproc_args *args, size_t i);
+/** The barrier at index i (owned by args: do not free it); NULL +
+ * MPROC_EINVAL as mproc_args_i64. */
 MPROC_API mproc_barrier *mproc_args_barrier(const mproc_args *args, size_t i);
-/** Frees args (NULL is allowed).  Never free args that were given to
- * mproc_process_new, which takes them. */
+/** Frees args (NULL is allowed), not the objects it refers to.  Never free
+ * args that were given to mproc_process_new, which takes them, nor the
+ * args a target receives. */
 MPROC_API void mproc_args_free(mproc_args *args);
+
+/** @} */
 
 /* ------------------------------------------------------------------ */
 /* Processes                                                           */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_processes Processes
+ * multiprocessing.Process, connection.wait, and this process's parent and
+ * CPU count.  A process object belongs to the process that made it: only
+ * there may it be started, joined or asked for its exit code.
+ * @{
+ */
 
+/** A child: a process (fork, spawn, forkserver) or a thread running a
+ * target.  Made by mproc_process_new, freed by mproc_process_free. */
 typedef struct mproc_process mproc_process;
 
 /** A process that will run fn(args) under ctx's start method (NULL: the
@@ -290,7 +475,7 @@ MPROC_API mproc_process *mproc_process_new(mproc_ctx *ctx, mproc_target_fn fn, m
  * outlives the process, e.g. a literal), which error messages use to name
  * an unregistered target ("target 'worker' is not registered: add
  * MPROC_TARGET(worker) ...").  The mproc_process_new macro below calls it
- * with #fn; NULL is allowed. */
+ * with the text of fn; NULL is allowed. */
 MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const char *fn_text,
                                                  mproc_args *args);
 #ifndef MPROC_NO_TARGET_TEXT
@@ -300,14 +485,18 @@ MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn
 #define mproc_process_new(ctx, fn, args) mproc_process_new_named((ctx), (fn), #fn, (args))
 #endif
 /** Name (copied) shown by mproc_process_name; default "Process-N".  Only
- * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL. */
+ * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL or a name of
+ * 256 bytes or more.  MPROC_ENOMEM. */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
+/** The process's name (owned by p, valid until it is renamed or freed);
+ * NULL for NULL. */
 MPROC_API const char *mproc_process_name(const mproc_process *p);
 /** Daemon processes are terminated, not waited for, when the parent exits
  * normally, and end within about a second of the parent's death however
  * it dies (they die with their parent: see
  * mproc_process_set_die_with_parent); they may not start children of
- * their own.  Only before start. */
+ * their own.  Only before start: MPROC_ESTATE after; MPROC_EINVAL for
+ * NULL. */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 /** Ends the child within about a second of this process's death, however
  * this process dies (SIGKILL included), instead of leaving it running
@@ -334,27 +523,27 @@ MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
 /**
  * Starts the process.  0, or:
- *   MPROC_EINVAL   p is NULL.
- *   MPROC_ESTATE   already started, or called from a daemonic process or
- *                  from a process that is not p's creator.
- *   MPROC_ENOTREG  spawn/forkserver and fn is not registered with
- *                  MPROC_TARGET (nothing starts), or the spawned child does
- *                  not know it.
- *   MPROC_ENOINIT  spawn/forkserver and mproc_init() has not run in this
- *                  program, or this is a spawned child whose mproc_init() has
- *                  not run, or the child (or the forkserver being started)
- *                  exited before its mproc_init() took the bootstrap record.
- *   MPROC_ETOOBIG  spawn/forkserver: the arguments' objects need more
- *                  than 64 handles to cross into the child.
- *   MPROC_ENOMEM   out of memory (here, in the spawned child, or in the
- *                  forkserver).
- *   MPROC_ESYS     the OS refused (fork, posix_spawn or CreateProcess, a
- *                  pipe, a thread, or the forkserver's fork, e.g. EAGAIN
- *                  under RLIMIT_NPROC); see mproc_last_os_error().  Also
- *                  when the bootstrap record could not be sent: the child
- *                  started for it is ended and reaped first, never waited for.
- *   MPROC_EBROKEN  forkserver: the server died during the request, and so
- *                  did the new server started to retry it.
+ *  - MPROC_EINVAL: p is NULL.
+ *  - MPROC_ESTATE: already started, or called from a daemonic process or
+ *    from a process that is not p's creator.
+ *  - MPROC_ENOTREG: spawn/forkserver and fn is not registered with
+ *    MPROC_TARGET (nothing starts), or the spawned child does not know it.
+ *  - MPROC_ENOINIT: spawn/forkserver and mproc_init() has not run in this
+ *    program, or this is a spawned child whose mproc_init() has not run,
+ *    or the child (or the forkserver being started) exited before its
+ *    mproc_init() took the bootstrap record.
+ *  - MPROC_ETOOBIG: spawn/forkserver: the arguments' objects need more
+ *    than 64 handles to cross into the child.
+ *  - MPROC_ENOMEM: out of memory (here, in the spawned child, or in the
+ *    forkserver).
+ *  - MPROC_ESYS: the OS refused (fork, posix_spawn or CreateProcess, a
+ *    pipe, a thread, or the forkserver's fork, e.g. EAGAIN under
+ *    RLIMIT_NPROC); see mproc_last_os_error().  Also when the bootstrap
+ *    record could not be sent: the child started for it is ended and
+ *    reaped first, never waited for.
+ *  - MPROC_EBROKEN: forkserver: the server died during the request, and
+ *    so did the new server started to retry it.
+ *
  * Forkserver: a server that died, or that could not fork (it keeps the
  * resource limits it was started with), is replaced by a new one, and the
  * request tried again once, before an error is returned; a server that
@@ -364,7 +553,9 @@ MPROC_API int mproc_process_start(mproc_process *p);
 /** Waits for the process to end.  0 when it has ended (it is then reaped),
  * MPROC_ETIMEDOUT, MPROC_ESTATE before start or outside p's creator. */
 MPROC_API int mproc_process_join(mproc_process *p, double timeout);
-/** 1 while started and not ended, else 0 (reaps an ended process). */
+/** 1 while started and not yet ended, 0 if not (before start, or once
+ * ended: the call then reaps it), a negative MPROC_E* code on error
+ * (MPROC_EINVAL for NULL or a wrong object): compare with == 1. */
 MPROC_API int mproc_process_is_alive(mproc_process *p);
 /** Stores the exit code: the target's return value, -N if killed by signal
  * N (on Windows terminate gives -15 and kill -9).  MPROC_ESTATE before start
@@ -379,9 +570,13 @@ MPROC_API int mproc_process_is_alive(mproc_process *p);
  * live on unless they die with their parent (daemons, or
  * mproc_process_set_die_with_parent). */
 MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
-/** SIGTERM / SIGKILL (TerminateProcess on Windows).  No effect on an ended
- * process.  MPROC_ENOTSUP for the thread method, MPROC_ESTATE before start. */
+/** Asks the process to end: SIGTERM (TerminateProcess on Windows; the exit
+ * code then reads -15).  No effect on an ended process.  0, MPROC_ENOTSUP
+ * for the thread method (a thread cannot be stopped), MPROC_ESTATE before
+ * start, MPROC_EINVAL.  Then join it. */
 MPROC_API int mproc_process_terminate(mproc_process *p);
+/** Kills the process: SIGKILL (TerminateProcess on Windows; the exit code
+ * then reads -9).  Codes as mproc_process_terminate. */
 MPROC_API int mproc_process_kill(mproc_process *p);
 /** The OS process id once started (for the thread method: this process's);
  * 0 before start. */
@@ -430,9 +625,23 @@ MPROC_API void mproc_process_free(mproc_process *p);
  */
 MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int ready[]);
 
+/** @} */
+
 /* ------------------------------------------------------------------ */
 /* Queues (multiprocessing.Queue, SimpleQueue, JoinableQueue)          */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_queues Queues
+ * multiprocessing.Queue, JoinableQueue and SimpleQueue: items are byte
+ * strings, copied in by put and handed out in a new buffer by get.
+ *
+ * Join before drain deadlocks, as in CPython: a process that put items
+ * waits at exit until its feeder thread has written them all into the
+ * pipe, and a pipe holds only so much until someone gets from it.  Get
+ * the items a child put before joining that child (or let the child call
+ * mproc_queue_cancel_join_thread, losing what it had not written).
+ * @{
+ */
 
 /** A pipe-backed queue for any mix of processes and threads.  maxsize 0 is
  * unbounded.  put() copies the item into a per-process buffer that a feeder
@@ -465,9 +674,13 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
  * method.
  * Errors: NULL + MPROC_EINVAL (maxsize over 2^31-1), MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_queue *mproc_queue_new(mproc_ctx *ctx, size_t maxsize);
-/** A queue whose items must each be confirmed with mproc_queue_task_done. */
+/** A queue (as mproc_queue_new) whose items must each be confirmed with
+ * mproc_queue_task_done, so that mproc_queue_join can wait for all of
+ * them.  Errors as mproc_queue_new. */
 MPROC_API mproc_queue *mproc_joinable_queue_new(mproc_ctx *ctx, size_t maxsize);
-/** No feeder and no maxsize: put writes to the pipe itself (may block). */
+/** SimpleQueue: no feeder and no maxsize: put writes to the pipe itself
+ * (and may block while the pipe is full).  Nothing to flush at exit.
+ * Errors as mproc_queue_new. */
 MPROC_API mproc_queue *mproc_simple_queue_new(mproc_ctx *ctx);
 /** Puts a copy of data.  0, MPROC_EFULL (bounded queue still full after
  * timeout), MPROC_ETOOBIG (over the item limit), MPROC_ESTATE (closed),
@@ -484,8 +697,12 @@ MPROC_API int mproc_queue_put(mproc_queue *queue, const void *data, size_t len, 
  * between two) are still got; after them, a waiting get returns
  * MPROC_EBROKEN within about a second instead of waiting for ever. */
 MPROC_API int mproc_queue_get(mproc_queue *queue, void **data, size_t *len, double timeout);
-/** put/get with timeout 0: MPROC_EFULL / MPROC_EEMPTY instead of waiting. */
+/** mproc_queue_put with timeout 0: MPROC_EFULL at once when a bounded
+ * queue is full. */
 MPROC_API int mproc_queue_put_nowait(mproc_queue *queue, const void *data, size_t len);
+/** mproc_queue_get with timeout 0: MPROC_EEMPTY at once when no item is
+ * ready.  An item another process has just put may still be in its
+ * feeder, not yet in the pipe: not ready yet (as in CPython). */
 MPROC_API int mproc_queue_get_nowait(mproc_queue *queue, void **data, size_t *len);
 /** Items put and not yet got, across all processes (approximate while
  * others put and get); works on every OS.  Items a killed producer had put
@@ -494,10 +711,19 @@ MPROC_API int mproc_queue_get_nowait(mproc_queue *queue, void **data, size_t *le
  * queue; once broken, *n is 0 (nothing can be got any more) and the call
  * returns MPROC_EBROKEN. */
 MPROC_API int mproc_queue_qsize(mproc_queue *queue, size_t *n);
-/** 1 / 0, or a negative error. */
+/** 1 if the queue holds no item (by mproc_queue_qsize: approximate while
+ * others put and get), 0 if not, a negative MPROC_E* code on error
+ * (MPROC_EINVAL for NULL or a wrong object, MPROC_EBROKEN): compare with
+ * == 1. */
 MPROC_API int mproc_queue_empty(mproc_queue *queue);
+/** 1 if a bounded queue holds maxsize items (never for an unbounded one),
+ * 0 if not, a negative MPROC_E* code on error (MPROC_EINVAL for NULL or a
+ * wrong object, MPROC_EBROKEN): compare with == 1. */
 MPROC_API int mproc_queue_full(mproc_queue *queue);
-/** The largest item this process puts or accepts (at most 4 GiB - 1). */
+/** The largest item this process puts or accepts (at most 4 GiB - 1;
+ * 512 MiB by default): 0, or MPROC_EINVAL for NULL or a larger max.  Larger
+ * puts fail with MPROC_ETOOBIG; a larger item met by get breaks the queue
+ * (thread context: that item is dropped, see mproc_queue_new). */
 MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
 /** Joinable queues: one task_done per item got (MPROC_ESTATE when called
  * more often than items were put); join waits until all are done.
@@ -505,6 +731,9 @@ MPROC_API int mproc_queue_set_max_message(mproc_queue *queue, size_t max);
  * (join returns it when the queue breaks while it waits).  Neither waits
  * for a process that died: task_done does not wait for a killed joiner. */
 MPROC_API int mproc_queue_task_done(mproc_queue *queue);
+/** Joinable queues: waits, with no timeout, until every item put has been
+ * marked done with mproc_queue_task_done.  0, MPROC_EINVAL (not a joinable
+ * queue), MPROC_EBROKEN (see mproc_queue_task_done). */
 MPROC_API int mproc_queue_join(mproc_queue *queue);
 /** mproc_queue_join with a timeout: 0 once every item put has been
  * task_done'd, MPROC_ETIMEDOUT when some are still not done when timeout
@@ -525,9 +754,20 @@ MPROC_API void mproc_queue_cancel_join_thread(mproc_queue *queue);
 /** Closes, flushes (unless cancelled) and releases this process's handle. */
 MPROC_API void mproc_queue_free(mproc_queue *queue);
 
+/** @} */
+
 /* ------------------------------------------------------------------ */
 /* Pipes (multiprocessing.Pipe)                                        */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_pipes Pipes
+ * multiprocessing.Pipe and its Connection's send_bytes, recv_bytes, poll
+ * and close; mproc_wait waits on several ends (and processes) at once.
+ * A peer's close is seen only once every copy of its end is closed: a
+ * fork child holds copies of the parent's ends (close the ones it does
+ * not use).
+ * @{
+ */
 
 /** Two connected ends.  duplex: both send and receive (two pipes, one each
  * way); otherwise *a only receives and *b only sends (CPython's order).
@@ -544,33 +784,56 @@ MPROC_API int mproc_conn_send(mproc_conn *conn, const void *data, size_t len);
  * (the connection stays broken), MPROC_ETOOBIG for a header announcing more
  * than the maximum (also breaking it), MPROC_ESTATE on a send-only end. */
 MPROC_API int mproc_conn_recv(mproc_conn *conn, void **data, size_t *len, double timeout);
-/** 1 when something can be received (or the peer closed), 0 after timeout. */
+/** 1 when something can be received (or the peer closed) within timeout,
+ * 0 if not, a negative MPROC_E* code on error (MPROC_EINVAL for NULL or a
+ * wrong object, MPROC_ESTATE on a send-only end): compare with == 1. */
 MPROC_API int mproc_conn_poll(mproc_conn *conn, double timeout);
-/** The largest message this end sends or accepts (at most 4 GiB - 1). */
+/** The largest message this end sends or accepts (at most 4 GiB - 1;
+ * 512 MiB by default): 0, or MPROC_EINVAL for NULL or a larger max. */
 MPROC_API int mproc_conn_set_max_message(mproc_conn *conn, size_t max);
-/** Closes and releases this end. */
+/** Closes and releases this end (NULL is allowed).  Not for an end a target
+ * received in its arguments, which the library owns. */
 MPROC_API void mproc_conn_close(mproc_conn *conn);
+
+/** @} */
 
 /* ------------------------------------------------------------------ */
 /* Shared memory (multiprocessing.shared_memory, Value, Array)         */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_shared_memory Shared memory
+ * multiprocessing.shared_memory, Value and Array: one zero-filled block,
+ * laid out by the program (a struct, an array).  Nothing guards it: use a
+ * Lock for data several processes update.
+ * @{
+ */
 
 /** A zero-filled block of size bytes shared with every process it is given
  * to (mapped at a possibly different address in each).  Anonymous: nothing
  * is left in /dev/shm or elsewhere once the last holder exits, even when
  * killed.  NULL + MPROC_EINVAL (size 0 or over 1 TiB), MPROC_ESYS. */
 MPROC_API mproc_shm *mproc_shm_new(mproc_ctx *ctx, size_t size);
-/** This process's address of the block, and its size. */
+/** This process's address of the block (page-aligned, valid until
+ * mproc_shm_free); NULL for NULL. */
 MPROC_API void *mproc_shm_ptr(mproc_shm *shm);
+/** The block's size in bytes, as given to mproc_shm_new; 0 for NULL. */
 MPROC_API size_t mproc_shm_size(const mproc_shm *shm);
-/** Unmaps and releases this process's handle (others keep theirs). */
+/** Unmaps and releases this process's handle (others keep theirs; NULL is
+ * allowed).  Not for a block a target received in its arguments. */
 MPROC_API void mproc_shm_free(mproc_shm *shm);
+
+/** @} */
 
 /* ------------------------------------------------------------------ */
 /* Synchronisation: Lock RLock Semaphore BoundedSemaphore Event       */
 /* Condition Barrier (multiprocessing.synchronize)                    */
 /* ------------------------------------------------------------------ */
-/** Each works across every process it is passed to and between threads.
+/**
+ * @defgroup mproc_sync Synchronisation
+ * Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier
+ * (multiprocessing.synchronize).
+ *
+ * Each works across every process it is passed to and between threads.
  * Constructors return NULL + MPROC_ENOMEM / MPROC_ESYS.
  * Except the thread context's Lock and RLock (ctx ==
  * mproc_get_context(MPROC_THREAD)), as multiprocessing.dummy uses
@@ -581,7 +844,13 @@ MPROC_API void mproc_shm_free(mproc_shm *shm);
  * child process given it (or a Condition made over it) fails to start with
  * MPROC_ENOTSUP, and a forked child's copy refuses acquire and release
  * with MPROC_ENOTSUP.  The other objects of the thread context, and the
- * RLock a Condition makes for itself, are the shared ones. */
+ * RLock a Condition makes for itself, are the shared ones.
+ *
+ * Each *_free call releases this process's handle (NULL is allowed); the
+ * object lives on in the processes that still hold it.  Not for an object
+ * a target received in its arguments.
+ * @{
+ */
 
 /** Lock: not recursive; any thread or process may release it (CPython). */
 MPROC_API mproc_lock *mproc_lock_new(mproc_ctx *ctx);
@@ -597,37 +866,54 @@ MPROC_API mproc_lock *mproc_rlock_new(mproc_ctx *ctx);
  * its pid is not found, and a pid reused by a new process hides the
  * death until that process ends. */
 MPROC_API int mproc_lock_acquire(mproc_lock *lock, double timeout);
-/** MPROC_ESTATE if not locked (RLock: not held by this thread). */
+/** Releases the lock (an RLock: one level of it).  0, MPROC_ESTATE if not
+ * locked (RLock: not held by this thread), MPROC_EINVAL. */
 MPROC_API int mproc_lock_release(mproc_lock *lock);
+/** Releases this process's handle on a Lock or RLock. */
 MPROC_API void mproc_lock_free(mproc_lock *lock);
 
-/** Semaphore(value); BoundedSemaphore(value) refuses to go above value. */
+/** Semaphore(value): value units to acquire.  NULL + MPROC_EINVAL when
+ * value exceeds the OS's semaphore maximum. */
 MPROC_API mproc_sem *mproc_sem_new(mproc_ctx *ctx, unsigned value);
+/** BoundedSemaphore(value): a semaphore whose release refuses to go above
+ * value (MPROC_ESTATE).  Errors as mproc_sem_new. */
 MPROC_API mproc_sem *mproc_bounded_sem_new(mproc_ctx *ctx, unsigned value);
-/** 0, MPROC_ETIMEDOUT.  A semaphore has no owner (CPython's semantics): a
- * unit taken by a process that then died is lost. */
+/** Takes one unit, waiting up to timeout for one.  0, MPROC_ETIMEDOUT,
+ * MPROC_EINVAL.  A semaphore has no owner (CPython's semantics): a unit
+ * taken by a process that then died is lost. */
 MPROC_API int mproc_sem_acquire(mproc_sem *sem, double timeout);
-/** MPROC_ESTATE when a bounded semaphore would exceed its initial value. */
+/** Gives one unit back (any thread or process may).  0, MPROC_ESTATE when
+ * a bounded semaphore would exceed its initial value, MPROC_EINVAL. */
 MPROC_API int mproc_sem_release(mproc_sem *sem);
+/** Releases this process's handle on a semaphore. */
 MPROC_API void mproc_sem_free(mproc_sem *sem);
 
 /** Event: a flag processes wait for.  set, clear, is_set and wait return
  * MPROC_EBROKEN once a process died inside one of them holding the
  * event's internal lock; a waiter killed while waiting breaks nothing
- * (set does not wait for it). */
+ * (set does not wait for it).  A new event is clear. */
 MPROC_API mproc_event *mproc_event_new(mproc_ctx *ctx);
+/** Sets the flag and wakes every waiter.  0, MPROC_EBROKEN, MPROC_EINVAL. */
 MPROC_API int mproc_event_set(mproc_event *event);
+/** Clears the flag.  0, MPROC_EBROKEN, MPROC_EINVAL. */
 MPROC_API int mproc_event_clear(mproc_event *event);
-/** 1 or 0, or a negative error (compare with == 1). */
+/** 1 if the flag is set, 0 if not, a negative MPROC_E* code on error
+ * (MPROC_EINVAL for NULL or a wrong object, MPROC_EBROKEN): compare with
+ * == 1. */
 MPROC_API int mproc_event_is_set(mproc_event *event);
-/** 0 once set, MPROC_ETIMEDOUT. */
+/** Waits until the flag is set.  0 once set (at once if it is),
+ * MPROC_ETIMEDOUT, MPROC_EBROKEN, MPROC_EINVAL. */
 MPROC_API int mproc_event_wait(mproc_event *event, double timeout);
+/** Releases this process's handle on an event. */
 MPROC_API void mproc_event_free(mproc_event *event);
 
 /** Condition over lock (Lock or RLock; NULL: a new RLock it owns, reachable
  * with mproc_cond_lock).  The caller keeps owning a lock it passed, and
  * must keep it alive as long as the condition. */
 MPROC_API mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock);
+/** The condition's lock (the one given to mproc_cond_new, or its own
+ * RLock): acquire it before waiting or notifying.  Owned by the condition
+ * or the caller, never to be freed through this.  NULL for NULL. */
 MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *cond);
 /** With the lock held by this thread: releases it, waits for a notify or the
  * timeout, re-acquires it.  0 when notified, MPROC_ETIMEDOUT, MPROC_ESTATE
@@ -635,14 +921,18 @@ MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *cond);
  * holder that died meanwhile (held again all the same, as with
  * mproc_lock_acquire). */
 MPROC_API int mproc_cond_wait(mproc_cond *cond, double timeout);
-/** With the lock held: wakes up to n waiters (all).  MPROC_ESTATE otherwise.
- * Waits for the woken to wake, but not for a waiter that was killed: such
- * a one is found within about a second and the count repaired. */
+/** With the lock held: wakes up to n waiters.  0, MPROC_ESTATE when the
+ * lock is not held, MPROC_EINVAL.  Waits for the woken to wake, but not
+ * for a waiter that was killed: such a one is found within about a second
+ * and the count repaired. */
 MPROC_API int mproc_cond_notify(mproc_cond *cond, unsigned n);
+/** With the lock held: wakes every waiter.  Codes as mproc_cond_notify. */
 MPROC_API int mproc_cond_notify_all(mproc_cond *cond);
+/** Releases this process's handle on a condition, and on the RLock it
+ * made for itself (not on a lock the caller gave it). */
 MPROC_API void mproc_cond_free(mproc_cond *cond);
 
-/** Barrier for parties (>= 1) waiters. */
+/** Barrier for parties waiters.  NULL + MPROC_EINVAL when parties is 0. */
 MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
 /** The arrival index 0..parties-1 once all arrived; MPROC_ETIMEDOUT for the
  * waiter whose timeout passed (the barrier breaks), MPROC_EBROKEN for the
@@ -652,15 +942,29 @@ MPROC_API mproc_barrier *mproc_barrier_new(mproc_ctx *ctx, unsigned parties);
  * party that dies before arriving cannot be told from a late one: the
  * others wait for their timeout. */
 MPROC_API int mproc_barrier_wait(mproc_barrier *barrier, double timeout);
-/** Breaks the barrier: waiters get MPROC_EBROKEN. */
+/** Breaks the barrier: waiters get MPROC_EBROKEN, and so do later waits
+ * until mproc_barrier_reset.  0, MPROC_EBROKEN (a process died holding
+ * the barrier's internal lock), MPROC_EINVAL. */
 MPROC_API int mproc_barrier_abort(mproc_barrier *barrier);
-/** Back to empty; current waiters get MPROC_EBROKEN. */
+/** Back to empty and unbroken; current waiters get MPROC_EBROKEN.  Codes
+ * as mproc_barrier_abort. */
 MPROC_API int mproc_barrier_reset(mproc_barrier *barrier);
+/** Releases this process's handle on a barrier. */
 MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
 
+/** @} */
+
 /* ------------------------------------------------------------------ */
-/** Pools (multiprocessing.Pool, concurrent.futures, multiprocessing.dummy) */
+/* Pools (multiprocessing.Pool, concurrent.futures, multiprocessing.dummy) */
 /* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_pools Pools
+ * multiprocessing.Pool, concurrent.futures' executors and
+ * multiprocessing.dummy.Pool: workers that run registered tasks, with
+ * map, imap / imap_unordered and apply_async, a status per item, and a
+ * worker that dies failing only its own item.
+ * @{
+ */
 
 /**
  * A pool runs registered *tasks* in worker processes (or threads, with
@@ -675,7 +979,8 @@ MPROC_API void mproc_barrier_free(mproc_barrier *barrier);
  * function may be called from any thread.
  */
 typedef struct mproc_pool mproc_pool;
-/** Where a task writes its result. */
+/** Where a task writes its result (mproc_out_write); valid during the
+ * task's call only. */
 typedef struct mproc_out mproc_out;
 /** Appends len bytes to the task's result.  MPROC_ETOOBIG when the result
  * would exceed the pool's max_message (nothing appended; the item then
@@ -692,10 +997,14 @@ typedef int (*mproc_task_fn)(const void *in, size_t len, mproc_out *out);
  * mproc_register_target. */
 MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
 
-/** MPROC_TASK(fn); at file scope after fn's definition: registers fn under
+/**
+ * @def MPROC_TASK(fn)
+ * MPROC_TASK(fn); at file scope after fn's definition: registers fn under
  * its own name.  Under spawn and forkserver an unregistered task (or one of
  * two registered under one name) fails with MPROC_ENOTREG before anything
- * runs; fork and thread pools also run unregistered tasks. */
+ * runs; fork and thread pools also run unregistered tasks.  The same
+ * compilers as MPROC_TARGET; elsewhere call mproc_register_task.
+ */
 #if defined(_MSC_VER)
 #define MPROC__MSVC_TASK(fn, ptr)                                                   \
     static void mproc__register_##fn(void) { (void)mproc_register_task(#fn, fn); } \
@@ -716,7 +1025,7 @@ MPROC_API int mproc_register_task(const char *name, mproc_task_fn fn);
 
 /** What became of one item. */
 typedef struct {
-    int status;   /* 0; MPROC_ETASK (the task returned nonzero); MPROC_EBROKEN (its worker died);
+    int status;   /**< 0; MPROC_ETASK (the task returned nonzero); MPROC_EBROKEN (its worker died);
                      MPROC_ETIMEDOUT (ran past task_timeout, worker killed); MPROC_ECLOSED (pool
                      terminated first); MPROC_ETOOBIG (input or result over max_message);
                      MPROC_ENOTREG (the task is not registered) */
@@ -725,25 +1034,29 @@ typedef struct {
     int attempts; /**< how many times it was started */
 } mproc_task_status;
 
+/** Options of mproc_pool_new.  Zero-initialised = CPython's defaults, no
+ * timeout, no retries. */
 typedef struct {
-    mproc_target_fn initializer;  /* run once in each new worker; nonzero return: that worker exits
+    mproc_target_fn initializer;  /**< run once in each new worker; nonzero return: that worker exits
                                      and its tasks go to others; when no new worker gets past it
                                      the pending tasks fail with MPROC_EBROKEN (no restart loop) */
     mproc_args *initargs;         /**< copied for each worker; the caller keeps it */
     int maxtasksperchild;         /**< 0: unlimited; else a worker is replaced after this many items */
-    double task_timeout;          /* seconds; <= 0: none.  An item running longer is killed with its
+    double task_timeout;          /**< seconds; <= 0: none.  An item running longer is killed with its
                                      worker (a thread pool cannot kill a thread: the item fails and
                                      its result is dropped, the thread is replaced) */
     int max_retries;              /**< re-run an item whose worker died up to this many times; 0: fail it */
     size_t max_message;           /**< largest input or result; 0: 64 MiB */
-    void (*progress)(size_t done, size_t total, void *ud); /* per map/imap call, in the caller's
+    void (*progress)(size_t done, size_t total, void *ud); /**< per map/imap call, in the caller's
                                      thread; total 0 when unknown (imap) */
-    void *progress_ud;
-} mproc_pool_opts;                /**< zero-initialised = CPython's defaults, no timeout, no retries */
+    void *progress_ud;            /**< the ud progress is called with */
+} mproc_pool_opts;                /* zero-initialised = CPython's defaults, no timeout, no retries */
 
 /** A pool of workers started with ctx's method (NULL: the default context);
- * workers 0: mproc_cpu_count().  opts NULL: defaults.  Workers start now.
- * NULL on error: MPROC_EINVAL (workers < 0, an option out of range),
+ * workers 0: mproc_cpu_count() (at most 31 for a process pool, whose
+ * limit it is).  opts NULL: defaults.  Workers start now.
+ * NULL on error: MPROC_EINVAL (workers < 0 or, for processes, over 31, an
+ * option out of range),
  * MPROC_ENOTREG (an initializer not registered, spawn/forkserver),
  * MPROC_ENOINIT, MPROC_ENOMEM, MPROC_ESYS. */
 MPROC_API mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_pool_opts *opts);
@@ -758,6 +1071,14 @@ MPROC_API mproc_pool *mproc_pool_new(mproc_ctx *ctx, int workers, const mproc_po
 MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t n, size_t in_size,
                              void *out, size_t out_size, size_t chunksize, mproc_task_status *status);
 
+/** imap's input: stores the next item in *data and *len and returns 1 (the
+ * item stays valid until the next call), returns 0 at the end, or < 0 to
+ * stop with that error.  ud is imap's in_ud. */
+typedef int (*mproc_input_fn)(void *ud, const void **data, size_t *len);
+/** imap's output: item index (0-based, in input order) ended with st; its
+ * result is data/len (valid during the call only; NULL/0 when it failed).
+ * ud is imap's out_ud. */
+typedef void (*mproc_result_fn)(void *ud, size_t index, const mproc_task_status *st, const void *data, size_t len);
 /** Variable-length inputs pulled lazily by next (at most a bounded window in
  * flight, so input of any length runs in bounded memory) and results handed
  * to on_result in input order (ordered != 0: imap) or as they complete
@@ -767,24 +1088,29 @@ MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn, const void *in,
  * caller's thread; data is valid during on_result only.  chunksize 0: 1.
  * Returns 0, or the status of the first failed item (all still delivered),
  * or MPROC_EINVAL / MPROC_ENOTREG / MPROC_ECLOSED as map. */
-typedef int (*mproc_input_fn)(void *ud, const void **data, size_t *len);
-typedef void (*mproc_result_fn)(void *ud, size_t index, const mproc_task_status *st, const void *data, size_t len);
 MPROC_API int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn, mproc_input_fn next, void *in_ud,
                               mproc_result_fn on_result, void *out_ud, size_t chunksize, int ordered);
 
+/** The pending result of mproc_pool_apply_async (an AsyncResult), freed
+ * with mproc_result_free. */
+typedef struct mproc_result mproc_result;
 /** One task run asynchronously (apply_async); in is copied.  NULL on error
  * (MPROC_EINVAL, MPROC_ENOTREG, MPROC_ECLOSED after close, MPROC_ENOMEM). */
-typedef struct mproc_result mproc_result;
 MPROC_API mproc_result *mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *in, size_t len);
-/** 0 once the task is done, MPROC_ETIMEDOUT before. */
+/** 0 once the task is done (whether it succeeded or not), MPROC_ETIMEDOUT
+ * before, MPROC_EINVAL. */
 MPROC_API int mproc_result_wait(mproc_result *r, double timeout);
-/** 1 when done, 0 before. */
+/** 1 when the task is done, 0 if not yet, a negative MPROC_E* code on
+ * error (MPROC_EINVAL for NULL or a wrong object): compare with == 1. */
 MPROC_API int mproc_result_ready(mproc_result *r);
 /** Waits as mproc_result_wait, then hands over the result (*data: free with
  * mproc_free; NULL when empty or failed) and its status (st may be NULL).
  * data and len may both be NULL to read the status only.  Returns 0,
  * MPROC_ETIMEDOUT (nothing handed over), the task's status, or
- * MPROC_EINVAL.  A second get after success hands over nothing. */
+ * MPROC_EINVAL.  A second get after success hands over nothing.
+ * MPROC_ETIMEDOUT is also the status of a task that ran past
+ * task_timeout: st is filled in only once the task is done, and
+ * mproc_result_ready(r) == 1 then, which tells the two apart. */
 MPROC_API int mproc_result_get(mproc_result *r, void **data, size_t *len, double timeout, mproc_task_status *st);
 /** Releases r; the task still runs if it has not (its result is dropped). */
 MPROC_API void mproc_result_free(mproc_result *r);
@@ -804,10 +1130,18 @@ MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
  * waits for its task to return. */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
 
-/** The pid of this process's parent. */
+/** @} */
+
+/** @addtogroup mproc_processes
+ * @{ */
+
+/** The pid of this process's parent (multiprocessing.parent_process().pid,
+ * os.getppid()). */
 MPROC_API long mproc_parent_pid(void);
 /** Number of CPUs (at least 1). */
 MPROC_API int mproc_cpu_count(void);
+
+/** @} */
 
 #ifdef __cplusplus
 }

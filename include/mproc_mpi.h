@@ -1,8 +1,12 @@
-/*
+/**
+ * @file mproc_mpi.h
+ * @brief The mproc pool on MPI ranks: mpi4py.futures' static mode, in C.
+ *
  * mproc_mpi.h — the mproc pool on MPI ranks (optional component, CMake
  * target mproc::mpi, library mproc_mpi; built when CMake's FindMPI finds an
  * implementation).  mpi4py.futures' static mode, in C:
  *
+ * @code
  *     int main(int argc, char **argv) {
  *         mproc_init(argc, argv);
  *         mproc_mpi_init(&argc, &argv);   // ranks 1..N-1 serve tasks here and exit 0
@@ -11,9 +15,12 @@
  *         mproc_pool_close(pool); mproc_pool_join(pool, -1); mproc_pool_free(pool);
  *         mproc_mpi_finalize();
  *     }
+ * @endcode
  *
+ * @code{.sh}
  *     mpiexec -n 3 ./prog                      (one machine: 1 master, 2 workers)
  *     mpiexec -n 64 --hostfile nodes ./prog    (a cluster)
+ * @endcode
  *
  * Every rank runs the same program, so tasks travel by the name MPROC_TASK
  * gave them; a name a worker does not know fails that task with
@@ -46,7 +53,15 @@
 extern "C" {
 #endif
 
-/* Call right after mproc_init() in main, on every rank, with main's argc
+/**
+ * @defgroup mproc_mpi_pool The pool on MPI ranks
+ * mproc_mpi.h: rank 0 is the master and runs the program; the other ranks
+ * serve its pools' tasks.  Everything but the constructor is the
+ * mproc_pool API (@ref mproc_pools).
+ * @{
+ */
+
+/** Call right after mproc_init() in main, on every rank, with main's argc
  * and argv.  Initialises MPI (MPI_Init_thread) unless the program already
  * has.  On rank 0 of MPI_COMM_WORLD it returns 0 and the program goes on as
  * the master.  Every other rank does not return: it serves the master's
@@ -58,7 +73,7 @@ extern "C" {
  * mproc_mpi_finalize, or in a fork child of the master: MPI is not its). */
 int mproc_mpi_init(int *argc, char ***argv);
 
-/* On the master (rank 0): a pool whose workers are the other ranks of comm
+/** On the master (rank 0): a pool whose workers are the other ranks of comm
  * (MPI_COMM_WORLD, or a communicator holding the master and some of the
  * others); everything else is the mproc_pool API, freed with
  * mproc_pool_free.  Each worker rank runs opts->initializer (registered
@@ -73,7 +88,7 @@ int mproc_mpi_init(int *argc, char ***argv);
  * initializer), MPROC_ENOMEM. */
 mproc_pool *mproc_mpi_pool_new(MPI_Comm comm, const mproc_pool_opts *opts);
 
-/* On the master: terminates and joins a pool still alive (the caller still
+/** On the master: terminates and joins a pool still alive (the caller still
  * frees it), releases every worker rank (each finalizes MPI and exits 0,
  * after the task it may be running) and finalizes MPI if mproc_mpi_init
  * initialised it.  A master that returns from main without calling it
@@ -85,8 +100,10 @@ mproc_pool *mproc_mpi_pool_new(MPI_Comm comm, const mproc_pool_opts *opts);
  * run in this process; a second call returns 0. */
 int mproc_mpi_finalize(void);
 
-/* The thread level MPI provided (MPI_THREAD_*), or -1 before mproc_mpi_init. */
+/** The thread level MPI provided (MPI_THREAD_*), or -1 before mproc_mpi_init. */
 int mproc_mpi_thread_level(void);
+
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,123 @@
+# docs/guide.md shows every program of docs/examples whole, each after a
+# marker line and inside a ```c fence:
+#
+#   <!-- example: docs/examples/queue.c -->
+#   ```c
+#   ...the file, byte for byte...
+#   ```
+#
+# This script checks that each such block is its file, and that every
+# docs/examples/*.c has one block, so the guide cannot drift from the
+# programs the tests build and run (the test docs_guide_matches_examples).
+# With -DUPDATE=ON it rewrites the blocks from the files instead.
+#
+#   cmake -DSOURCE_DIR=<repository> -P docs/examples/guide_sync.cmake
+#   cmake -DSOURCE_DIR=<repository> -DUPDATE=ON -P docs/examples/guide_sync.cmake
+cmake_minimum_required(VERSION 3.16)
+if(NOT SOURCE_DIR)
+  get_filename_component(SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
+endif()
+set(guide_path "${SOURCE_DIR}/docs/guide.md")
+file(READ "${guide_path}" guide)
+string(REPLACE "\r" "" guide "${guide}")
+
+set(marker "<!-- example: ")
+set(rest "${guide}")
+set(result "")
+set(errors "")
+set(seen "")
+set(broken FALSE)
+while(TRUE)
+  string(FIND "${rest}" "${marker}" at)
+  if(at EQUAL -1)
+    string(APPEND result "${rest}")
+    break()
+  endif()
+  # Everything up to the marker's end of line is kept as it is.
+  string(SUBSTRING "${rest}" 0 ${at} before)
+  string(APPEND result "${before}")
+  string(SUBSTRING "${rest}" ${at} -1 rest)
+  string(FIND "${rest}" "\n" eol)
+  if(eol EQUAL -1)
+    string(APPEND errors "  a marker with no line end\n")
+    set(broken TRUE)
+    break()
+  endif()
+  string(SUBSTRING "${rest}" 0 ${eol} line)
+  if(NOT line MATCHES "^<!-- example: (docs/examples/[A-Za-z0-9_]+\\.c) -->$")
+    string(APPEND errors "  malformed marker: ${line}\n")
+    set(broken TRUE)
+    break()
+  endif()
+  set(rel "${CMAKE_MATCH_1}")
+  list(APPEND seen "${rel}")
+  math(EXPR after "${eol} + 1")
+  string(APPEND result "${line}\n")
+  string(SUBSTRING "${rest}" ${after} -1 rest)
+  # The fence: ```c, the file, ```.
+  string(FIND "${rest}" "```c\n" open)
+  if(NOT open EQUAL 0)
+    string(APPEND errors "  ${rel}: its marker is not followed by a ```c line\n")
+    set(broken TRUE)
+    break()
+  endif()
+  string(SUBSTRING "${rest}" 5 -1 rest)
+  string(FIND "${rest}" "\n```\n" close)
+  if(close EQUAL -1)
+    string(APPEND errors "  ${rel}: its ```c block is not closed\n")
+    set(broken TRUE)
+    break()
+  endif()
+  math(EXPR body_len "${close} + 1")
+  string(SUBSTRING "${rest}" 0 ${body_len} shown)
+  math(EXPR after "${close} + 5")
+  string(SUBSTRING "${rest}" ${after} -1 rest)
+
+  set(file_path "${SOURCE_DIR}/${rel}")
+  if(NOT EXISTS "${file_path}")
+    string(APPEND errors "  ${rel}: shown in the guide, but there is no such file\n")
+    set(actual "${shown}")
+  else()
+    file(READ "${file_path}" actual)
+    string(REPLACE "\r" "" actual "${actual}")
+    if(NOT shown STREQUAL actual)
+      string(APPEND errors "  ${rel}: the guide's copy differs from the file\n")
+    endif()
+  endif()
+  string(APPEND result "```c\n${actual}```\n")
+endwhile()
+
+# Every program once.
+file(GLOB programs RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/docs/examples/*.c")
+foreach(rel ${programs})
+  list(FIND seen "${rel}" found)
+  if(found EQUAL -1)
+    string(APPEND errors "  ${rel}: not shown in the guide (add a marker and a block)\n")
+  endif()
+endforeach()
+set(unique ${seen})
+list(REMOVE_DUPLICATES unique)
+list(LENGTH seen n_seen)
+list(LENGTH unique n_unique)
+if(NOT n_seen EQUAL n_unique)
+  string(APPEND errors "  a program is shown more than once\n")
+endif()
+
+if(UPDATE AND NOT seen)
+  message(FATAL_ERROR "docs/guide.md: not rewritten, it has no example marker")
+elseif(UPDATE AND broken)
+  message(FATAL_ERROR "docs/guide.md: not rewritten, its markup is broken:\n${errors}")
+elseif(UPDATE)
+  if(NOT result STREQUAL guide)
+    file(WRITE "${guide_path}" "${result}")
+    message(STATUS "docs/guide.md: blocks rewritten from docs/examples")
+  else()
+    message(STATUS "docs/guide.md: already matches docs/examples")
+  endif()
+elseif(errors)
+  message(FATAL_ERROR "docs/guide.md does not match docs/examples:\n${errors}"
+    "Edit the program, then: cmake -DUPDATE=ON -P docs/examples/guide_sync.cmake")
+else()
+  list(LENGTH programs n)
+  message(STATUS "docs/guide.md shows all ${n} programs of docs/examples as they are")
+endif()
