@@ -1,7 +1,8 @@
 /*
  * This process as mproc sees it: the name and daemon flag its parent gave
- * it when mproc started it (CPython's current_process()); and the calling
- * thread's identity, which lock owners record.
+ * it when mproc started it (CPython's current_process()); the calling
+ * thread's identity, which lock owners record; and the CPUs this process
+ * may use.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -51,4 +52,35 @@ int mproc__current_is_daemon(void)
     daemon = self_daemon;
     mproc__plat_global_unlock();
     return daemon;
+}
+
+long mproc_parent_pid(void) { return mproc__plat_getppid(); }
+
+/* More than any machine has, and few enough that a pool of this many is
+ * only a mistake, not an overflow. */
+#define CPU_COUNT_MAX 1048576
+
+/* MPROC_CPU_COUNT as a count, or 0 when unset or not a plain decimal
+ * number from 1 to CPU_COUNT_MAX (then ignored, as CPython ignores a bad
+ * PYTHON_CPU_COUNT). */
+static int cpu_count_from_env(void)
+{
+    const char *s = mproc__plat_getenv("MPROC_CPU_COUNT");
+    long n = 0;
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        n = n * 10 + (*s - '0');
+        if (n > CPU_COUNT_MAX)
+            return 0;
+    }
+    return (int)n;
+}
+
+int mproc_cpu_count(void)
+{
+    int n = cpu_count_from_env();
+    return n > 0 ? n : mproc__plat_cpu_count();
 }

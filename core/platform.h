@@ -50,6 +50,9 @@ int mproc__plat_method_available(mproc_method m);
 double mproc__plat_now(void);
 long mproc__plat_getpid(void);
 long mproc__plat_getppid(void);
+/* CPUs this process may use: those of the calling thread's affinity (all
+ * online CPUs where the OS does not tell), lowered to an OS CPU quota
+ * (cgroups) rounded up.  At least 1; never fails. */
 int mproc__plat_cpu_count(void);
 /* Threads of this process, or -1 where the OS does not tell. */
 long mproc__plat_thread_count(void);

@@ -553,7 +553,3 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
         ready[i] = r[i];
     return rc;
 }
-
-long mproc_parent_pid(void) { return mproc__plat_getppid(); }
-
-int mproc_cpu_count(void) { return mproc__plat_cpu_count(); }

@@ -762,7 +762,15 @@ MPROC_API void mproc_pool_free(mproc_pool *pool);
 
 /** The pid of this process's parent. */
 MPROC_API long mproc_parent_pid(void);
-/** Number of CPUs (at least 1). */
+/** The number of CPUs this process may use (os.process_cpu_count(), and
+ * the cgroup CPU quota): the CPUs of the caller's affinity mask (Linux
+ * sched_getaffinity, FreeBSD cpuset_getaffinity, Windows the process
+ * affinity mask; all online CPUs elsewhere), lowered to ceil(quota /
+ * period) under a Linux cgroup v2 cpu.max or v1 cpu.cfs_quota_us limit
+ * (of the process's cgroup or an ancestor, under /sys/fs/cgroup).  At
+ * least 1.  The environment variable MPROC_CPU_COUNT, a decimal integer
+ * from 1 to 1048576, overrides it; any other value is ignored.  A pool
+ * created with workers 0 starts this many (processes: at most 31). */
 MPROC_API int mproc_cpu_count(void);
 
 #ifdef __cplusplus
