@@ -29,6 +29,7 @@ typedef struct tracked {
     mproc_target_fn fn;     /* thread method: the thread runs these */
     mproc_args *args;
     mproc__handle lifeline; /* die_with_parent: our end, closed once reaped */
+    char *name;             /* thread method: the child's name, for its thread */
 } tracked;
 
 struct mproc_process {
@@ -88,6 +89,7 @@ static void tracked_free(tracked *t)
     /* Only now: the child has ended, and nothing else holds our end. */
     mproc__plat_lifeline_close(t->lifeline);
     mproc_args_free(t->args);
+    free(t->name);
     free(t);
 }
 
@@ -258,14 +260,20 @@ static void fork_child_main(void *ud)
                    mproc_strerror(mproc_last_error()));
         mproc__exit_process(255);
     }
-    mproc__current_set(p->name, p->daemon);
+    mproc__current_set(p->name, p->daemon, MPROC_FORK, 0);
     mproc__exit_process(p->fn(p->args));
 }
 
 static int thread_main(void *ud)
 {
     tracked *t = ud;
-    return t->fn(t->args);
+    mproc__thread_identity id;
+    int code;
+
+    mproc__current_thread_begin(&id, t->name, t->daemon);
+    code = t->fn(t->args);
+    mproc__current_thread_end();
+    return code;
 }
 
 /* Whether text is a C identifier (what the caller wrote for the target). */
@@ -375,8 +383,14 @@ int mproc_process_start(mproc_process *p)
         t->child = child;
         break;
     case MPROC_THREAD:
-        /* The thread may outlive the object: it owns its target and args. */
+        /* The thread may outlive the object: it owns its target, args
+         * and name. */
         t->fn = p->fn;
+        if (!(t->name = malloc(strlen(p->name) + 1))) {
+            rc = mproc__error(MPROC_ENOMEM);
+            break;
+        }
+        memcpy(t->name, p->name, strlen(p->name) + 1);
         t->args = p->args;
         p->args = NULL;
         rc = mproc__plat_thread_start(&child, thread_main, t);
@@ -387,11 +401,12 @@ int mproc_process_start(mproc_process *p)
     /* The child has its own copy of its end (or none, having failed). */
     mproc__plat_close(give);
     if (rc != 0) {
-        if (p->method == MPROC_THREAD) {
+        if (p->method == MPROC_THREAD && t->args) {
             p->args = t->args;
             t->args = NULL;
         }
         mproc__plat_lifeline_close(t->lifeline);
+        free(t->name);
         free(t);
         goto failed;
     }

@@ -299,8 +299,18 @@ MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn
  * including mproc.h to call the function itself). */
 #define mproc_process_new(ctx, fn, args) mproc_process_new_named((ctx), (fn), #fn, (args))
 #endif
+/** Longest process name, with its terminating NUL. */
+#define MPROC_NAME_MAX 256
 /** Name (copied) shown by mproc_process_name; default "Process-N".  Only
- * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL. */
+ * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL or a name of
+ * MPROC_NAME_MAX bytes or more.  The child sees it in
+ * mproc_current_process(), and the OS shows it, best effort, as the
+ * child's name: Linux as the thread name (ps, top, /proc/<pid>/comm) cut
+ * to 15 bytes; macOS and the BSDs as the thread name (pthread_setname_np,
+ * pthread_set_name_np), the BSDs also in ps's command line
+ * (setproctitle); Windows as the thread description (SetThreadDescription,
+ * where the system has it, as debuggers and Process Explorer show it).
+ * A thread-method child names its thread only. */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
 MPROC_API const char *mproc_process_name(const mproc_process *p);
 /** Daemon processes are terminated, not waited for, when the parent exits
@@ -760,7 +770,29 @@ MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
  * waits for its task to return. */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
 
-/** The pid of this process's parent. */
+/** This process as mproc sees it (multiprocessing.current_process()). */
+typedef struct mproc_process_info {
+    /** "MainProcess" in a process mproc did not start; else the name its
+     * parent gave it (mproc_process_set_name or "Process-N"). */
+    char name[MPROC_NAME_MAX];
+    long pid;        /**< this process's pid (a thread child's process's) */
+    long parent_pid; /**< as mproc_parent_pid() */
+    int daemon;      /**< 1 for a daemonic child */
+    /** How it was started; 0 for a process mproc did not start. */
+    mproc_method method;
+} mproc_process_info;
+
+/** Fills *info with the calling process's identity.  In a thread-method
+ * child's thread (and only there) it is that child's: its name, daemon
+ * flag and MPROC_THREAD; other threads see their process's.  0, or
+ * MPROC_EINVAL for NULL. */
+MPROC_API int mproc_current_process(mproc_process_info *info);
+
+/** The pid of the process that started this one: under forkserver the
+ * process that asked for it (not the forkserver, the OS parent); in a
+ * thread-method child's thread this process's own pid; otherwise the OS
+ * parent (on POSIX 1 or a subreaper once the parent has died; on Windows
+ * the creator's pid, which may be reused after its exit).  0 when unknown. */
 MPROC_API long mproc_parent_pid(void);
 /** The number of CPUs this process may use (os.process_cpu_count(), and
  * the cgroup CPU quota): the CPUs of the caller's affinity mask (Linux

@@ -1,15 +1,182 @@
-/* Who a process is under the start method in MPROC_START_METHOD, and how
+/* Who a process is (multiprocessing.current_process, parent_process)
+ * under the start method in MPROC_START_METHOD, and how
  * many CPUs it may use (os.process_cpu_count). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h" /* mproc__plat_getpid */
 #include "mproc_config.h"
 #include "testutil.h"
 
 #if MPROC_HAVE_SCHED_GETAFFINITY
 #include <sched.h>
 #endif
+
+/* Puts this process's mproc_current_process() on the queue in arg 0, then
+ * waits on the gate named by arg 1 (when given) so that the parent can
+ * look at the running child. */
+static int report_identity(mproc_args *a)
+{
+    mproc_process_info info;
+    int rc = 0;
+    if (mproc_current_process(&info) != 0)
+        return 1;
+    if (mproc_queue_put(mproc_args_queue(a, 0), &info, sizeof info, 60) != 0)
+        return 2;
+    if (mproc_args_count(a) > 1 && tu_gate_wait(mproc_args_str(a, 1), 60) != 0)
+        rc = 3;
+    return rc;
+}
+MPROC_TARGET(report_identity);
+
+/* Starts report_identity named name (NULL: the default name) with the
+ * daemon flag; *info is what it reported.  gate NULL: joined here. */
+static mproc_process *start_reporter(const char *name, int daemon, const char *gate, mproc_process_info *info)
+{
+    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    void *data = NULL;
+    size_t len = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    mproc_args_add_queue(a, q);
+    if (gate)
+        mproc_args_add_str(a, gate);
+    p = mproc_process_new(NULL, report_identity, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    if (name)
+        CU_ASSERT_EQUAL(mproc_process_set_name(p, name), 0);
+    CU_ASSERT_EQUAL(mproc_process_set_daemon(p, daemon), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    memset(info, 0, sizeof *info);
+    CU_ASSERT_EQUAL(mproc_queue_get(q, &data, &len, 60), 0);
+    CU_ASSERT_EQUAL(len, sizeof *info);
+    if (data && len == sizeof *info)
+        memcpy(info, data, sizeof *info);
+    mproc_free(data);
+    mproc_queue_free(q);
+    return p;
+}
+
+static void test_main_process_is_mainprocess(void)
+{
+    mproc_process_info info;
+    CU_ASSERT_EQUAL_FATAL(mproc_current_process(&info), 0);
+    CU_ASSERT_STRING_EQUAL(info.name, "MainProcess");
+    CU_ASSERT_EQUAL(info.pid, mproc__plat_getpid());
+    CU_ASSERT_EQUAL(info.daemon, 0);
+    CU_ASSERT_EQUAL(info.method, 0);
+    CU_ASSERT_EQUAL(info.parent_pid, mproc_parent_pid());
+    CU_ASSERT_EQUAL(mproc_current_process(NULL), MPROC_EINVAL);
+}
+
+static void test_child_sees_its_name_pid_daemon_and_method(void)
+{
+    mproc_process_info info;
+    mproc_process *p = start_reporter("worker-seven", 1, NULL, &info);
+    CU_ASSERT_STRING_EQUAL(info.name, "worker-seven");
+    CU_ASSERT_EQUAL(info.pid, mproc_process_pid(p));
+    CU_ASSERT_EQUAL(info.daemon, 1);
+    CU_ASSERT_EQUAL(info.method, tu_method());
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    /* The parent's own identity is untouched (a thread child's is its
+     * thread's only). */
+    CU_ASSERT_EQUAL_FATAL(mproc_current_process(&info), 0);
+    CU_ASSERT_STRING_EQUAL(info.name, "MainProcess");
+    CU_ASSERT_EQUAL(info.method, 0);
+}
+
+static void test_child_sees_its_default_name(void)
+{
+    mproc_process_info info;
+    mproc_process *p = start_reporter(NULL, 0, NULL, &info);
+    CU_ASSERT_STRING_EQUAL(info.name, mproc_process_name(p));
+    CU_ASSERT_EQUAL(strncmp(info.name, "Process-", 8), 0);
+    CU_ASSERT_EQUAL(info.daemon, 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+}
+
+/* Under forkserver the OS parent is the server; the child's parent is still
+ * this process.  Under thread, the thread's starter is this process too. */
+static void test_parent_pid_is_the_real_parent(void)
+{
+    mproc_process_info info;
+    mproc_process *p = start_reporter(NULL, 0, NULL, &info);
+    CU_ASSERT_EQUAL(info.parent_pid, mproc__plat_getpid());
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+}
+
+static void test_os_shows_the_truncated_name(void)
+{
+#if MPROC_HAVE_PR_SET_NAME && MPROC_HAVE_PROCFS
+    char gate[64], path[64], comm[64] = "";
+    mproc_process_info info;
+    mproc_process *p;
+    FILE *f;
+
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    p = start_reporter("identity-child-with-a-long-name", 0, gate, &info);
+    CU_ASSERT_STRING_EQUAL(info.name, "identity-child-with-a-long-name");
+    if (tu_method() == MPROC_THREAD) {
+        tu_skip_part("/proc/<pid>/comm", "a thread child names its thread, not the process");
+    } else {
+        snprintf(path, sizeof path, "/proc/%ld/comm", mproc_process_pid(p));
+        f = fopen(path, "r");
+        CU_ASSERT_PTR_NOT_NULL(f);
+        if (f) {
+            CU_ASSERT_PTR_NOT_NULL(fgets(comm, sizeof comm, f));
+            fclose(f);
+        }
+        /* The kernel keeps 15 bytes; the line ends with a newline. */
+        CU_ASSERT_STRING_EQUAL(comm, "identity-child-\n");
+    }
+    CU_ASSERT_EQUAL(tu_gate_release(gate), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    tu_gate_destroy(gate);
+#else
+    tu_skip("the name the OS shows is read from /proc/<pid>/comm, set by prctl(PR_SET_NAME): Linux only (and not "
+            "with MPROC_FORCE_FALLBACKS)");
+#endif
+}
+
+/* Every child names the thread that runs its target (under thread, only
+ * that thread): it reads the name back itself. */
+static int report_thread_comm(mproc_args *a)
+{
+    char comm[64] = "";
+    FILE *f = fopen("/proc/thread-self/comm", "r");
+    if (!f)
+        return 1;
+    if (!fgets(comm, sizeof comm, f))
+        comm[0] = '\0';
+    fclose(f);
+    return strcmp(comm, mproc_args_str(a, 0)) == 0 ? 0 : 2;
+}
+MPROC_TARGET(report_thread_comm);
+
+static void test_child_reads_its_name_back_from_the_os(void)
+{
+#if MPROC_HAVE_PR_SET_NAME && MPROC_HAVE_PROCFS
+    mproc_args *a;
+    mproc_process *p;
+    FILE *probe = fopen("/proc/thread-self/comm", "r");
+    TU_SKIP_IF(!probe, "no /proc/thread-self (Linux before 3.17)");
+    fclose(probe);
+    a = mproc_args_new();
+    mproc_args_add_str(a, "named-by-mproc\n");
+    p = mproc_process_new(NULL, report_thread_comm, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(mproc_process_set_name(p, "named-by-mproc"), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+#else
+    tu_skip("the thread name is read from /proc/thread-self/comm, set by prctl(PR_SET_NAME): Linux only (and not "
+            "with MPROC_FORCE_FALLBACKS)");
+#endif
+}
 
 static void test_cpu_count_env_overrides_and_bad_values_are_ignored(void)
 {
@@ -57,6 +224,12 @@ static void test_cpu_count_follows_affinity(void)
 }
 
 static CU_TestInfo tests[] = {
+    TU_TEST(test_main_process_is_mainprocess),
+    TU_TEST(test_child_sees_its_name_pid_daemon_and_method),
+    TU_TEST(test_child_sees_its_default_name),
+    TU_TEST(test_parent_pid_is_the_real_parent),
+    TU_TEST(test_os_shows_the_truncated_name),
+    TU_TEST(test_child_reads_its_name_back_from_the_os),
     TU_TEST(test_cpu_count_env_overrides_and_bad_values_are_ignored),
     TU_TEST(test_cpu_count_follows_affinity),
     CU_TEST_INFO_NULL,
