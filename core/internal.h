@@ -406,6 +406,9 @@ typedef struct {
     long (*pid)(void *c);
     void (*free)(void *c);
 } mproc__child_ops;
+/* Marks p as the library's own (a pool's worker): mproc_active_children
+ * does not hand it to the user.  Before start. */
+void mproc__process_set_internal(mproc_process *p);
 
 /* ---- the forkserver (core/forkserver.c) -------------------------------- */
 

@@ -9,6 +9,7 @@
  * join the others) covers all of them.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ typedef struct tracked {
     mproc_target_fn fn;     /* thread method: the thread runs these */
     mproc_args *args;
     mproc__handle lifeline; /* die_with_parent: our end, closed once reaped */
+    mproc_process *owner;   /* the user's object, NULL once freed or internal */
     char *name;             /* thread method: the child's name, for its thread */
 } tracked;
 
@@ -42,6 +44,7 @@ struct mproc_process {
     char *name;
     int daemon;
     int die_with_parent;
+    int internal; /* the library's own (a pool's worker): not listed as a child */
     mproc__handle give; /* fork: the child's end of the lifeline, while starting */
     int state;
     int exitcode;
@@ -411,6 +414,7 @@ int mproc_process_start(mproc_process *p)
         goto failed;
     }
     mproc__plat_global_lock();
+    t->owner = p->internal ? NULL : p;
     list_add(t);
     mproc__plat_global_unlock();
     mproc__plat_mutex_lock(p->mu);
@@ -509,6 +513,60 @@ int mproc_process_kill(mproc_process *p) { return signal_process(p, 1); }
 
 long mproc_process_pid(const mproc_process *p) { return p ? p->pid : 0; }
 
+void mproc__process_set_internal(mproc_process *p) { p->internal = 1; }
+
+/* Whether t's child has ended (as mproc_wait sees it), with its exit code.
+ * Its sentinel may fire a moment before the code is known (a forkserver
+ * child's comes from the server after its life pipe closed): then the code
+ * is waited for, briefly. */
+static int ended_now(tracked *t, int *code)
+{
+    mproc__handle h = t->ops->sentinel(t->child);
+    int ready = 0;
+    if (t->ops->wait(t->child, 0, code) == 0)
+        return 1;
+    if (h == MPROC__NO_HANDLE || mproc__plat_wait_handles(&h, 1, 0, &ready) <= 0 || !ready)
+        return 0;
+    return t->ops->wait(t->child, 10, code) == 0;
+}
+
+int mproc_active_children(mproc_process **out, size_t cap)
+{
+    size_t n = 0;
+    int code;
+
+    if (!out && cap > 0)
+        return mproc__error(MPROC_EINVAL);
+    reap_detached();
+    /* The global lock keeps every listed object alive (mproc_process_free
+     * takes it to unlink its entry); ended children are reaped here, as
+     * CPython's _cleanup() does, so their exit codes are recorded. */
+    mproc__plat_global_lock();
+    for (tracked *t = children; t; t = t->next) {
+        mproc_process *p = t->owner;
+        int state;
+        if (!p)
+            continue;
+        mproc__plat_mutex_lock(p->mu);
+        state = p->state;
+        mproc__plat_mutex_unlock(p->mu);
+        if (state != STARTED)
+            continue;
+        if (ended_now(t, &code)) {
+            mproc__plat_mutex_lock(p->mu);
+            p->exitcode = code;
+            p->state = ENDED;
+            mproc__plat_mutex_unlock(p->mu);
+            continue;
+        }
+        if (n < cap)
+            out[n] = p;
+        n++;
+    }
+    mproc__plat_global_unlock();
+    return n > (size_t)INT_MAX ? INT_MAX : (int)n;
+}
+
 void mproc_process_free(mproc_process *p)
 {
     tracked *t;
@@ -521,6 +579,7 @@ void mproc_process_free(mproc_process *p)
     ours = p->owner_pid == mproc__plat_getpid();
     if (t && ours) {
         mproc__plat_global_lock();
+        t->owner = NULL;
         if (exiting || t->ops->wait(t->child, 0, &code) != 0) {
             t->detached = 1;
             t = NULL;

@@ -396,6 +396,21 @@ MPROC_API long mproc_process_pid(const mproc_process *p);
 MPROC_API void mproc_process_free(mproc_process *p);
 
 /**
+ * multiprocessing.active_children: the children this process started that
+ * have not ended, after reaping those that ended (their exit codes are
+ * then in mproc_process_exitcode).  Stores up to cap of them in out (out
+ * may be NULL when cap is 0) and returns how many there are (which may
+ * exceed cap), or MPROC_EINVAL (out NULL with cap > 0).
+ *
+ * Only process objects the caller still holds are listed: the pointers
+ * stay the caller's (they are not new references; do not free them
+ * twice).  A child whose object was freed while it ran (the library reaps
+ * it) and a pool's workers (the pool's) are not listed.  A pointer is
+ * valid only while no other thread frees that object.
+ */
+MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
+
+/**
  * multiprocessing.connection.wait: waits until at least one of the n objects
  * is ready or the timeout passes.  Objects are mproc_process pointers (ready:
  * ended) and mproc_conn pointers (ready: something to receive, or EOF).  Sets ready[i] to 1 or 0 when ready is not NULL.  Returns the

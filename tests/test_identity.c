@@ -1,5 +1,5 @@
-/* Who a process is (multiprocessing.current_process, parent_process)
- * under the start method in MPROC_START_METHOD, and how
+/* Who a process is (multiprocessing.current_process, parent_process,
+ * active_children) under the start method in MPROC_START_METHOD, and how
  * many CPUs it may use (os.process_cpu_count). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +29,9 @@ static int report_identity(mproc_args *a)
     return rc;
 }
 MPROC_TARGET(report_identity);
+
+static int wait_gate(mproc_args *a) { return tu_gate_wait(mproc_args_str(a, 0), 60) == 0 ? 0 : 99; }
+MPROC_TARGET(wait_gate);
 
 /* Starts report_identity named name (NULL: the default name) with the
  * daemon flag; *info is what it reported.  gate NULL: joined here. */
@@ -178,6 +181,98 @@ static void test_child_reads_its_name_back_from_the_os(void)
 #endif
 }
 
+static mproc_process *start_waiter(const char *gate)
+{
+    mproc_args *a = mproc_args_new();
+    mproc_args_add_str(a, gate);
+    return tu_start(wait_gate, a);
+}
+
+static int listed(mproc_process **out, int n, mproc_process *p)
+{
+    for (int i = 0; i < n; i++)
+        if (out[i] == p)
+            return 1;
+    return 0;
+}
+
+static void test_active_children_lists_started_unjoined_children(void)
+{
+    char g1[64], g2[64];
+    mproc_process *out[8], *p1, *p2, *unstarted;
+    void *objs[1];
+    int n, code = -1;
+
+    tu_gate_name(g1);
+    tu_gate_name(g2);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(g1), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(g2), 0);
+    CU_ASSERT_EQUAL(mproc_active_children(NULL, 0), 0);
+    CU_ASSERT_EQUAL(mproc_active_children(NULL, 1), MPROC_EINVAL);
+    unstarted = mproc_process_new(NULL, wait_gate, NULL);
+    p1 = start_waiter(g1);
+    p2 = start_waiter(g2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p2);
+
+    n = mproc_active_children(out, 8);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT(listed(out, n, p1) && listed(out, n, p2));
+    CU_ASSERT(!listed(out, n, unstarted));
+    /* Too small an array: the count still says how many there are. */
+    CU_ASSERT_EQUAL(mproc_active_children(out, 1), 2);
+    CU_ASSERT(out[0] == p1 || out[0] == p2);
+
+    /* Joined: no longer listed. */
+    CU_ASSERT_EQUAL(tu_gate_release(g1), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p1, 60), 0);
+    n = mproc_active_children(out, 8);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT(listed(out, n, p2));
+
+    /* Ended but not joined: reaped by the call, its exit code recorded. */
+    CU_ASSERT_EQUAL(tu_gate_release(g2), 0);
+    objs[0] = p2;
+    CU_ASSERT_EQUAL(mproc_wait(objs, 1, 60, NULL), 1);
+    CU_ASSERT_EQUAL(mproc_active_children(out, 8), 0);
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p2, &code), 0);
+    CU_ASSERT_EQUAL(code, 0);
+
+    CU_ASSERT_EQUAL(tu_finish(p1, 60), 0);
+    CU_ASSERT_EQUAL(tu_finish(p2, 60), 0);
+    mproc_process_free(unstarted);
+    tu_gate_destroy(g1);
+    tu_gate_destroy(g2);
+}
+
+/* A child whose object was freed while it ran is the library's now: never
+ * handed out. */
+static void test_active_children_skips_freed_running_children(void)
+{
+    char gate[64];
+    mproc_process *out[4], *p;
+
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    p = start_waiter(gate);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(mproc_active_children(out, 4), 1);
+    mproc_process_free(p);
+    CU_ASSERT_EQUAL(mproc_active_children(out, 4), 0);
+    CU_ASSERT_EQUAL(tu_gate_release(gate), 0);
+    tu_gate_destroy(gate);
+}
+
+/* A pool's workers are the pool's. */
+static void test_active_children_skips_pool_workers(void)
+{
+    mproc_process *out[4];
+    mproc_pool *pool = mproc_pool_new(NULL, 2, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+    CU_ASSERT_EQUAL(mproc_active_children(out, 4), 0);
+    mproc_pool_free(pool);
+}
+
 static void test_cpu_count_env_overrides_and_bad_values_are_ignored(void)
 {
     static const char *const bad[] = {"0", "-2", "abc", "3x", " 3", "+3", "", "1048577", "99999999999999999999999"};
@@ -230,6 +325,9 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_parent_pid_is_the_real_parent),
     TU_TEST(test_os_shows_the_truncated_name),
     TU_TEST(test_child_reads_its_name_back_from_the_os),
+    TU_TEST(test_active_children_lists_started_unjoined_children),
+    TU_TEST(test_active_children_skips_freed_running_children),
+    TU_TEST(test_active_children_skips_pool_workers),
     TU_TEST(test_cpu_count_env_overrides_and_bad_values_are_ignored),
     TU_TEST(test_cpu_count_follows_affinity),
     CU_TEST_INFO_NULL,
