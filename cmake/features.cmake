@@ -15,7 +15,8 @@ set(MPROC_FEATURES
   MEMFD PIDFD CLOSE_RANGE CLOSEFROM ADDCLOSEFROM SPAWN_CLOEXEC_DEFAULT
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
   PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT
-  PDEATHSIG)
+  PDEATHSIG SCHED_GETAFFINITY CPUSET_GETAFFINITY PR_SET_NAME PTHREAD_SETNAME_SELF
+  PTHREAD_SET_NAME_NP SETPROCTITLE)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -96,6 +97,30 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
   mproc_probe_source(PDEATHSIG "#include <signal.h>
     #include <sys/prctl.h>
     int main(void) { return prctl(PR_SET_PDEATHSIG, SIGKILL); }")
+  mproc_probe_source(SCHED_GETAFFINITY "#include <sched.h>
+    int main(void) {
+      cpu_set_t *s = CPU_ALLOC(2048);
+      int n = sched_getaffinity(0, CPU_ALLOC_SIZE(2048), s) == 0 ? CPU_COUNT_S(CPU_ALLOC_SIZE(2048), s) : 0;
+      CPU_FREE(s);
+      return n;
+    }")
+  mproc_probe_source(CPUSET_GETAFFINITY "#include <sys/param.h>
+    #include <sys/cpuset.h>
+    int main(void) {
+      cpuset_t s;
+      return cpuset_getaffinity(CPU_LEVEL_WHICH, CPU_WHICH_PID, -1, sizeof s, &s) == 0 ? CPU_COUNT(&s) : 0;
+    }")
+  mproc_probe_source(PR_SET_NAME "#include <sys/prctl.h>
+    int main(void) { return prctl(PR_SET_NAME, \"x\", 0, 0, 0); }")
+  # macOS: the one-argument form, which names the calling thread.
+  mproc_probe_source(PTHREAD_SETNAME_SELF "#include <pthread.h>
+    int main(void) { return pthread_setname_np(\"x\"); }")
+  mproc_probe_source(PTHREAD_SET_NAME_NP "#include <pthread.h>
+    #include <pthread_np.h>
+    int main(void) { pthread_set_name_np(pthread_self(), \"x\"); return 0; }")
+  mproc_probe_source(SETPROCTITLE "#include <stdlib.h>
+    #include <unistd.h>
+    int main(void) { setproctitle(\"%s\", \"x\"); return 0; }")
   unset(CMAKE_REQUIRED_DEFINITIONS)
   unset(CMAKE_REQUIRED_LIBRARIES)
   unset(CMAKE_REQUIRED_QUIET)

@@ -328,7 +328,12 @@ void mproc__run_record(mproc__record *rec, int whole_program)
         mproc__record_clear(rec);
         mproc__plat_exit_now(255);
     }
-    mproc__current_set(rec->name, rec->daemon);
+    /* A forkserver child's OS parent is the server: the real one is the
+     * process that asked for it. */
+    if (whole_program)
+        mproc__current_set(rec->name, rec->daemon, MPROC_SPAWN, 0);
+    else
+        mproc__current_set(rec->name, rec->daemon, MPROC_FORKSERVER, rec->parent_pid);
     rc = fn(rec->args);
     mproc__record_clear(rec);
     /* A spawned child is a whole program and finishes like one (stdio

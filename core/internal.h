@@ -123,7 +123,7 @@ const char *mproc__target_name(mproc_target_fn fn);
 mproc_target_fn mproc__target_find(const char *name);
 const char *mproc__task_name(mproc_task_fn fn);
 mproc_task_fn mproc__task_find(const char *name);
-#define MPROC__NAME_MAX 256
+#define MPROC__NAME_MAX MPROC_NAME_MAX /* names of processes and targets, with the NUL */
 
 /* ---- arguments (core/args.c) ------------------------------------------ */
 
@@ -318,12 +318,26 @@ _Noreturn void mproc__exit_process(int code);
 
 /* ---- this process (core/current.c) ------------------------------------- */
 
-/* Called in a new child before its target: its name and daemon flag. */
-void mproc__current_set(const char *name, int daemon);
-/* Whether this process is a daemonic child (which may not have children). */
+/* Called in a new child (fork, spawn, forkserver) before its target, on
+ * its only thread: its name, daemon flag, how it was started, and its
+ * parent's pid (0: the OS parent is the real one).  Also names the
+ * process for the OS (best effort). */
+void mproc__current_set(const char *name, int daemon, mproc_method method, long parent_pid);
+/* A thread-method child's identity, for the calling thread only while it
+ * runs the target: *id lives on that thread's stack until
+ * mproc__current_thread_end.  Names the thread for the OS. */
+typedef struct {
+    char name[MPROC__NAME_MAX];
+    int daemon;
+} mproc__thread_identity;
+void mproc__current_thread_begin(mproc__thread_identity *id, const char *name, int daemon);
+void mproc__current_thread_end(void);
 /* This process's name as its parent gave it ("MainProcess" in a process
- * mproc did not start), copied into buf (truncated to cap). */
+ * mproc did not start), or in a thread child's thread that child's name,
+ * copied into buf (truncated to cap). */
 void mproc__current_name(char *buf, size_t cap);
+/* Whether this process is a daemonic child (which may not have children);
+ * the process's flag, not a thread child's. */
 int mproc__current_is_daemon(void);
 
 /* ---- the bootstrap record (core/bootstrap.c) --------------------------- */
@@ -412,6 +426,9 @@ typedef struct {
     long (*pid)(void *c);
     void (*free)(void *c);
 } mproc__child_ops;
+/* Marks p as the library's own (a pool's worker): mproc_active_children
+ * does not hand it to the user.  Before start. */
+void mproc__process_set_internal(mproc_process *p);
 
 /* ---- the forkserver (core/forkserver.c) -------------------------------- */
 

@@ -50,7 +50,15 @@ int mproc__plat_method_available(mproc_method m);
 double mproc__plat_now(void);
 long mproc__plat_getpid(void);
 long mproc__plat_getppid(void);
+/* CPUs this process may use: those of the calling thread's affinity (all
+ * online CPUs where the OS does not tell), lowered to an OS CPU quota
+ * (cgroups) rounded up.  At least 1; never fails. */
 int mproc__plat_cpu_count(void);
+/* Names the calling thread as the OS shows it (ps, top, debuggers); on an
+ * OS that names processes apart from threads (the BSDs' setproctitle),
+ * also the process when whole_process is set.  Best effort: cut to what
+ * the OS keeps (15 bytes on Linux), ignored where it cannot. */
+void mproc__plat_set_name(const char *name, int whole_process);
 /* Threads of this process, or -1 where the OS does not tell. */
 long mproc__plat_thread_count(void);
 /* Value of an environment variable or NULL; unset removes it from what

@@ -139,6 +139,7 @@ static int procs_start(mproc__pool_transport *tp, int w)
         goto done;
     }
     a = NULL; /* the process owns it */
+    mproc__process_set_internal(p); /* the pool's, not the user's child */
     (void)mproc_process_set_name(p, "mproc-pool-worker");
     (void)mproc_process_set_daemon(p, 1);
     (void)mproc_process_set_die_with_parent(p, 1);

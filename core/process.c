@@ -9,6 +9,7 @@
  * join the others) covers all of them.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ typedef struct tracked {
     mproc_target_fn fn;     /* thread method: the thread runs these */
     mproc_args *args;
     mproc__handle lifeline; /* die_with_parent: our end, closed once reaped */
+    mproc_process *owner;   /* the user's object, NULL once freed or internal */
+    char *name;             /* thread method: the child's name, for its thread */
 } tracked;
 
 struct mproc_process {
@@ -39,6 +42,7 @@ struct mproc_process {
     char *name;
     int daemon;
     int die_with_parent;
+    int internal; /* the library's own (a pool's worker): not listed as a child */
     mproc__handle give; /* fork: the child's end of the lifeline, while starting */
     int state;
     int exitcode;
@@ -87,6 +91,7 @@ static void tracked_free(tracked *t)
     /* Only now: the child has ended, and nothing else holds our end. */
     mproc__plat_lifeline_close(t->lifeline);
     mproc_args_free(t->args);
+    free(t->name);
     free(t);
 }
 
@@ -260,14 +265,20 @@ static void fork_child_main(void *ud)
                    mproc_strerror(mproc_last_error()));
         mproc__exit_process(255);
     }
-    mproc__current_set(p->name, p->daemon);
+    mproc__current_set(p->name, p->daemon, MPROC_FORK, 0);
     mproc__exit_process(p->fn(p->args));
 }
 
 static int thread_main(void *ud)
 {
     tracked *t = ud;
-    return t->fn(t->args);
+    mproc__thread_identity id;
+    int code;
+
+    mproc__current_thread_begin(&id, t->name, t->daemon);
+    code = t->fn(t->args);
+    mproc__current_thread_end();
+    return code;
 }
 
 /* Whether text is a C identifier (what the caller wrote for the target). */
@@ -381,8 +392,14 @@ int mproc_process_start(mproc_process *p)
         t->child = child;
         break;
     case MPROC_THREAD:
-        /* The thread may outlive the object: it owns its target and args. */
+        /* The thread may outlive the object: it owns its target, args
+         * and name. */
         t->fn = p->fn;
+        if (!(t->name = malloc(strlen(p->name) + 1))) {
+            rc = mproc__error(MPROC_ENOMEM);
+            break;
+        }
+        memcpy(t->name, p->name, strlen(p->name) + 1);
         t->args = p->args;
         p->args = NULL;
         rc = mproc__plat_thread_start(&child, thread_main, t);
@@ -393,15 +410,17 @@ int mproc_process_start(mproc_process *p)
     /* The child has its own copy of its end (or none, having failed). */
     mproc__plat_close(give);
     if (rc != 0) {
-        if (p->method == MPROC_THREAD) {
+        if (p->method == MPROC_THREAD && t->args) {
             p->args = t->args;
             t->args = NULL;
         }
         mproc__plat_lifeline_close(t->lifeline);
+        free(t->name);
         free(t);
         goto failed;
     }
     mproc__plat_global_lock();
+    t->owner = p->internal ? NULL : p;
     list_add(t);
     mproc__plat_global_unlock();
     mproc__plat_mutex_lock(p->mu);
@@ -509,6 +528,60 @@ long mproc_process_pid(const mproc_process *p)
     return p->pid;
 }
 
+void mproc__process_set_internal(mproc_process *p) { p->internal = 1; }
+
+/* Whether t's child has ended (as mproc_wait sees it), with its exit code.
+ * Its sentinel may fire a moment before the code is known (a forkserver
+ * child's comes from the server after its life pipe closed): then the code
+ * is waited for, briefly. */
+static int ended_now(tracked *t, int *code)
+{
+    mproc__handle h = t->ops->sentinel(t->child);
+    int ready = 0;
+    if (t->ops->wait(t->child, 0, code) == 0)
+        return 1;
+    if (h == MPROC__NO_HANDLE || mproc__plat_wait_handles(&h, 1, 0, &ready) <= 0 || !ready)
+        return 0;
+    return t->ops->wait(t->child, 10, code) == 0;
+}
+
+int mproc_active_children(mproc_process **out, size_t cap)
+{
+    size_t n = 0;
+    int code;
+
+    if (!out && cap > 0)
+        return mproc__error(MPROC_EINVAL);
+    reap_detached();
+    /* The global lock keeps every listed object alive (mproc_process_free
+     * takes it to unlink its entry); ended children are reaped here, as
+     * CPython's _cleanup() does, so their exit codes are recorded. */
+    mproc__plat_global_lock();
+    for (tracked *t = children; t; t = t->next) {
+        mproc_process *p = t->owner;
+        int state;
+        if (!p)
+            continue;
+        mproc__plat_mutex_lock(p->mu);
+        state = p->state;
+        mproc__plat_mutex_unlock(p->mu);
+        if (state != STARTED)
+            continue;
+        if (ended_now(t, &code)) {
+            mproc__plat_mutex_lock(p->mu);
+            p->exitcode = code;
+            p->state = ENDED;
+            mproc__plat_mutex_unlock(p->mu);
+            continue;
+        }
+        if (n < cap)
+            out[n] = p;
+        n++;
+    }
+    mproc__plat_global_unlock();
+    return n > (size_t)INT_MAX ? INT_MAX : (int)n;
+}
+
 void mproc_process_free(mproc_process *p)
 {
     tracked *t;
@@ -521,6 +594,7 @@ void mproc_process_free(mproc_process *p)
     ours = p->owner_pid == mproc__plat_getpid();
     if (t && ours) {
         mproc__plat_global_lock();
+        t->owner = NULL;
         if (exiting || t->ops->wait(t->child, 0, &code) != 0) {
             t->detached = 1;
             t = NULL;
@@ -552,7 +626,3 @@ int mproc_process_sentinel(mproc_process *p, intptr_t *sentinel)
         return mproc__errorf(MPROC_ENOTSUP, "this process has no handle that tells its end");
     return 0;
 }
-
-long mproc_parent_pid(void) { return mproc__plat_getppid(); }
-
-int mproc_cpu_count(void) { return mproc__plat_cpu_count(); }

@@ -484,9 +484,18 @@ MPROC_API mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn
  * including mproc.h to call the function itself). */
 #define mproc_process_new(ctx, fn, args) mproc_process_new_named((ctx), (fn), #fn, (args))
 #endif
+/** Longest process name, with its terminating NUL. */
+#define MPROC_NAME_MAX 256
 /** Name (copied) shown by mproc_process_name; default "Process-N".  Only
  * before start: MPROC_ESTATE after.  MPROC_EINVAL for NULL or a name of
- * 256 bytes or more.  MPROC_ENOMEM. */
+ * MPROC_NAME_MAX bytes or more.  The child sees it in
+ * mproc_current_process(), and the OS shows it, best effort, as the
+ * child's name: Linux as the thread name (ps, top, /proc/PID/comm) cut
+ * to 15 bytes; macOS and the BSDs as the thread name (pthread_setname_np,
+ * pthread_set_name_np), the BSDs also in ps's command line
+ * (setproctitle); Windows as the thread description (SetThreadDescription,
+ * where the system has it, as debuggers and Process Explorer show it).
+ * A thread-method child names its thread only. */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
 /** The process's name (owned by p, valid until it is renamed or freed);
  * NULL for NULL. */
@@ -604,6 +613,21 @@ MPROC_API int mproc_process_sentinel(mproc_process *p, intptr_t *sentinel);
 /** Releases p.  A process still running is not stopped: the library keeps
  * track of it, reaps it when it ends and applies the exit rule to it. */
 MPROC_API void mproc_process_free(mproc_process *p);
+
+/**
+ * multiprocessing.active_children: the children this process started that
+ * have not ended, after reaping those that ended (their exit codes are
+ * then in mproc_process_exitcode).  Stores up to cap of them in out (out
+ * may be NULL when cap is 0) and returns how many there are (which may
+ * exceed cap), or MPROC_EINVAL (out NULL with cap > 0).
+ *
+ * Only process objects the caller still holds are listed: the pointers
+ * stay the caller's (they are not new references; do not free them
+ * twice).  A child whose object was freed while it ran (the library reaps
+ * it) and a pool's workers (the pool's) are not listed.  A pointer is
+ * valid only while no other thread frees that object.
+ */
+MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 
 /**
  * multiprocessing.connection.wait: waits until at least one of the n objects
@@ -1135,10 +1159,39 @@ MPROC_API void mproc_pool_free(mproc_pool *pool);
 /** @addtogroup mproc_processes
  * @{ */
 
-/** The pid of this process's parent (multiprocessing.parent_process().pid,
- * os.getppid()). */
+/** This process as mproc sees it (multiprocessing.current_process()). */
+typedef struct mproc_process_info {
+    /** "MainProcess" in a process mproc did not start; else the name its
+     * parent gave it (mproc_process_set_name or "Process-N"). */
+    char name[MPROC_NAME_MAX];
+    long pid;        /**< this process's pid (a thread child's process's) */
+    long parent_pid; /**< as mproc_parent_pid() */
+    int daemon;      /**< 1 for a daemonic child */
+    /** How it was started; 0 for a process mproc did not start. */
+    mproc_method method;
+} mproc_process_info;
+
+/** Fills *info with the calling process's identity.  In a thread-method
+ * child's thread (and only there) it is that child's: its name, daemon
+ * flag and MPROC_THREAD; other threads see their process's.  0, or
+ * MPROC_EINVAL for NULL. */
+MPROC_API int mproc_current_process(mproc_process_info *info);
+
+/** The pid of the process that started this one: under forkserver the
+ * process that asked for it (not the forkserver, the OS parent); in a
+ * thread-method child's thread this process's own pid; otherwise the OS
+ * parent (on POSIX 1 or a subreaper once the parent has died; on Windows
+ * the creator's pid, which may be reused after its exit).  0 when unknown. */
 MPROC_API long mproc_parent_pid(void);
-/** Number of CPUs (at least 1). */
+/** The number of CPUs this process may use (os.process_cpu_count(), and
+ * the cgroup CPU quota): the CPUs of the caller's affinity mask (Linux
+ * sched_getaffinity, FreeBSD cpuset_getaffinity, Windows the process
+ * affinity mask; all online CPUs elsewhere), lowered to ceil(quota /
+ * period) under a Linux cgroup v2 cpu.max or v1 cpu.cfs_quota_us limit
+ * (of the process's cgroup or an ancestor, under /sys/fs/cgroup).  At
+ * least 1.  The environment variable MPROC_CPU_COUNT, a decimal integer
+ * from 1 to 1048576, overrides it; any other value is ignored.  A pool
+ * created with workers 0 starts this many (processes: at most 31). */
 MPROC_API int mproc_cpu_count(void);
 
 /** @} */

@@ -8,7 +8,14 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+#if MPROC_HAVE_PR_SET_NAME
+#include <sys/prctl.h>
+#endif
+#if MPROC_HAVE_PTHREAD_SET_NAME_NP
+#include <pthread_np.h>
+#endif
 
 static atomic_long live_threads;
 static pthread_once_t reset_once = PTHREAD_ONCE_INIT;
@@ -100,4 +107,29 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     }
     *out = c;
     return 0;
+}
+
+void mproc__plat_set_name(const char *name, int whole_process)
+{
+#if MPROC_HAVE_PR_SET_NAME
+    /* The kernel keeps 15 bytes and a NUL (TASK_COMM_LEN) and cuts the
+     * rest itself; the main thread's name is the process's comm. */
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+#elif MPROC_HAVE_PTHREAD_SETNAME_SELF
+    /* macOS keeps 63 bytes and refuses (ENAMETOOLONG) a longer name. */
+    char cut[64];
+    size_t n = strlen(name) < sizeof cut ? strlen(name) : sizeof cut - 1;
+    memcpy(cut, name, n);
+    cut[n] = '\0';
+    (void)pthread_setname_np(cut);
+#elif MPROC_HAVE_PTHREAD_SET_NAME_NP
+    pthread_set_name_np(pthread_self(), name);
+#endif
+#if MPROC_HAVE_SETPROCTITLE
+    /* ps shows "program: name" for the process. */
+    if (whole_process)
+        setproctitle("%s", name);
+#endif
+    (void)name;
+    (void)whole_process;
 }

@@ -93,6 +93,19 @@ int mproc__plat_cpu_count(void)
     /* GetSystemInfo counts only the calling thread's processor group (at
      * most 64 CPUs); this counts all groups. */
     DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    DWORD_PTR mine = 0, system = 0;
+    int in_mask = 0;
+
+    /* The affinity mask (start /affinity, a job object) describes one
+     * processor group: trusted only where there is one group.  It is 0
+     * for a process whose threads span several groups. */
+    if (GetActiveProcessorGroupCount() == 1 && GetProcessAffinityMask(GetCurrentProcess(), &mine, &system) &&
+        mine != 0) {
+        for (; mine; mine &= mine - 1)
+            in_mask++;
+        if ((DWORD)in_mask < n || n == 0)
+            n = (DWORD)in_mask;
+    }
     return n > 0 ? (int)n : 1;
 }
 

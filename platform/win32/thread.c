@@ -49,3 +49,27 @@ int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud)
     *out = c;
     return 0;
 }
+
+/* SetThreadDescription came with Windows 10 1607 (older systems and some
+ * Wine versions lack it): looked up, never linked against. */
+typedef HRESULT(WINAPI *set_description_fn)(HANDLE thread, PCWSTR description);
+
+void mproc__plat_set_name(const char *name, int whole_process)
+{
+    HMODULE kernel = GetModuleHandleW(L"kernel32.dll");
+    set_description_fn set_description = NULL;
+    wchar_t wide[MPROC__NAME_MAX];
+
+    (void)whole_process; /* Windows names threads only */
+    if (kernel)
+        /* Through void (*)(void): GetProcAddress's FARPROC has another
+         * signature, and a direct cast draws -Wcast-function-type. */
+        set_description = (set_description_fn)(void (*)(void))GetProcAddress(kernel, "SetThreadDescription");
+    if (!set_description)
+        return;
+    /* A UTF-8 name of under MPROC__NAME_MAX bytes has fewer UTF-16
+     * units than that: it fits. */
+    if (MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, (int)(sizeof wide / sizeof wide[0])) == 0)
+        return;
+    (void)set_description(GetCurrentThread(), wide);
+}
