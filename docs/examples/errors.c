@@ -1,5 +1,6 @@
-/* Errors: negative MPROC_E* codes, mproc_strerror, mproc_last_error, the
- * log hook, and predicates compared with == 1. */
+/* Errors: negative MPROC_E* codes, mproc_strerror, mproc_last_error,
+ * mproc_last_error_message, the log hook, and predicates compared with
+ * == 1. */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,7 +44,11 @@ int main(int argc, char **argv)
     spawn = mproc_get_context(MPROC_SPAWN);
     if (!(p = mproc_process_new(spawn, unregistered, NULL)) || mproc_process_start(p) != MPROC_ENOTREG)
         return 1;
-    printf("start: %s\n", mproc_strerror(mproc_last_error()));
+    /* The detail names the function: "target 'unregistered' of Process-1 is
+     * not registered: add MPROC_TARGET(unregistered) ...". */
+    if (!strstr(mproc_last_error_message(), "MPROC_TARGET(unregistered)"))
+        return 1;
+    printf("start: %s\n", mproc_last_error_message());
     mproc_process_free(p);
 
     /* A predicate returns 1, 0 or a negative code: `if (mproc_event_is_set(e))`
@@ -53,6 +58,6 @@ int main(int argc, char **argv)
     mproc_event_free(event);
 
     mproc_set_log_handler(NULL, NULL);
-    printf("%d message(s) went to the log hook\n", messages);
+    printf("%d message(s) went to the log hook (mproc %s)\n", messages, mproc_version_string());
     return messages > 0 ? 0 : 1;
 }
