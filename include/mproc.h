@@ -105,7 +105,8 @@ MPROC_API const char *mproc_version_string(void);
 
 /**
  * Must be the first statement of main() in any program that uses the spawn
- * or forkserver start methods.  In the parent it records argv and the path of
+ * or forkserver start methods (a library or plugin that does not own main
+ * calls mproc_set_spawn_module instead).  In the parent it records argv and the path of
  * the program and checks MPROC_START_METHOD.  In a process started by spawn
  * it receives the bootstrap record, runs the target and exits: it never
  * returns there.  In the forkserver it becomes the server loop.

@@ -40,8 +40,17 @@ static int load_module(const char *path)
 {
     int n;
     wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &n);
-    HMODULE module = wargv != NULL && n >= 2 ? LoadLibraryW(wargv[1]) : NULL;
-    DWORD err = GetLastError();
+    HMODULE module = NULL;
+    DWORD err = ERROR_BAD_ARGUMENTS;
+    if (wargv != NULL && n >= 2) {
+        /* LoadLibrary wants backslashes; the altered search path finds the
+         * DLLs the module needs beside it (mproc's own is loaded already). */
+        for (wchar_t *p = wargv[1]; *p; p++)
+            if (*p == L'/')
+                *p = L'\\';
+        module = LoadLibraryExW(wargv[1], NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+        err = GetLastError();
+    }
     LocalFree(wargv);
     if (module != NULL)
         return 0;

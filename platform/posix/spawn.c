@@ -1,6 +1,7 @@
 /*
  * The spawn start method: posix_spawn of the running executable with the
- * parent's argv.  The child's only inherited descriptors are the std
+ * parent's argv, or of the program the core names (mproc_set_executable,
+ * mproc-worker for mproc_set_spawn_module).  The child's only inherited descriptors are the std
  * streams and the bootstrap socket, placed at fd 3 and named by the
  * environment variable the core chooses.
  */

@@ -1,6 +1,7 @@
 /*
  * The spawn start method on Windows: CreateProcessW of this program with
- * this process's own command line, and the bootstrap channel it inherits.
+ * this process's own command line (or of the program the core names, with
+ * a command line quoted here), and the bootstrap channel it inherits.
  *
  * The channel is a duplex named pipe (pipe.c) whose client end is the only
  * handle the child inherits besides its std streams: the handle
