@@ -146,9 +146,11 @@ foreach(feature ${MPROC_FEATURES})
 endforeach()
 
 # Where mproc_set_spawn_module finds mproc-worker when it is not beside the
-# library (core/executable.c): the installed program.
+# library (core/executable.c): the installed bin/ from the library's
+# directory (a moved install), then the installed program.
 set(MPROC_EXE_SUFFIX "${CMAKE_EXECUTABLE_SUFFIX}")
 set(MPROC_WORKER_INSTALL_PATH "${CMAKE_INSTALL_FULL_BINDIR}/mproc-worker${CMAKE_EXECUTABLE_SUFFIX}")
+file(RELATIVE_PATH MPROC_LIBDIR_TO_BINDIR ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_BINDIR})
 
 set(MPROC_CONFIG_DIR ${PROJECT_BINARY_DIR}/generated)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc_config.h.in ${MPROC_CONFIG_DIR}/mproc_config.h @ONLY)

@@ -55,12 +55,26 @@ int mproc__spawn_configured(void)
     return set;
 }
 
+/* dir (its length, with the separator) + tail, malloc'd. */
+static char *join(const char *dir, size_t dir_len, const char *tail)
+{
+    size_t n = strlen(tail) + 1;
+    char *path = malloc(dir_len + n);
+    if (path) {
+        memcpy(path, dir, dir_len);
+        memcpy(path + dir_len, tail, n);
+    }
+    return path;
+}
+
 /* mproc-worker beside the library's own file (a build tree; Windows' bin/),
- * else at the installed path.  NULL with the error set when neither is. */
+ * else in the installed bin/ relative to it (an installed tree moved
+ * elsewhere), else at the installed path.  NULL with the error set when
+ * none is. */
 static char *find_worker(void)
 {
-    char *lib = NULL, *candidate = NULL;
-    const char *where = "(the library's place is unknown here)";
+    static const char *const tails[] = {WORKER_NAME, MPROC_LIBDIR_TO_BINDIR "/" WORKER_NAME};
+    char *lib = NULL, *candidate = NULL, *beside = NULL;
 
     if (mproc__plat_library_path(&lib) == 0) {
         char *slash = strrchr(lib, '/'), *back = strrchr(lib, '\\');
@@ -68,28 +82,31 @@ static char *find_worker(void)
         if (back && (!slash || back > slash))
             slash = back;
         dir = slash ? (size_t)(slash - lib) + 1 : 0;
-        if ((candidate = malloc(dir + sizeof WORKER_NAME)) != NULL) {
-            memcpy(candidate, lib, dir);
-            memcpy(candidate + dir, WORKER_NAME, sizeof WORKER_NAME);
+        for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+            if (!(candidate = join(lib, dir, tails[i])))
+                break;
             if (mproc__plat_is_program(candidate)) {
+                free(beside);
                 free(lib);
                 return candidate;
             }
+            if (!beside)
+                beside = candidate; /* named in the message */
+            else
+                free(candidate);
         }
-        where = candidate ? candidate : where;
     }
+    free(lib);
     if (mproc__plat_is_program(MPROC_WORKER_INSTALL_PATH)) {
-        free(candidate);
-        free(lib);
+        free(beside);
         candidate = copy(MPROC_WORKER_INSTALL_PATH);
         return candidate ? candidate : mproc__null(MPROC_ENOMEM);
     }
     mproc__errorf(MPROC_ESYS,
                   "mproc_set_spawn_module needs the helper program " WORKER_NAME ", found neither beside the mproc "
                   "library (%s) nor at %s; name it with mproc_set_executable",
-                  where, MPROC_WORKER_INSTALL_PATH);
-    free(candidate);
-    free(lib);
+                  beside ? beside : "whose place is unknown here", MPROC_WORKER_INSTALL_PATH);
+    free(beside);
     return NULL;
 }
 
