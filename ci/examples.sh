@@ -18,6 +18,13 @@ for example in start_methods countdown_process countdown_thread queue_producer_c
   build/examples/examples/$example
 done
 
+# Spawn without owning main: a host with no mproc_init runs a plugin whose
+# spawn children run the plugin's targets in mproc-worker.
+if [ -x build/examples/examples/plugin_host ]; then
+  echo "=== examples/plugin (plugin_host with mproc_example_plugin)"
+  build/examples/examples/plugin_host "$(ls build/examples/examples/libmproc_example_plugin.*)"
+fi
+
 # The same squares on MPI ranks: 1 master and 2 workers on this machine.
 # Open MPI runs as root and puts 3 ranks on fewer cores only when told.
 if [ -x build/examples/examples/pool_mpi ]; then

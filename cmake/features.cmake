@@ -16,7 +16,7 @@ set(MPROC_FEATURES
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
   PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT
   PDEATHSIG SCHED_GETAFFINITY CPUSET_GETAFFINITY PR_SET_NAME PTHREAD_SETNAME_SELF
-  PTHREAD_SET_NAME_NP SETPROCTITLE)
+  PTHREAD_SET_NAME_NP SETPROCTITLE DLOPEN DLADDR)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -126,6 +126,23 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
   unset(CMAKE_REQUIRED_QUIET)
 endif()
 
+# Loading shared libraries (mproc-worker, mproc_set_spawn_module) is no
+# fallback case: every POSIX system has dlopen, and the ones without
+# /proc/self/exe (macOS, the BSDs) have dladdr.  Probed in the forced-
+# fallback build too, so that it runs the spawn-module tests.  Windows
+# uses LoadLibraryW and GetModuleHandleExW instead.
+if(NOT WIN32)
+  set(CMAKE_REQUIRED_DEFINITIONS -D_GNU_SOURCE -D_DARWIN_C_SOURCE)
+  set(CMAKE_REQUIRED_LIBRARIES ${CMAKE_DL_LIBS})
+  set(CMAKE_REQUIRED_QUIET ON)
+  mproc_probe_symbol(DLOPEN dlopen "dlfcn.h")
+  mproc_probe_source(DLADDR "#include <dlfcn.h>
+    int main(void) { Dl_info i; return dladdr((void *)&i, &i) && i.dli_fname != 0; }")
+  unset(CMAKE_REQUIRED_DEFINITIONS)
+  unset(CMAKE_REQUIRED_LIBRARIES)
+  unset(CMAKE_REQUIRED_QUIET)
+endif()
+
 foreach(feature ${MPROC_FEATURES})
   if(MPROC_HAVE_${feature})
     set(MPROC_HAVE_${feature} 1)
@@ -152,6 +169,13 @@ set(MPROC_CONFIG_FEATURE_LIST "")
 foreach(feature ${MPROC_FEATURES})
   string(APPEND MPROC_CONFIG_FEATURE_LIST " \\\n  X(${feature}, MPROC_HAVE_${feature})")
 endforeach()
+
+# Where mproc_set_spawn_module finds mproc-worker when it is not beside the
+# library (core/executable.c): the installed bin/ from the library's
+# directory (a moved install), then the installed program.
+set(MPROC_EXE_SUFFIX "${CMAKE_EXECUTABLE_SUFFIX}")
+set(MPROC_WORKER_INSTALL_PATH "${CMAKE_INSTALL_FULL_BINDIR}/mproc-worker${CMAKE_EXECUTABLE_SUFFIX}")
+file(RELATIVE_PATH MPROC_LIBDIR_TO_BINDIR ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_BINDIR})
 
 set(MPROC_CONFIG_DIR ${PROJECT_BINARY_DIR}/generated)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mproc_config.h.in ${MPROC_CONFIG_DIR}/mproc_config.h @ONLY)

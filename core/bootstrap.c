@@ -154,7 +154,8 @@ int mproc__child_failed(int code, int stage, const mproc__encoded *rec)
                              "target '%s' of %s is not registered in the new process, which knows the targets this "
                              "program registers when it starts: one registered later (by a plugin loaded with "
                              "dlopen after mproc_init, or by mproc_register_target after start-up) is unknown "
-                             "there; register it with MPROC_TARGET in the program itself, or use the fork method",
+                             "there; register it with MPROC_TARGET in the program itself, have spawn load its plugin "
+                             "(mproc_set_spawn_module), or use the fork method",
                              target, name);
     case MPROC__FAIL_LIFELINE:
         return mproc__errorf(code, "%s could not watch this process's life (die_with_parent: %s), so it did not run "
@@ -170,13 +171,20 @@ int mproc__child_failed(int code, int stage, const mproc__encoded *rec)
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
 {
     mproc__child *c;
+    mproc__spawn_how how;
     int32_t answer[2] = {0, 0};
     int rc, sent, code = 0;
 
     *out = NULL;
-    if (!mproc__plat_initialized())
-        return mproc__errorf(MPROC_ENOINIT, "spawn needs mproc_init(argc, argv) as the first statement of main");
-    if ((rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR)) != 0)
+    if ((rc = mproc__spawn_how_get(&how)) != 0)
+        return rc;
+    rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR, &how.program);
+    if (rc == MPROC_ESYS && how.path)
+        rc = mproc__errorf(MPROC_ESYS, "cannot start %s '%s' (OS error %ld)",
+                           how.module ? "the spawn module's helper" : "the program set with mproc_set_executable",
+                           how.path, mproc_last_os_error());
+    mproc__spawn_how_clear(&how);
+    if (rc != 0)
         return rc;
     /* Before the record: until the child has it, it runs nothing of its
      * own, so it cannot outlive us unbound (it reads end of file). */

@@ -391,6 +391,23 @@ int mproc__record_recv(mproc__handle channel, void **data, size_t *len, mproc__h
  * took it, MPROC_ENOTREG when it does not know the target.  A child that
  * did not take its record is killed and reaped before this returns. */
 int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec);
+
+/* core/executable.c: what spawn starts (this program, the one set with
+ * mproc_set_executable, or mproc-worker with the spawn module). */
+typedef struct {
+    mproc__program program; /* for mproc__plat_spawn; points into the rest */
+    char *path;             /* NULL: this program */
+    char *module;           /* NULL: no spawn module */
+    const char *args[2];
+} mproc__spawn_how;
+/* Whether mproc_set_executable or mproc_set_spawn_module is in effect (then
+ * spawn needs no mproc_init in this process). */
+int mproc__spawn_configured(void);
+/* Fills how for one start.  MPROC_ENOINIT (this program, mproc_init not
+ * run), MPROC_ESYS (no mproc-worker found), MPROC_ENOMEM; each with a
+ * message.  mproc__spawn_how_clear frees it (also after a failure). */
+int mproc__spawn_how_get(mproc__spawn_how *how);
+void mproc__spawn_how_clear(mproc__spawn_how *how);
 /* Why a new child cannot run its target, which it tells its parent before
  * it exits (spawn: in its answer; forkserver: in place of its pid). */
 enum { MPROC__FAIL_RECORD = 1, MPROC__FAIL_TARGET, MPROC__FAIL_LIFELINE };

@@ -136,12 +136,30 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
  * SIGCHLD and SIGINT handling and calls fn(ud), which must not return.
  * The child outlives this process unless it arranges otherwise. */
 int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud);
-/* Starts the program again (posix_spawn / CreateProcessW) with the argv
- * saved by mproc__plat_init.  The child inherits only its std streams and
- * the bootstrap channel, whose value it finds in the environment variable
- * env_name; the parent's end is mproc__plat_child_channel.  MPROC_ENOINIT
- * before mproc__plat_init. */
-int mproc__plat_spawn(mproc__child **out, const char *env_name);
+/* The program spawn starts: path (UTF-8) NULL means this program, as
+ * mproc__plat_init found it.  args, the arguments after argv[0] ending
+ * with NULL; args NULL means this program's own (the argv mproc__plat_init
+ * saved, none before it ran). */
+typedef struct mproc__program {
+    const char *path;
+    const char *const *args;
+} mproc__program;
+/* Starts program (NULL: this program again with the argv saved by
+ * mproc__plat_init) with posix_spawn / CreateProcessW.  The child inherits
+ * only its std streams and the bootstrap channel, whose value it finds in
+ * the environment variable env_name; the parent's end is
+ * mproc__plat_child_channel.  MPROC_ENOINIT for this program before
+ * mproc__plat_init; MPROC_ESYS when the program cannot be started (where
+ * the OS reports a failed exec to the parent, as glibc, musl, macOS and
+ * Windows do). */
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program);
+/* The path (UTF-8, malloc'd, *out) of the file holding the library's code:
+ * the shared library, or the program when mproc is linked into it.
+ * MPROC_ENOTSUP where the platform cannot tell (no dladdr), MPROC_ENOMEM,
+ * MPROC_ESYS. */
+int mproc__plat_library_path(char **out);
+/* Whether path names an existing file this process may execute. */
+int mproc__plat_is_program(const char *path);
 /* Runs fn(ud) in a new thread. */
 int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud);
 

@@ -300,8 +300,10 @@ static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
     mproc__encoded enc;
     int rc;
 
-    if (!mproc__plat_initialized())
-        return mproc__errorf(MPROC_ENOINIT, "the %s start method needs mproc_init(argc, argv) as the first statement of main",
+    if (!mproc__plat_initialized() && !mproc__spawn_configured())
+        return mproc__errorf(MPROC_ENOINIT,
+                             "the %s start method needs mproc_init(argc, argv) as the first statement of main (or, in "
+                             "a library that does not own main, mproc_set_spawn_module)",
                              mproc_method_name(p->method));
     if (!target && is_identifier(p->fn_text))
         return mproc__errorf(MPROC_ENOTREG,

@@ -147,7 +147,8 @@ MPROC_API const char *mproc_version_string(void);
 
 /**
  * Must be the first statement of main() in any program that uses the spawn
- * or forkserver start methods.  In the parent it records argv and the path of
+ * or forkserver start methods (a library or plugin that does not own main
+ * calls mproc_set_spawn_module instead).  In the parent it records argv and the path of
  * the program and checks MPROC_START_METHOD.  In a process started by spawn
  * it receives the bootstrap record, runs the target and exits: it never
  * returns there.  In the forkserver it becomes the server loop.
@@ -160,6 +161,45 @@ MPROC_API const char *mproc_version_string(void);
  * OS lacks, MPROC_ESYS.  Calling it twice is allowed.
  */
 MPROC_API int mproc_init(int argc, char **argv);
+
+/**
+ * The program spawn children (and the forkserver, which is spawned) run
+ * instead of this one, as CPython's multiprocessing.set_executable; NULL
+ * restores the default (this program, found by mproc_init).  The program's
+ * main must call mproc_init(argc, argv) first: it receives the bootstrap
+ * record there, so its targets (MPROC_TARGET) are the ones children can
+ * run.  It gets this program's arguments (none when this program never
+ * called mproc_init); with mproc_set_spawn_module it is the mproc-worker
+ * to use and gets the module's path instead.  Callable before or after
+ * mproc_init, from any thread; the path is copied and not checked: a
+ * program that cannot be started makes mproc_process_start fail with
+ * MPROC_ESYS and a message naming it.  A forkserver already running keeps
+ * the program it was started with.  Errors: MPROC_ENOMEM.
+ */
+MPROC_API int mproc_set_executable(const char *path);
+/**
+ * Spawn without owning main: spawn and forkserver children run the helper
+ * program mproc-worker, which loads the shared library at path (dlopen /
+ * LoadLibraryW) before its mproc_init, so the library's MPROC_TARGETs,
+ * registered as it loads, are what those children can run.  For a plugin or
+ * extension loaded into a host whose main knows nothing of mproc: it calls
+ * this with its own path, and no mproc_init is needed in the host.  NULL
+ * turns it off.
+ *
+ * mproc-worker is the program set with mproc_set_executable if any, else
+ * the one beside the mproc library's own file (the shared library's
+ * directory: where a build tree, and Windows' bin/, put it), else the one at
+ * the installed path (PREFIX/bin/mproc-worker).  The module must link the
+ * shared mproc library, as mproc-worker does, so that both use one registry;
+ * a host that uses mproc itself must link the shared library too (a static
+ * copy in the host is a second, separate library).  Fork and thread
+ * children run the module's targets directly.  A module that fails to load
+ * in the child makes the start fail with MPROC_ENOTREG (the worker writes
+ * the loader's error to its stderr).  Callable before or after mproc_init;
+ * the path is copied; make it absolute (the child may start elsewhere).
+ * Errors: MPROC_ENOMEM.
+ */
+MPROC_API int mproc_set_spawn_module(const char *path);
 
 /** Levels of the log hook's messages (the values of Python's logging). */
 enum { MPROC_LOG_DEBUG = 10, MPROC_LOG_INFO = 20, MPROC_LOG_WARNING = 30, MPROC_LOG_ERROR = 40 };

@@ -116,7 +116,26 @@ mproc_method tu_method(void) { return mproc_get_start_method(); }
 
 mproc_method tu_process_method(void) { return tu_method() == MPROC_THREAD ? MPROC_SPAWN : tu_method(); }
 
+#if MPROC_TEST_SHARED_LIBRARY && defined(_WIN32)
+/* Linked with the shared library, whose internal symbols are hidden: the
+ * monotonic clocks themselves. */
+double tu_now(void)
+{
+    LARGE_INTEGER frequency, count;
+    QueryPerformanceFrequency(&frequency);
+    QueryPerformanceCounter(&count);
+    return (double)count.QuadPart / (double)frequency.QuadPart;
+}
+#elif MPROC_TEST_SHARED_LIBRARY
+double tu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+#else
 double tu_now(void) { return mproc__plat_now(); }
+#endif
 
 int tu_cycles(int n)
 {

@@ -1,6 +1,7 @@
 /*
  * The spawn start method: posix_spawn of the running executable with the
- * parent's argv.  The child's only inherited descriptors are the std
+ * parent's argv, or of the program the core names (mproc_set_executable,
+ * mproc-worker for mproc_set_spawn_module).  The child's only inherited descriptors are the std
  * streams and the bootstrap socket, placed at fd 3 and named by the
  * environment variable the core chooses.
  */
@@ -11,12 +12,16 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if MPROC_HAVE_DLADDR
+#include <dlfcn.h>
+#endif
 #if MPROC_HAVE_NSGETEXECUTABLEPATH
 #include <mach-o/dyld.h>
 #endif
@@ -152,7 +157,54 @@ static void close_if_inherited(int fd, void *ud)
 }
 #endif
 
-int mproc__plat_spawn(mproc__child **out, const char *env_name)
+/* The argv of program: {path, args...}, or {path, this program's
+ * arguments...} when it has none of its own.  The strings are borrowed. */
+static char **program_argv(const mproc__program *program)
+{
+    size_t n = 0, k = 1;
+    char **argv;
+    if (program->args)
+        while (program->args[n])
+            n++;
+    else if (saved_argv && saved_argv[0])
+        while (saved_argv[n + 1])
+            n++;
+    if (!(argv = calloc(n + 2, sizeof *argv)))
+        return NULL;
+    argv[0] = (char *)program->path;
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = program->args ? (char *)program->args[i] : saved_argv[i + 1];
+    return argv;
+}
+
+int mproc__plat_library_path(char **out)
+{
+#if MPROC_HAVE_DLADDR
+    Dl_info info;
+    char resolved[PATH_MAX];
+    /* Any function of the library names the file it was loaded from. */
+    if (dladdr((void *)(uintptr_t)mproc__plat_library_path, &info) && info.dli_fname && info.dli_fname[0]) {
+        const char *name = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+        size_t n = strlen(name) + 1;
+        if (!(*out = malloc(n)))
+            return mproc__error(MPROC_ENOMEM);
+        memcpy(*out, name, n);
+        return 0;
+    }
+    return mproc__error(MPROC_ESYS);
+#else
+    *out = NULL;
+    return mproc__error(MPROC_ENOTSUP);
+#endif
+}
+
+int mproc__plat_is_program(const char *path)
+{
+    struct stat st;
+    return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static int spawn_program(mproc__child **out, const char *env_name, const char *path, char *const *argv)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -163,8 +215,6 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     int sv[2], err;
     pid_t pid;
 
-    if (!initialized)
-        return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
     if (!(c = mproc__posix_child_new()))
         return mproc__error(MPROC_ENOMEM);
     if (mproc__posix_socketpair(sv, 0) != 0) {
@@ -210,7 +260,7 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     sigemptyset(&empty);
     posix_spawnattr_setsigmask(&attr, &empty);
     posix_spawnattr_setflags(&attr, flags);
-    err = posix_spawn(&pid, exe_path, &fa, &attr, saved_argv, env);
+    err = posix_spawn(&pid, path, &fa, &attr, argv, env);
 #if !MPROC_HAVE_ADDCLOSEFROM && !MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
     mproc__posix_fd_unlock();
 #endif
@@ -233,4 +283,21 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
         c->sentinel = sv[0];
     *out = c;
     return 0;
+}
+
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program)
+{
+    char **argv;
+    int rc;
+
+    if (!program || !program->path) {
+        if (!initialized)
+            return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
+        return spawn_program(out, env_name, exe_path, saved_argv);
+    }
+    if (!(argv = program_argv(program)))
+        return mproc__error(MPROC_ENOMEM);
+    rc = spawn_program(out, env_name, program->path, argv);
+    free(argv);
+    return rc;
 }

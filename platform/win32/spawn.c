@@ -1,6 +1,7 @@
 /*
  * The spawn start method on Windows: CreateProcessW of this program with
- * this process's own command line, and the bootstrap channel it inherits.
+ * this process's own command line (or of the program the core names, with
+ * a command line quoted here), and the bootstrap channel it inherits.
  *
  * The channel is a duplex named pipe (pipe.c) whose client end is the only
  * handle the child inherits besides its std streams: the handle
@@ -38,14 +39,14 @@ static wchar_t *wcs_copy(const wchar_t *s)
 
 /* GetModuleFileNameW truncates silently (returning the buffer size) when
  * the path does not fit; paths may exceed MAX_PATH up to 32767 characters. */
-static int module_path(wchar_t **out)
+static int module_path(HMODULE module, wchar_t **out)
 {
     for (DWORD cap = MAX_PATH; cap <= 32768; cap *= 2) {
         wchar_t *buf = malloc(cap * sizeof *buf);
         DWORD n;
         if (buf == NULL)
             return mproc__error(MPROC_ENOMEM);
-        n = GetModuleFileNameW(NULL, buf, cap);
+        n = GetModuleFileNameW(module, buf, cap);
         if (n == 0) {
             DWORD err = GetLastError();
             free(buf);
@@ -72,7 +73,7 @@ int mproc__plat_init(int argc, char **argv)
     (void)argv;
     if (mproc__plat_initialized())
         return 0;
-    rc = module_path(&path);
+    rc = module_path(NULL, &path);
     if (rc != 0)
         return rc;
     cmd = wcs_copy(GetCommandLineW());
@@ -224,7 +225,8 @@ static void inherit_set_release(inherit_set *s)
             CloseHandle(s->owned[i]);
 }
 
-static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROCESS_INFORMATION *pi)
+static int create_process(const wchar_t *image, wchar_t *cmd, wchar_t *env, inherit_set *inherit,
+                          PROCESS_INFORMATION *pi)
 {
     STARTUPINFOEXW si;
     SIZE_T size = 0;
@@ -255,7 +257,7 @@ static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROC
      * its start-up completed (about one start in a thousand under load):
      * none of our code ran there, so starting it again is safe. */
     for (int attempt = 1; rc == 0; attempt++) {
-        if (CreateProcessW(exe_path, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
+        if (CreateProcessW(image, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
                            env, NULL, &si.StartupInfo, pi))
             break;
         if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == CREATE_ATTEMPTS)
@@ -266,10 +268,147 @@ static int create_process(wchar_t *cmd, wchar_t *env, inherit_set *inherit, PROC
     return rc;
 }
 
-int mproc__plat_spawn(mproc__child **out, const char *env_name)
+/* UTF-8 to a malloc'd UTF-16 string; NULL when s is not UTF-8 or for want
+ * of memory. */
+static wchar_t *utf8_to_wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (w != NULL && MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n) != n) {
+        free(w);
+        w = NULL;
+    }
+    return w;
+}
+
+/* Appends arg to cmd (which has room) quoted so that CommandLineToArgvW and
+ * the C runtime parse it back as one argument: backslashes are literal
+ * except before a quote, where they are doubled. */
+static wchar_t *append_quoted(wchar_t *dst, const wchar_t *arg)
+{
+    *dst++ = L'"';
+    for (const wchar_t *p = arg;; p++) {
+        size_t slashes = 0;
+        while (*p == L'\\') {
+            p++;
+            slashes++;
+        }
+        if (*p == L'\0' || *p == L'"') {
+            /* Before the closing quote or a quote: each backslash doubled. */
+            for (size_t i = 0; i < slashes * 2; i++)
+                *dst++ = L'\\';
+            if (*p == L'\0')
+                break;
+            *dst++ = L'\\';
+            *dst++ = L'"';
+        } else {
+            for (size_t i = 0; i < slashes; i++)
+                *dst++ = L'\\';
+            *dst++ = *p;
+        }
+    }
+    *dst++ = L'"';
+    return dst;
+}
+
+/* This process's command line without its first argument (the program's
+ * name, quoted or ended by a blank, as the C runtime reads it). */
+static const wchar_t *command_line_tail(void)
+{
+    const wchar_t *p = command_line;
+    if (*p == L'"') {
+        for (p++; *p != L'\0' && *p != L'"'; p++)
+            ;
+        if (*p == L'"')
+            p++;
+    } else {
+        while (*p != L'\0' && *p != L' ' && *p != L'\t')
+            p++;
+    }
+    return p;
+}
+
+/* The image and command line of program: "path" then its args quoted, or
+ * this process's own arguments when it has none of its own. */
+static int program_command(const mproc__program *program, wchar_t **image, wchar_t **cmd)
+{
+    wchar_t *args[8] = {NULL};
+    const wchar_t *tail = L"";
+    size_t nargs = 0, len;
+    int rc = 0;
+    wchar_t *dst;
+
+    *cmd = NULL;
+    if ((*image = utf8_to_wide(program->path)) == NULL)
+        return mproc__errorf(MPROC_EINVAL, "the program '%s' is not a UTF-8 path (or memory ran out)", program->path);
+    len = 3 + wcslen(*image) * 2;
+    if (program->args != NULL) {
+        for (; program->args[nargs] != NULL; nargs++) {
+            if (nargs == sizeof args / sizeof args[0] || (args[nargs] = utf8_to_wide(program->args[nargs])) == NULL) {
+                rc = mproc__error(nargs == sizeof args / sizeof args[0] ? MPROC_ETOOBIG : MPROC_ENOMEM);
+                break;
+            }
+            len += 4 + wcslen(args[nargs]) * 2;
+        }
+    } else if (mproc__plat_initialized()) {
+        tail = command_line_tail();
+        len += wcslen(tail);
+    }
+    if (rc == 0 && (*cmd = malloc((len + 1) * sizeof **cmd)) == NULL)
+        rc = mproc__error(MPROC_ENOMEM);
+    if (rc == 0) {
+        dst = append_quoted(*cmd, *image);
+        for (size_t i = 0; i < nargs; i++) {
+            *dst++ = L' ';
+            dst = append_quoted(dst, args[i]);
+        }
+        wcscpy(dst, tail);
+    }
+    for (size_t i = 0; i < nargs; i++)
+        free(args[i]);
+    if (rc != 0) {
+        free(*image);
+        *image = NULL;
+    }
+    return rc;
+}
+
+int mproc__plat_library_path(char **out)
+{
+    HMODULE self;
+    wchar_t *path = NULL;
+    int n, rc;
+
+    *out = NULL;
+    /* Any function of the library names the module it was loaded from:
+     * the DLL, or the program it is linked into. */
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            (LPCWSTR)(uintptr_t)mproc__plat_library_path, &self))
+        return mproc__sys_error((long)GetLastError());
+    if ((rc = module_path(self, &path)) != 0)
+        return rc;
+    n = WideCharToMultiByte(CP_UTF8, 0, path, -1, NULL, 0, NULL, NULL);
+    if (n <= 0 || (*out = malloc((size_t)n)) == NULL) {
+        free(path);
+        return n <= 0 ? mproc__sys_error((long)GetLastError()) : mproc__error(MPROC_ENOMEM);
+    }
+    WideCharToMultiByte(CP_UTF8, 0, path, -1, *out, n, NULL, NULL);
+    free(path);
+    return 0;
+}
+
+int mproc__plat_is_program(const char *path)
+{
+    wchar_t *w = path != NULL && *path != '\0' ? utf8_to_wide(path) : NULL;
+    DWORD attributes = w != NULL ? GetFileAttributesW(w) : INVALID_FILE_ATTRIBUTES;
+    free(w);
+    return attributes != INVALID_FILE_ATTRIBUTES && !(attributes & FILE_ATTRIBUTE_DIRECTORY);
+}
+
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program)
 {
     HANDLE server = NULL, client = NULL;
-    wchar_t *env = NULL, *cmd = NULL;
+    wchar_t *env = NULL, *cmd = NULL, *image = NULL;
     inherit_set inherit;
     PROCESS_INFORMATION pi;
     mproc__child *c;
@@ -277,20 +416,26 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
 
     *out = NULL;
     memset(&inherit, 0, sizeof inherit);
-    if (!mproc__plat_initialized())
+    if (program != NULL && program->path != NULL) {
+        if ((rc = program_command(program, &image, &cmd)) != 0)
+            return rc;
+    } else if (!mproc__plat_initialized()) {
         return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
+    } else {
+        /* CreateProcessW may write into the command line it is given. */
+        image = wcs_copy(exe_path);
+        cmd = wcs_copy(command_line);
+    }
     /* Allocated first, so nothing can fail once the child runs. */
     c = mproc__win_child_new(NULL, 0, NULL, 0);
-    /* CreateProcessW may write into the command line it is given. */
-    cmd = wcs_copy(command_line);
-    if (c == NULL || cmd == NULL)
+    if (c == NULL || cmd == NULL || image == NULL)
         rc = mproc__error(MPROC_ENOMEM);
     /* A synchronous pipe: the child reads its record with plain blocking
      * calls before anything else, and only the child end is inheritable. */
     else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 1, &server, &client)) ==
                  0 &&
              (rc = environment_with_bootstrap(env_name, client, &env)) == 0 && (rc = inherit_set_build(&inherit, client)) == 0 &&
-             (rc = create_process(cmd, env, &inherit, &pi)) == 0) {
+             (rc = create_process(image, cmd, env, &inherit, &pi)) == 0) {
         CloseHandle(pi.hThread);
         c->handle = pi.hProcess;
         c->pid = pi.dwProcessId;
@@ -309,6 +454,7 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name)
     inherit_set_release(&inherit);
     free(env);
     free(cmd);
+    free(image);
     free(c);
     return rc;
 }
