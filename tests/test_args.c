@@ -81,7 +81,7 @@ static void test_args_copy_their_input(void)
 
 static int encode_sample(mproc__buf *b)
 {
-    mproc__record rec = {MPROC__BOOT_RUN, "target_fn", "Process-7", 1, 4242, NULL, 0, MPROC__NO_HANDLE};
+    mproc__record rec = {MPROC__BOOT_RUN, "target_fn", "Process-7", 1, 4242, NULL, 0, MPROC__NO_HANDLE, NULL};
     mproc__encoded e;
     int rc;
     rec.args = sample();

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "seeds";
     mproc_args *a = mproc_args_new();
-    mproc__record rec = {MPROC__BOOT_RUN, "worker", "Process-1", 0, 1234, NULL, 0, MPROC__NO_HANDLE};
+    mproc__record rec = {MPROC__BOOT_RUN, "worker", "Process-1", 0, 1234, NULL, 0, MPROC__NO_HANDLE, NULL};
     mproc__encoded enc;
     mproc__buf b = {0};
     mproc__handle hs[MPROC__MAX_HANDLES];
