@@ -54,6 +54,17 @@ int main(int argc, char **argv)
         save(dir, "record", "run", enc.buf.data, enc.buf.len);
         mproc__buf_free(&enc.buf);
     }
+    {
+        /* the same with a child's attributes (no std handles: a seed has none) */
+        char *names[2] = {"ADDED", "GONE"}, *values[2] = {"value", NULL};
+        mproc__child_attrs attrs = {2, names, values, "/tmp", {MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE}};
+        rec.attrs = &attrs;
+        if (mproc__record_encode(&enc, &rec) == 0) {
+            save(dir, "record", "run_with_attrs", enc.buf.data, enc.buf.len);
+            mproc__buf_free(&enc.buf);
+        }
+        rec.attrs = NULL;
+    }
     rec.kind = MPROC__BOOT_FORKSERVER;
     rec.target = "";
     rec.args = NULL;
