@@ -16,7 +16,8 @@ set(MPROC_FEATURES
   F_SETPIPE_SZ PROCFS NSGETEXECUTABLEPATH CRT_EXTERNS KERN_PROC_PATHNAME
   PROC_PIDINFO KINFO_PROC_NUMTHREADS KINFO_PROC_P_STAT WAITID SEM_TIMEDWAIT
   PDEATHSIG SCHED_GETAFFINITY CPUSET_GETAFFINITY PR_SET_NAME PTHREAD_SETNAME_SELF
-  PTHREAD_SET_NAME_NP SETPROCTITLE DLOPEN DLADDR)
+  PTHREAD_SET_NAME_NP SETPROCTITLE DLOPEN DLADDR
+  SPAWN_ADDCHDIR)
 
 function(mproc_probe_symbol name symbol headers)
   check_symbol_exists(${symbol} "${headers}" MPROC_PROBE_${name})
@@ -67,6 +68,7 @@ if(NOT WIN32 AND NOT MPROC_FORCE_FALLBACKS)
     int main(void) { return (int)syscall(SYS_close_range, 3u, ~0u, 0); }")
   mproc_probe_symbol(CLOSEFROM closefrom "unistd.h;stdlib.h")
   mproc_probe_symbol(ADDCLOSEFROM posix_spawn_file_actions_addclosefrom_np "spawn.h")
+  mproc_probe_symbol(SPAWN_ADDCHDIR posix_spawn_file_actions_addchdir_np "spawn.h")
   mproc_probe_source(SPAWN_CLOEXEC_DEFAULT "#include <spawn.h>
     int main(void) {
       posix_spawn_file_actions_t fa;

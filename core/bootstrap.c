@@ -17,7 +17,94 @@
 #include "internal.h"
 
 #define RECORD_MAGIC 0x4352504Du /* "MPRC" in little-endian byte order */
-#define RECORD_VERSION 2u /* 2: die_with_parent and its lifeline */
+#define RECORD_VERSION 3u /* 2: die_with_parent and its lifeline; 3: the child's attributes */
+#define ATTR_STR_MAX ((size_t)1 << 20) /* a variable's name or value, a directory */
+#define ATTR_ENV_MAX 65536u            /* variables edited */
+
+/* The child's attributes: u8 present, then u32 count and per variable its
+ * name, u8 set and value; u8 and the directory; u8 mask of the std streams
+ * whose handles follow the arguments'. */
+static void attrs_encode(const mproc__child_attrs *a, mproc__buf *b)
+{
+    unsigned mask = 0;
+    mproc__buf_u8(b, a ? 1 : 0);
+    if (!a)
+        return;
+    mproc__buf_u32(b, (uint32_t)a->n_env);
+    for (size_t i = 0; i < a->n_env; i++) {
+        mproc__buf_str(b, a->env_names[i]);
+        mproc__buf_u8(b, a->env_values[i] ? 1 : 0);
+        mproc__buf_str(b, a->env_values[i]);
+    }
+    mproc__buf_u8(b, a->cwd ? 1 : 0);
+    mproc__buf_str(b, a->cwd);
+    for (int i = 0; i < 3; i++)
+        if (a->std[i] != MPROC__NO_HANDLE)
+            mask |= 1u << i;
+    mproc__buf_u8(b, (uint8_t)mask);
+}
+
+/* What attrs_encode wrote; the std handles come later (*mask says which).
+ * NULL with r->bad when malformed, or when out of memory (*nomem). */
+static mproc__child_attrs *attrs_decode(mproc__reader *r, unsigned *mask, int *nomem)
+{
+    mproc__child_attrs *a;
+    uint32_t n;
+    *mask = 0;
+    int present = mproc__rd_u8(r);
+    if (present > 1)
+        r->bad = 1;
+    if (present != 1)
+        return NULL;
+    n = mproc__rd_u32(r);
+    if (r->bad || n > ATTR_ENV_MAX || !(a = calloc(1, sizeof *a))) {
+        *nomem = !r->bad && n <= ATTR_ENV_MAX;
+        r->bad = 1;
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        a->std[i] = MPROC__NO_HANDLE;
+    a->env_names = calloc(n ? n : 1, sizeof *a->env_names);
+    a->env_values = calloc(n ? n : 1, sizeof *a->env_values);
+    if (!a->env_names || !a->env_values)
+        *nomem = 1;
+    for (uint32_t i = 0; !*nomem && !r->bad && i < n; i++) {
+        int set;
+        a->n_env = i + 1;
+        a->env_names[i] = mproc__rd_str(r, ATTR_STR_MAX);
+        set = mproc__rd_u8(r);
+        a->env_values[i] = mproc__rd_str(r, ATTR_STR_MAX);
+        if (set > 1)
+            r->bad = 1;
+        if (!set) {
+            free(a->env_values[i]);
+            a->env_values[i] = NULL;
+        }
+        if (!r->bad && (!a->env_names[i] || (set && !a->env_values[i])))
+            *nomem = 1;
+    }
+    if (!*nomem && !r->bad) {
+        int has_cwd = mproc__rd_u8(r);
+        a->cwd = mproc__rd_str(r, ATTR_STR_MAX);
+        if (has_cwd > 1)
+            r->bad = 1;
+        if (!has_cwd) {
+            free(a->cwd);
+            a->cwd = NULL;
+        } else if (!a->cwd && !r->bad) {
+            *nomem = 1;
+        }
+        *mask = mproc__rd_u8(r);
+        if (*mask > 7)
+            r->bad = 1;
+    }
+    if (*nomem || r->bad) {
+        mproc__attrs_free(a);
+        r->bad = 1;
+        return NULL;
+    }
+    return a;
+}
 
 int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
 {
@@ -27,6 +114,7 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
     memset(e, 0, sizeof *e);
     e->target = rec->target;
     e->name = rec->name;
+    e->cwd = rec->attrs ? rec->attrs->cwd : NULL;
     mproc__buf_u32(b, RECORD_MAGIC);
     mproc__buf_u8(b, RECORD_VERSION);
     mproc__buf_u8(b, (uint8_t)rec->kind);
@@ -39,7 +127,16 @@ int mproc__record_encode(mproc__encoded *e, const mproc__record *rec)
      * theirs. */
     mproc__buf_u8(b, rec->die_with_parent ? 1 : 0);
     mproc__buf_u8(b, rec->die_with_parent && rec->lifeline != MPROC__NO_HANDLE ? 1 : 0);
+    attrs_encode(rec->attrs, b);
     rc = mproc__args_encode(rec->args, b, e->hs, &e->nh);
+    for (int i = 0; rc == 0 && rec->attrs && i < 3; i++) {
+        if (rec->attrs->std[i] == MPROC__NO_HANDLE)
+            continue;
+        if (e->nh < MPROC__MAX_HANDLES)
+            e->hs[e->nh++] = rec->attrs->std[i];
+        else
+            rc = MPROC_ETOOBIG;
+    }
     if (rc == 0 && rec->die_with_parent && rec->lifeline != MPROC__NO_HANDLE) {
         if (e->nh < MPROC__MAX_HANDLES)
             e->hs[e->nh++] = rec->lifeline;
@@ -62,6 +159,7 @@ void mproc__record_clear(mproc__record *rec)
     free(rec->name);
     mproc_args_free(rec->args);
     mproc__plat_close(rec->lifeline);
+    mproc__attrs_free(rec->attrs);
     memset(rec, 0, sizeof *rec);
     rec->lifeline = MPROC__NO_HANDLE;
 }
@@ -69,7 +167,8 @@ void mproc__record_clear(mproc__record *rec)
 int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, size_t nh, mproc__record *rec)
 {
     mproc__reader r = {data, len, 0, 0};
-    int has_lifeline;
+    int has_lifeline, nomem = 0;
+    unsigned mask = 0;
 
     memset(rec, 0, sizeof *rec);
     rec->lifeline = MPROC__NO_HANDLE;
@@ -84,8 +183,18 @@ int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, 
     has_lifeline = mproc__rd_u8(&r);
     if (rec->die_with_parent > 1 || has_lifeline > rec->die_with_parent || (has_lifeline && nh == 0))
         r.bad = 1;
+    if (!r.bad)
+        rec->attrs = attrs_decode(&r, &mask, &nomem);
     if (!r.bad && has_lifeline)
-        rec->lifeline = hs[--nh]; /* the last one, after the arguments' */
+        rec->lifeline = hs[--nh]; /* the last one, after the std streams' */
+    for (int i = 2; i >= 0 && !r.bad; i--) {
+        if (!(mask & (1u << i)))
+            continue;
+        if (nh == 0)
+            r.bad = 1;
+        else
+            rec->attrs->std[i] = hs[--nh]; /* after the arguments' */
+    }
     if (!r.bad) {
         rec->args = mproc__args_decode(&r, hs, nh); /* takes the handles */
     } else {
@@ -94,7 +203,7 @@ int mproc__record_decode(const void *data, size_t len, const mproc__handle *hs, 
     }
     if (r.bad || r.pos != r.len || (rec->kind != MPROC__BOOT_RUN && rec->kind != MPROC__BOOT_FORKSERVER)) {
         mproc__record_clear(rec);
-        return mproc__error(MPROC_EBROKEN);
+        return mproc__error(nomem ? MPROC_ENOMEM : MPROC_EBROKEN);
     }
     if (!rec->target || !rec->name || !rec->args) {
         mproc__record_clear(rec);
@@ -161,6 +270,15 @@ int mproc__child_failed(int code, int stage, const mproc__encoded *rec)
         return mproc__errorf(code, "%s could not watch this process's life (die_with_parent: %s), so it did not run "
                                    "target '%s'",
                              name, mproc_strerror(code), target);
+    case MPROC__FAIL_ENV:
+        return mproc__errorf(code, "%s could not set its environment (%s), so it did not run target '%s'", name,
+                             mproc_strerror(code), target);
+    case MPROC__FAIL_CWD:
+        return mproc__errorf(code, "%s could not enter its working directory '%s' (%s), so it did not run target '%s'",
+                             name, rec->cwd ? rec->cwd : "?", mproc_strerror(code), target);
+    case MPROC__FAIL_STDIO:
+        return mproc__errorf(code, "%s could not redirect its standard streams (%s), so it did not run target '%s'",
+                             name, mproc_strerror(code), target);
     default:
         return mproc__errorf(code, "%s could not take its start record in the new process (%s), so it did not run "
                                    "target '%s'",
@@ -178,7 +296,7 @@ int mproc__spawn_record(mproc__child **out, const mproc__encoded *rec)
     *out = NULL;
     if ((rc = mproc__spawn_how_get(&how)) != 0)
         return rc;
-    rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR, &how.program);
+    rc = mproc__plat_spawn(&c, MPROC__BOOTSTRAP_VAR, &how.program, rec->spawn_attrs);
     if (rc == MPROC_ESYS && how.path)
         rc = mproc__errorf(MPROC_ESYS, "cannot start %s '%s' (OS error %ld)",
                            how.module ? "the spawn module's helper" : "the program set with mproc_set_executable",
@@ -309,9 +427,21 @@ int mproc__bootstrap_run(mproc__handle h)
 
 int mproc__record_prepare(mproc__record *rec, int *stage)
 {
+    int rc;
     if (!mproc__target_find(rec->target)) {
         *stage = MPROC__FAIL_TARGET;
         return MPROC_ENOTREG;
+    }
+    /* Before the lifeline's watcher thread exists: setenv is not safe
+     * against other threads. */
+    if ((rc = mproc__attrs_apply(rec->attrs, stage)) != 0)
+        return rc;
+    if (rec->attrs) {
+        /* Our copies of the std streams' handles are not the target's. */
+        for (int i = 0; i < 3; i++) {
+            mproc__plat_close(rec->attrs->std[i]);
+            rec->attrs->std[i] = MPROC__NO_HANDLE;
+        }
     }
     if (rec->die_with_parent) {
         mproc__handle life = rec->lifeline;

@@ -243,6 +243,37 @@ int mproc_conn_recv(mproc_conn *c, void **data, size_t *len, double timeout)
     return rc ? mproc__raise(rc) : 0;
 }
 
+int mproc_conn_read_raw(mproc_conn *c, void *buf, size_t cap, size_t *got, double timeout)
+{
+    size_t n = 0;
+    int rc;
+    if (mproc__timeout(&timeout) != 0)
+        return mproc_last_error();
+    if (!mproc__is(c, MPROC__T_CONN) || !buf || cap == 0 || !got)
+        return mproc__error(MPROC_EINVAL);
+    *got = 0;
+    if (c->rd == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_ESTATE, "connection is write-only");
+    if (!c->recv_mu)
+        return mproc__error(MPROC_ENOMEM);
+    mproc__plat_mutex_lock(c->recv_mu);
+    /* Bytes, not messages: a message half received would be torn. */
+    if (c->hdr_got > 0)
+        rc = mproc__errorf(MPROC_ESTATE, "a message is being received on this connection");
+    else
+        rc = read_part(c, buf, 1, &n, mproc__plat_now() + timeout, timeout < 0);
+    if (rc == 0) {
+        /* What else is there now, without waiting. */
+        long more = cap > 1 && mproc__plat_readable(c->rd, 0) == 1
+                        ? mproc__plat_read_timed(c->rd, (unsigned char *)buf + 1, cap - 1, 0)
+                        : 0;
+        n += more > 0 ? (size_t)more : 0;
+        *got = n;
+    }
+    mproc__plat_mutex_unlock(c->recv_mu);
+    return rc ? mproc__raise(rc) : 0;
+}
+
 int mproc_conn_poll(mproc_conn *c, double timeout)
 {
     int rc;

@@ -161,7 +161,7 @@ static void retire_server(void)
 /* With client_mu held: a running server, started or restarted as needed. */
 static int ensure_server(void)
 {
-    mproc__record rec = {MPROC__BOOT_FORKSERVER, "", "forkserver", 0, 0, NULL, 0, MPROC__NO_HANDLE};
+    mproc__record rec = {MPROC__BOOT_FORKSERVER, "", "forkserver", 0, 0, NULL, 0, MPROC__NO_HANDLE, NULL};
     mproc__encoded enc;
     int rc, code;
 

@@ -359,6 +359,10 @@ typedef struct {
      * needs none), sent after the arguments' handles. */
     int die_with_parent;
     mproc__handle lifeline;
+    /* RUN: what the child applies before its target (NULL: nothing):
+     * borrowed when encoding; decoded, the record's own (its std handles
+     * travel after the arguments' and before the lifeline). */
+    mproc__child_attrs *attrs;
 } mproc__record;
 
 /* An encoded record with the handles that must travel beside it. */
@@ -368,6 +372,10 @@ typedef struct {
     size_t nh;
     int die_with_parent; /* spawn_record binds the child (mproc__plat_lifeline_bind) */
     const char *target, *name; /* the record's, for messages (not owned) */
+    const char *cwd;           /* the directory the child enters, for messages */
+    /* What mproc__spawn_record gives mproc__plat_spawn (not owned; NULL:
+     * nothing): set by the caller after encoding. */
+    const mproc__child_attrs *spawn_attrs;
 } mproc__encoded;
 
 /* Encodes a record: 0, MPROC_ENOMEM, MPROC_ETOOBIG (nothing to free then;
@@ -410,7 +418,14 @@ int mproc__spawn_how_get(mproc__spawn_how *how);
 void mproc__spawn_how_clear(mproc__spawn_how *how);
 /* Why a new child cannot run its target, which it tells its parent before
  * it exits (spawn: in its answer; forkserver: in place of its pid). */
-enum { MPROC__FAIL_RECORD = 1, MPROC__FAIL_TARGET, MPROC__FAIL_LIFELINE };
+enum { MPROC__FAIL_RECORD = 1, MPROC__FAIL_TARGET, MPROC__FAIL_LIFELINE, MPROC__FAIL_ENV, MPROC__FAIL_CWD,
+       MPROC__FAIL_STDIO };
+/* In a new child before its target: applies a (NULL: nothing) to this
+ * process: environment, then working directory, then std streams.  0, or
+ * the error with *stage set to MPROC__FAIL_ENV, _CWD or _STDIO (core/attrs.c). */
+int mproc__attrs_apply(const mproc__child_attrs *a, int *stage);
+/* Closes a decoded record's attributes' handles and frees them (NULL ok). */
+void mproc__attrs_free(mproc__child_attrs *a);
 /* In the child, with a decoded RUN record: finds the target and starts
  * watching the parent's life if asked.  0, or the code with *stage set
  * (the record is then still the caller's to clear). */

@@ -136,6 +136,18 @@ int mproc__plat_fork(mproc__child **out, mproc__fork_fn fn, void *ud);
  * SIGCHLD and SIGINT handling and calls fn(ud), which must not return.
  * The child outlives this process unless it arranges otherwise. */
 int mproc__plat_fork_detached(long *pid, mproc__fork_fn fn, void *ud);
+/* What a new child process gets instead of this process's own
+ * (mproc_process_setenv, _set_cwd, _set_stdio_*), resolved by the core
+ * before the start: files are open already, so only applying them can
+ * fail.  Nothing here is taken by the calls that use it. */
+typedef struct {
+    size_t n_env;
+    char **env_names;  /* distinct; no '=' in a name */
+    char **env_values; /* env_values[i] NULL: env_names[i] is removed */
+    char *cwd;         /* NULL: this process's working directory */
+    mproc__handle std[3]; /* stdin, stdout, stderr; NO_HANDLE: this process's */
+} mproc__child_attrs;
+
 /* The program spawn starts: path (UTF-8) NULL means this program, as
  * mproc__plat_init found it.  args, the arguments after argv[0] ending
  * with NULL; args NULL means this program's own (the argv mproc__plat_init
@@ -148,11 +160,15 @@ typedef struct mproc__program {
  * mproc__plat_init) with posix_spawn / CreateProcessW.  The child inherits
  * only its std streams and the bootstrap channel, whose value it finds in
  * the environment variable env_name; the parent's end is
- * mproc__plat_child_channel.  MPROC_ENOINIT for this program before
- * mproc__plat_init; MPROC_ESYS when the program cannot be started (where
- * the OS reports a failed exec to the parent, as glibc, musl, macOS and
- * Windows do). */
-int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program);
+ * mproc__plat_child_channel.  attrs (NULL: none) edits the environment it
+ * starts with, replaces its std streams and, where
+ * mproc__plat_spawn_sets_cwd says so, sets its working directory; a
+ * directory that cannot be entered is MPROC_ESYS with a message naming
+ * it.  MPROC_ENOINIT for this program before mproc__plat_init; MPROC_ESYS
+ * when the program cannot be started (where the OS reports a failed exec
+ * to the parent, as glibc, musl, macOS and Windows do). */
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program,
+                      const mproc__child_attrs *attrs);
 /* The path (UTF-8, malloc'd, *out) of the file holding the library's code:
  * the shared library, or the program when mproc is linked into it.
  * MPROC_ENOTSUP where the platform cannot tell (no dladdr), MPROC_ENOMEM,
@@ -160,6 +176,10 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
 int mproc__plat_library_path(char **out);
 /* Whether path names an existing file this process may execute. */
 int mproc__plat_is_program(const char *path);
+/* 1 when mproc__plat_spawn sets attrs->cwd itself (posix_spawn's
+ * addchdir, CreateProcess's directory); 0 when it ignores it, and the
+ * core has the child change directory before its target. */
+int mproc__plat_spawn_sets_cwd(void);
 /* Runs fn(ud) in a new thread. */
 int mproc__plat_thread_start(mproc__child **out, mproc__thread_fn fn, void *ud);
 
@@ -195,6 +215,26 @@ void mproc__plat_child_close_channel(mproc__child *c);
 /* Releases the child's handles; the child must have been reaped, or the
  * caller accepts leaving it running (a thread is detached). */
 void mproc__plat_child_free(mproc__child *c);
+
+/* ---- a child's attributes (mproc__child_attrs) ------------------------- */
+
+/* Opens a file for a child's std stream, not inherited by other children:
+ * MPROC__STD_READ (must exist), MPROC__STD_WRITE (created or truncated),
+ * MPROC__STD_APPEND (created, written at its end); path NULL opens the null
+ * device.  0, or MPROC_ESYS. */
+enum { MPROC__STD_READ = 1, MPROC__STD_WRITE, MPROC__STD_APPEND };
+int mproc__plat_open_std(const char *path, int mode, mproc__handle *h);
+/* 0 when path names a directory this process could enter; else
+ * MPROC_ESYS (ENOENT, ENOTDIR, EACCES...). */
+int mproc__plat_check_dir(const char *path);
+/* In a new child before its target (a fork, a forkserver's child, a
+ * spawned child whose platform could not set its directory): sets
+ * (value NULL: removes) a variable of its environment; changes its working
+ * directory; makes h its std stream which (0, 1, 2; h stays open too).
+ * 0 or MPROC_ESYS; redirect_std is MPROC_ENOTSUP where there is no fork. */
+int mproc__plat_setenv(const char *name, const char *value);
+int mproc__plat_chdir(const char *path);
+int mproc__plat_redirect_std(int which, mproc__handle h);
 
 /* ---- children that die with their parent ------------------------------ */
 

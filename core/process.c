@@ -17,6 +17,7 @@
 #include "internal.h"
 
 enum { CREATED, STARTING, STARTED, ENDED };
+enum { STDIO_INHERIT, STDIO_NULL, STDIO_FILE, STDIO_APPEND, STDIO_CONN };
 
 typedef struct tracked {
     struct tracked *next, *prev;
@@ -44,6 +45,17 @@ struct mproc_process {
     int die_with_parent;
     int internal; /* the library's own (a pool's worker): not listed as a child */
     mproc__handle give; /* fork: the child's end of the lifeline, while starting */
+    /* The child's attributes as set (names, values, paths owned) and, while
+     * starting, as resolved (files opened) for the fork child. */
+    size_t n_env;
+    char **env_names, **env_values;
+    char *cwd;
+    struct {
+        int kind; /* STDIO_* */
+        char *path;
+        mproc_conn *conn;
+    } std[3];
+    const mproc__child_attrs *fork_attrs;
     int state;
     int exitcode;
     long owner_pid; /* only the creator may start, join or signal */
@@ -255,9 +267,208 @@ int mproc_process_set_die_with_parent(mproc_process *p, int on)
     return rc ? mproc__raise(rc) : 0;
 }
 
+/* ---- the child's attributes ------------------------------------------------ */
+
+static const char *const std_names[3] = {"input", "output", "error"};
+
+/* 0 when p's attributes may change now: created, not started, and not a
+ * thread (which shares its process's environment, directory and streams). */
+static int attrs_settable(mproc_process *p)
+{
+    if (p->method == MPROC_THREAD)
+        return mproc__errorf(MPROC_ENOTSUP, "a thread shares its process's environment, working directory and "
+                                            "standard streams: %s cannot have its own",
+                             p->name);
+    return p->state == CREATED ? 0 : mproc__errorf(MPROC_ESTATE, "the attributes of %s are set before it starts",
+                                                   p->name);
+}
+
+static char *str_copy(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    return copy ? memcpy(copy, s, n) : NULL;
+}
+
+int mproc_process_setenv(mproc_process *p, const char *name, const char *value)
+{
+    char *name_copy = NULL, *value_copy = NULL, **names, **values;
+    size_t i;
+    int rc;
+
+    if (!mproc__is(p, MPROC__T_PROCESS) || !name || !*name || strchr(name, '='))
+        return mproc__error(MPROC_EINVAL);
+    if (!(name_copy = str_copy(name)) || (value && !(value_copy = str_copy(value)))) {
+        free(name_copy);
+        return mproc__error(MPROC_ENOMEM);
+    }
+    mproc__plat_mutex_lock(p->mu);
+    if ((rc = attrs_settable(p)) != 0)
+        goto done;
+    for (i = 0; i < p->n_env && strcmp(p->env_names[i], name) != 0; i++)
+        ;
+    if (i == p->n_env) { /* a new one: grow both lists */
+        names = realloc(p->env_names, (p->n_env + 1) * sizeof *names);
+        if (names)
+            p->env_names = names;
+        values = names ? realloc(p->env_values, (p->n_env + 1) * sizeof *values) : NULL;
+        if (!values) {
+            rc = mproc__error(MPROC_ENOMEM);
+            goto done;
+        }
+        p->env_values = values;
+        p->env_names[i] = name_copy;
+        p->env_values[i] = NULL;
+        name_copy = NULL;
+        p->n_env++;
+    }
+    free(p->env_values[i]);
+    p->env_values[i] = value_copy;
+    value_copy = NULL;
+done:
+    mproc__plat_mutex_unlock(p->mu);
+    free(name_copy);
+    free(value_copy);
+    return rc;
+}
+
+int mproc_process_set_cwd(mproc_process *p, const char *path)
+{
+    char *copy = NULL;
+    int rc;
+
+    if (!mproc__is(p, MPROC__T_PROCESS) || (path && !*path))
+        return mproc__error(MPROC_EINVAL);
+    if (path && !(copy = str_copy(path)))
+        return mproc__error(MPROC_ENOMEM);
+    mproc__plat_mutex_lock(p->mu);
+    if ((rc = attrs_settable(p)) == 0) {
+        free(p->cwd);
+        p->cwd = copy;
+        copy = NULL;
+    }
+    mproc__plat_mutex_unlock(p->mu);
+    free(copy);
+    return rc;
+}
+
+static int set_stdio(mproc_process *p, mproc_stdio which, int kind, const char *path, mproc_conn *conn)
+{
+    char *copy = NULL;
+    int rc;
+
+    if (path && !(copy = str_copy(path)))
+        return mproc__error(MPROC_ENOMEM);
+    mproc__plat_mutex_lock(p->mu);
+    if ((rc = attrs_settable(p)) == 0) {
+        free(p->std[which].path);
+        p->std[which].kind = kind;
+        p->std[which].path = copy;
+        p->std[which].conn = conn;
+        copy = NULL;
+    }
+    mproc__plat_mutex_unlock(p->mu);
+    free(copy);
+    return rc;
+}
+
+static int stdio_ok(const mproc_process *p, mproc_stdio which)
+{
+    return mproc__is(p, MPROC__T_PROCESS) && (which == MPROC_STDIN || which == MPROC_STDOUT || which == MPROC_STDERR);
+}
+
+int mproc_process_set_stdio_file(mproc_process *p, mproc_stdio which, const char *path, int append)
+{
+    if (!stdio_ok(p, which) || !path || !*path || (append && which == MPROC_STDIN))
+        return mproc__error(MPROC_EINVAL);
+    return set_stdio(p, which, append ? STDIO_APPEND : STDIO_FILE, path, NULL);
+}
+
+int mproc_process_set_stdio_null(mproc_process *p, mproc_stdio which)
+{
+    if (!stdio_ok(p, which))
+        return mproc__error(MPROC_EINVAL);
+    return set_stdio(p, which, STDIO_NULL, NULL, NULL);
+}
+
+int mproc_process_set_stdio_conn(mproc_process *p, mproc_stdio which, mproc_conn *conn)
+{
+    if (!stdio_ok(p, which) || !mproc__is(conn, MPROC__T_CONN))
+        return mproc__error(MPROC_EINVAL);
+    if (which == MPROC_STDIN)
+        return mproc__errorf(MPROC_EINVAL, "standard input from a connection is not supported (its messages are "
+                                           "framed): give a file");
+    if (mproc__conn_write_handle(conn) == MPROC__NO_HANDLE)
+        return mproc__errorf(MPROC_EINVAL, "the standard %s of a child needs a connection that sends, not a "
+                                           "receive-only end",
+                             std_names[which]);
+    return set_stdio(p, which, STDIO_CONN, NULL, conn);
+}
+
+static void attrs_forget(mproc_process *p)
+{
+    for (size_t i = 0; i < p->n_env; i++) {
+        free(p->env_names[i]);
+        free(p->env_values[i]);
+    }
+    free(p->env_names);
+    free(p->env_values);
+    free(p->cwd);
+    for (int i = 0; i < 3; i++)
+        free(p->std[i].path);
+}
+
+/* p's attributes for a start: a borrows p's lists; files are opened (in
+ * opened[], closed by the caller once the child has its copies).  0 with
+ * *any 0 when p has none. */
+static int attrs_resolve(mproc_process *p, mproc__child_attrs *a, mproc__handle opened[3], int *any)
+{
+    memset(a, 0, sizeof *a);
+    a->n_env = p->n_env;
+    a->env_names = p->env_names;
+    a->env_values = p->env_values;
+    a->cwd = p->cwd;
+    *any = p->n_env > 0 || p->cwd;
+    for (int i = 0; i < 3; i++) {
+        int mode = i == 0 ? MPROC__STD_READ : p->std[i].kind == STDIO_APPEND ? MPROC__STD_APPEND : MPROC__STD_WRITE;
+        a->std[i] = opened[i] = MPROC__NO_HANDLE;
+        switch (p->std[i].kind) {
+        case STDIO_NULL:
+        case STDIO_FILE:
+        case STDIO_APPEND:
+            if (mproc__plat_open_std(p->std[i].path, mode, &opened[i]) != 0)
+                return mproc__errorf(MPROC_ESYS, "cannot open %s%s%s for the standard %s of %s (OS error %ld)",
+                                     p->std[i].path ? "'" : "the null device", p->std[i].path ? p->std[i].path : "",
+                                     p->std[i].path ? "'" : "", std_names[i], p->name, mproc_last_os_error());
+            a->std[i] = opened[i];
+            break;
+        case STDIO_CONN:
+            if (!mproc__is(p->std[i].conn, MPROC__T_CONN))
+                return mproc__errorf(MPROC_EINVAL, "the connection given for the standard %s of %s was closed",
+                                     std_names[i], p->name);
+            a->std[i] = mproc__conn_write_handle(p->std[i].conn);
+            break;
+        default: continue;
+        }
+        *any = 1;
+    }
+    return 0;
+}
+
 static void fork_child_main(void *ud)
 {
     mproc_process *p = ud;
+    int stage = 0;
+    /* What the parent could check it did (the directory existed, the files
+     * opened): a failure here is a race, and the fork method has no channel
+     * to report it before the target would run. */
+    if (mproc__attrs_apply(p->fork_attrs, &stage) != 0) {
+        mproc__log(MPROC_LOG_ERROR, "%s could not apply its %s (%s): not running its target", p->name,
+                   stage == MPROC__FAIL_ENV ? "environment" : stage == MPROC__FAIL_CWD ? "working directory"
+                                                                                       : "standard streams",
+                   mproc_strerror(mproc_last_error()));
+        mproc__exit_process(255);
+    }
     if (p->give != MPROC__NO_HANDLE && mproc__plat_lifeline_watch(p->give, p->owner_pid) != 0) {
         /* Running unwatched could outlive the parent, which asked that
          * this never happen. */
@@ -292,9 +503,10 @@ static int is_identifier(const char *text)
     return 1;
 }
 
-static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
+static int start_by_record(mproc_process *p, tracked *t, mproc__handle give, mproc__child_attrs *attrs)
 {
-    mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args, p->die_with_parent, give};
+    mproc__child_attrs cwd_only;
+    mproc__record rec = {MPROC__BOOT_RUN, NULL, p->name, p->daemon, 0, p->args, p->die_with_parent, give, NULL};
     const char *target = mproc__target_name(p->fn);
     mproc__child *child = NULL;
     mproc__encoded enc;
@@ -319,8 +531,20 @@ static int start_by_record(mproc_process *p, tracked *t, mproc__handle give)
                              p->name, mproc_method_name(p->method));
     rec.target = (char *)target;
     rec.parent_pid = mproc__plat_getpid();
+    /* A forkserver's child applies them all itself; a spawned child is
+     * given them by the platform, and enters its directory itself only
+     * where the platform cannot set it. */
+    rec.attrs = p->method == MPROC_SPAWN ? NULL : attrs;
+    if (p->method == MPROC_SPAWN && attrs && attrs->cwd && !mproc__plat_spawn_sets_cwd()) {
+        memset(&cwd_only, 0, sizeof cwd_only);
+        cwd_only.cwd = attrs->cwd;
+        for (int i = 0; i < 3; i++)
+            cwd_only.std[i] = MPROC__NO_HANDLE;
+        rec.attrs = &cwd_only;
+    }
     if ((rc = mproc__record_encode(&enc, &rec)) != 0)
         return rc;
+    enc.spawn_attrs = p->method == MPROC_SPAWN ? attrs : NULL;
     if (p->method == MPROC_SPAWN) {
         rc = mproc__spawn_record(&child, &enc);
         t->child = child;
@@ -351,10 +575,12 @@ static int check_may_start(mproc_process *p)
 int mproc_process_start(mproc_process *p)
 {
     mproc__child *child = NULL;
-    mproc__handle give;
+    mproc__handle give, opened[3] = {MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE};
+    mproc__child_attrs attrs;
     tracked *t;
-    int rc;
+    int rc, any_attrs = 0;
 
+    memset(&attrs, 0, sizeof attrs);
     if (!mproc__is(p, MPROC__T_PROCESS))
         return mproc__error(MPROC_EINVAL);
     mproc__plat_mutex_lock(p->mu);
@@ -370,6 +596,15 @@ int mproc_process_start(mproc_process *p)
         return mproc__errorf(rc, "a process can be started only once");
     if ((rc = check_may_start(p)) != 0)
         goto failed;
+    if (p->method != MPROC_THREAD && (rc = attrs_resolve(p, &attrs, opened, &any_attrs)) != 0)
+        goto failed;
+    /* A fork has no channel to report a directory it cannot enter: look
+     * before forking (the others' children report it themselves). */
+    if (p->method == MPROC_FORK && attrs.cwd && mproc__plat_check_dir(attrs.cwd) != 0) {
+        rc = mproc__errorf(MPROC_ESYS, "the working directory '%s' of %s cannot be entered (OS error %ld)", attrs.cwd,
+                           p->name, mproc_last_os_error());
+        goto failed;
+    }
     reap_detached();
     mproc__on_exit(MPROC__EXIT_CHILDREN, exit_rule);
     mproc__on_fork_child(forget_children_after_fork);
@@ -389,8 +624,10 @@ int mproc_process_start(mproc_process *p)
     switch (p->method) {
     case MPROC_FORK:
         p->give = give;
+        p->fork_attrs = any_attrs ? &attrs : NULL;
         rc = mproc__plat_fork(&child, fork_child_main, p);
         p->give = MPROC__NO_HANDLE;
+        p->fork_attrs = NULL;
         t->child = child;
         break;
     case MPROC_THREAD:
@@ -407,10 +644,15 @@ int mproc_process_start(mproc_process *p)
         rc = mproc__plat_thread_start(&child, thread_main, t);
         t->child = child;
         break;
-    default: rc = start_by_record(p, t, give); break;
+    default: rc = start_by_record(p, t, give, any_attrs ? &attrs : NULL); break;
     }
-    /* The child has its own copy of its end (or none, having failed). */
+    /* The child has its own copy of its end (or none, having failed), and
+     * of the files opened for its std streams. */
     mproc__plat_close(give);
+    for (int i = 0; i < 3; i++) {
+        mproc__plat_close(opened[i]);
+        opened[i] = MPROC__NO_HANDLE;
+    }
     if (rc != 0) {
         if (p->method == MPROC_THREAD && t->args) {
             p->args = t->args;
@@ -433,6 +675,7 @@ int mproc_process_start(mproc_process *p)
     return 0;
 
 failed:
+    mproc__close_handles(opened, 3);
     mproc__plat_mutex_lock(p->mu);
     p->state = CREATED;
     mproc__plat_mutex_unlock(p->mu);
@@ -609,6 +852,7 @@ void mproc_process_free(mproc_process *p)
     }
     mproc__obj_clear(&p->obj);
     mproc_args_free(p->args);
+    attrs_forget(p);
     mproc__plat_mutex_free(p->mu);
     free(p->name);
     free(p);

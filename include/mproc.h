@@ -570,6 +570,77 @@ MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
  * A child that cannot start its watcher exits with 255 before its target
  * runs. */
 MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
+
+/*
+ * Child attributes (APR's apr_procattr_*, libuv's uv_process_options_t):
+ * the environment, working directory and standard streams a child gets
+ * instead of its parent's.  Set on the process object before
+ * mproc_process_start, each by its own small call (one call per kind of
+ * stream rather than one call with a kind and arguments some kinds
+ * ignore); by default a child inherits all three, as in CPython.
+ *
+ * Common errors: MPROC_EINVAL (p not a process, an argument out of range),
+ * MPROC_ENOMEM, MPROC_ESTATE once p was started (MPROC_ESTATE too while
+ * another thread starts it), MPROC_ENOTSUP for the thread method (a thread
+ * shares its process's environment, directory and streams).
+ *
+ * Per method:
+ *   spawn       the environment and streams are given to posix_spawn /
+ *               CreateProcess (Windows: a sorted environment block; the
+ *               streams as STARTUPINFO handles, inherited through the
+ *               handle list only); the directory too where the platform
+ *               can (posix_spawn_file_actions_addchdir_np, CreateProcess),
+ *               else the child enters it in mproc_init before its target.
+ *   forkserver  they travel in the child's start record (files and
+ *               connections as handles) and the server's fork applies
+ *               them (setenv/unsetenv, chdir, dup2) before the target.
+ *   fork        the child applies them before its target.  The parent
+ *               checks the directory and opens the files before forking; a
+ *               failure left after that (a directory removed in between)
+ *               is logged by the child, which exits with 255 without
+ *               running its target.
+ * Files are opened in the parent by mproc_process_start (a file that
+ * cannot be opened fails it with MPROC_ESYS and a message naming the
+ * path), so they are created in the parent's working directory when the
+ * path is relative.  A directory the child cannot enter fails
+ * mproc_process_start with MPROC_ESYS and a message naming it (reported
+ * by the child for spawn and forkserver: nothing of the target runs).  A
+ * relative directory is taken from the parent's directory (spawn, fork) or
+ * the forkserver's (the parent's when the server started).
+ */
+/** Sets variable name to value (copied) in the child's environment, or
+ * removes it from there when value is NULL; a later call for the same name
+ * replaces the earlier.  name: not empty, no '='.  Windows compares names
+ * without case, as its environment does. */
+MPROC_API int mproc_process_setenv(mproc_process *p, const char *name, const char *value);
+/** The child's working directory (copied); NULL: the parent's again.
+ * MPROC_EINVAL for "". */
+MPROC_API int mproc_process_set_cwd(mproc_process *p, const char *path);
+
+/** A child's standard stream. */
+typedef enum {
+    MPROC_STDIN = 0,  /**< standard input (descriptor 0) */
+    MPROC_STDOUT = 1, /**< standard output (descriptor 1) */
+    MPROC_STDERR = 2  /**< standard error (descriptor 2) */
+} mproc_stdio;
+/** The child's stream which reads (MPROC_STDIN: the file must exist) or
+ * writes the file at path (copied), opened by mproc_process_start.  An
+ * output file is created if missing, and truncated, or with append != 0
+ * written at its end (append is MPROC_EINVAL for MPROC_STDIN).  Replaces
+ * any earlier setting for which. */
+MPROC_API int mproc_process_set_stdio_file(mproc_process *p, mproc_stdio which, const char *path, int append);
+/** The child's stream which on the null device (/dev/null, NUL): reads
+ * find end of file, writes are discarded. */
+MPROC_API int mproc_process_set_stdio_null(mproc_process *p, mproc_stdio which);
+/** The child's stdout or stderr writes into conn, a connection end that
+ * sends (from mproc_pipe); the caller keeps conn, which must stay open
+ * until mproc_process_start returns (the child has its own copy then).
+ * The child writes plain bytes, not messages: read them with
+ * mproc_conn_read_raw on the other end, which sees end of file once the
+ * child and every other holder of the sending end closed it (close this
+ * process's after the start).  MPROC_EINVAL for MPROC_STDIN (messages are
+ * framed: give a file) and for a receive-only end. */
+MPROC_API int mproc_process_set_stdio_conn(mproc_process *p, mproc_stdio which, mproc_conn *conn);
 /**
  * Starts the process.  0, or:
  *  - MPROC_EINVAL: p is NULL.
@@ -592,6 +663,11 @@ MPROC_API int mproc_process_set_die_with_parent(mproc_process *p, int on);
  *    reaped first, never waited for.
  *  - MPROC_EBROKEN: forkserver: the server died during the request, and
  *    so did the new server started to retry it.
+ *
+ * With child attributes (above): MPROC_ESYS with a message when a file for
+ * a standard stream cannot be opened or the working directory cannot be
+ * entered; a spawned or forkserver child that cannot apply one reports it
+ * (MPROC_ESYS, MPROC_ENOMEM) and does not run its target.
  *
  * Forkserver: a server that died, or that could not fork (it keeps the
  * resource limits it was started with), is replaced by a new one, and the
@@ -848,6 +924,13 @@ MPROC_API int mproc_conn_send(mproc_conn *conn, const void *data, size_t len);
  * (the connection stays broken), MPROC_ETOOBIG for a header announcing more
  * than the maximum (also breaking it), MPROC_ESTATE on a send-only end. */
 MPROC_API int mproc_conn_recv(mproc_conn *conn, void **data, size_t *len, double timeout);
+/** Reads plain bytes, not a message: what a child wrote to a standard
+ * stream given with mproc_process_set_stdio_conn.  Waits up to timeout for
+ * the first byte, then takes what else is there, up to cap; *got is the
+ * count.  0, MPROC_ETIMEDOUT, MPROC_ECLOSED at end of file, MPROC_ESTATE on
+ * a send-only end or while a message is half received, MPROC_EINVAL (buf
+ * or got NULL, cap 0). */
+MPROC_API int mproc_conn_read_raw(mproc_conn *conn, void *buf, size_t cap, size_t *got, double timeout);
 /** 1 when something can be received (or the peer closed) within timeout,
  * 0 if not, a negative MPROC_E* code on error (MPROC_EINVAL for NULL or a
  * wrong object, MPROC_ESTATE on a send-only end): compare with == 1. */

@@ -81,7 +81,7 @@ static void test_args_copy_their_input(void)
 
 static int encode_sample(mproc__buf *b)
 {
-    mproc__record rec = {MPROC__BOOT_RUN, "target_fn", "Process-7", 1, 4242, NULL, 0, MPROC__NO_HANDLE};
+    mproc__record rec = {MPROC__BOOT_RUN, "target_fn", "Process-7", 1, 4242, NULL, 0, MPROC__NO_HANDLE, NULL};
     mproc__encoded e;
     int rc;
     rec.args = sample();
@@ -105,6 +105,40 @@ static void test_record_round_trips(void)
     check_sample(rec.args);
     mproc__record_clear(&rec);
     mproc__buf_free(&b);
+}
+
+/* A record with a child's attributes: variables set and removed, a
+ * directory; truncated anywhere it is refused. */
+static void test_record_with_attributes_round_trips(void)
+{
+    char *names[2] = {"ADDED", "GONE"}, *values[2] = {"value", NULL};
+    mproc__child_attrs attrs = {2, names, values, "/some/dir", {MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE}};
+    mproc__record rec = {MPROC__BOOT_RUN, "target_fn", "Process-7", 0, 4242, NULL, 0, MPROC__NO_HANDLE, &attrs};
+    mproc__encoded e;
+    mproc__record out;
+    rec.args = sample();
+    CU_ASSERT_EQUAL_FATAL(mproc__record_encode(&e, &rec), 0);
+    mproc_args_free(rec.args);
+    CU_ASSERT_STRING_EQUAL(e.cwd, "/some/dir");
+    CU_ASSERT_EQUAL_FATAL(mproc__record_decode(e.buf.data, e.buf.len, NULL, 0, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out.attrs);
+    CU_ASSERT_EQUAL(out.attrs->n_env, 2);
+    CU_ASSERT_STRING_EQUAL(out.attrs->env_names[0], "ADDED");
+    CU_ASSERT_STRING_EQUAL(out.attrs->env_values[0], "value");
+    CU_ASSERT_STRING_EQUAL(out.attrs->env_names[1], "GONE");
+    CU_ASSERT_PTR_NULL(out.attrs->env_values[1]);
+    CU_ASSERT_STRING_EQUAL(out.attrs->cwd, "/some/dir");
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(out.attrs->std[i], MPROC__NO_HANDLE);
+    check_sample(out.args);
+    mproc__record_clear(&out);
+    for (size_t cut = 0; cut < e.buf.len; cut++) {
+        unsigned char *p = malloc(cut ? cut : 1);
+        memcpy(p, e.buf.data, cut);
+        CU_ASSERT_EQUAL(mproc__record_decode(p, cut, NULL, 0, &out), MPROC_EBROKEN);
+        free(p);
+    }
+    mproc__buf_free(&e.buf);
 }
 
 static void test_record_truncated_anywhere_is_ebroken(void)
@@ -169,6 +203,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_args_reject_null_input),
     TU_TEST(test_args_copy_their_input),
     TU_TEST(test_record_round_trips),
+    TU_TEST(test_record_with_attributes_round_trips),
     TU_TEST(test_record_truncated_anywhere_is_ebroken),
     TU_TEST(test_record_with_trailing_bytes_is_ebroken),
     TU_TEST(test_record_garbage_is_rejected),

@@ -255,6 +255,12 @@ C(c_process_set_name, mproc_process_set_name(o, "n"))
 C(c_process_name, got(mproc_process_name(o)))
 C(c_process_set_daemon, mproc_process_set_daemon(o, 0))
 C(c_process_set_die_with_parent, mproc_process_set_die_with_parent(o, 0))
+C(c_process_setenv, mproc_process_setenv(o, "MPROC_TYPES_VAR", "1"))
+C(c_process_set_cwd, mproc_process_set_cwd(o, "."))
+C(c_process_set_stdio_file, mproc_process_set_stdio_file(o, MPROC_STDOUT, "types.out", 0))
+C(c_process_set_stdio_null, mproc_process_set_stdio_null(o, MPROC_STDERR))
+C(c_process_set_stdio_conn, mproc_process_set_stdio_conn(o, MPROC_STDOUT, obj[K_CONN]))
+C(c_process_set_stdio_conn_conn, mproc_process_set_stdio_conn(obj[K_PROCESS], MPROC_STDOUT, o))
 C(c_process_start, mproc_process_start(o))
 C(c_process_join, mproc_process_join(o, 0))
 C(c_process_is_alive, mproc_process_is_alive(o))
@@ -287,6 +293,7 @@ C(c_queue_join_thread, mproc_queue_join_thread(o))
 C(c_conn_send, mproc_conn_send(o, "x", 1))
 C(c_conn_recv, mproc_conn_recv(o, &taken_ptr, &taken_len, 0))
 C(c_conn_poll, mproc_conn_poll(o, 0))
+C(c_conn_read_raw, mproc_conn_read_raw(o, &(char){0}, 1, &taken_len, 0))
 C(c_conn_set_max_message, mproc_conn_set_max_message(o, 1024))
 
 C(c_shm_ptr, got(mproc_shm_ptr(o)))
@@ -383,6 +390,12 @@ static const call calls[] = {
     E(process_name, B(K_PROCESS), 0),
     E(process_set_daemon, B(K_PROCESS), 0),
     E(process_set_die_with_parent, B(K_PROCESS), 0),
+    E(process_setenv, B(K_PROCESS), 0),
+    E(process_set_cwd, B(K_PROCESS), 0),
+    E(process_set_stdio_file, B(K_PROCESS), 0),
+    E(process_set_stdio_null, B(K_PROCESS), 0),
+    E(process_set_stdio_conn, B(K_PROCESS), 0),
+    E(process_set_stdio_conn_conn, B(K_CONN), 0),
     E(process_start, B(K_PROCESS), 0),
     E(process_join, B(K_PROCESS), 0),
     E(process_is_alive, B(K_PROCESS), 0),
@@ -407,6 +420,7 @@ static const call calls[] = {
     E(conn_send, B(K_CONN), 0),
     E(conn_recv, B(K_CONN), 0),
     E(conn_poll, B(K_CONN), 0),
+    E(conn_read_raw, B(K_CONN), 0),
     E(conn_set_max_message, B(K_CONN), 0),
     E(shm_ptr, B(K_SHM), 0),
     E(shm_size, B(K_SHM), 0),

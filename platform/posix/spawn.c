@@ -124,26 +124,53 @@ char *const *mproc__posix_argv(void) { return saved_argv; }
 
 const char *mproc__posix_exe(void) { return exe_path; }
 
-/* environ plus <env_name>=3 (any inherited value replaced). */
-static char **child_environ(const char *env_name, char **entry)
+/* Whether entry ("NAME=value") is the variable name (len bytes). */
+static int entry_is(const char *entry, const char *name, size_t len)
 {
-    size_t n = 0, k = 0, name_len = strlen(env_name);
-    char **env;
+    return strncmp(entry, name, len) == 0 && entry[len] == '=';
+}
+
+/* Whether entry is a variable attrs sets or removes. */
+static int edited(const char *entry, const mproc__child_attrs *attrs)
+{
+    for (size_t i = 0; attrs && i < attrs->n_env; i++)
+        if (entry_is(entry, attrs->env_names[i], strlen(attrs->env_names[i])))
+            return 1;
+    return 0;
+}
+
+/* environ with attrs' edits and <env_name>=3 (any inherited value
+ * replaced).  The new entries live in *strings; free both. */
+static char **child_environ(const char *env_name, const mproc__child_attrs *attrs, char **strings)
+{
+    size_t n = 0, k = 0, name_len = strlen(env_name), size = name_len + 8, n_attrs = attrs ? attrs->n_env : 0;
+    char **env, *p;
 
     while (environ && environ[n])
         n++;
-    if (!(env = malloc((n + 2) * sizeof *env)) || !(*entry = malloc(name_len + 8))) {
+    for (size_t i = 0; i < n_attrs; i++)
+        if (attrs->env_values[i])
+            size += strlen(attrs->env_names[i]) + strlen(attrs->env_values[i]) + 2;
+    if (!(env = malloc((n + n_attrs + 2) * sizeof *env)) || !(*strings = p = malloc(size))) {
         free(env);
         return NULL;
     }
-    snprintf(*entry, name_len + 8, "%s=%d", env_name, BOOTSTRAP_FD);
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], env_name, name_len) != 0 || environ[i][name_len] != '=')
+        if (!entry_is(environ[i], env_name, name_len) && !edited(environ[i], attrs))
             env[k++] = environ[i];
-    env[k++] = *entry;
+    for (size_t i = 0; i < n_attrs; i++) {
+        if (!attrs->env_values[i] || strcmp(attrs->env_names[i], env_name) == 0)
+            continue; /* removed; the bootstrap variable is ours */
+        env[k++] = p;
+        p += sprintf(p, "%s=%s", attrs->env_names[i], attrs->env_values[i]) + 1;
+    }
+    env[k++] = p;
+    snprintf(p, name_len + 8, "%s=%d", env_name, BOOTSTRAP_FD);
     env[k] = NULL;
     return env;
 }
+
+int mproc__plat_spawn_sets_cwd(void) { return MPROC_HAVE_SPAWN_ADDCHDIR; }
 
 #if !MPROC_HAVE_ADDCLOSEFROM && !MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
 /* Without closefrom in posix_spawn, close explicitly every descriptor above
@@ -204,7 +231,8 @@ int mproc__plat_is_program(const char *path)
     return path && *path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-static int spawn_program(mproc__child **out, const char *env_name, const char *path, char *const *argv)
+static int spawn_program(mproc__child **out, const char *env_name, const char *path, char *const *argv,
+                         const mproc__child_attrs *attrs)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -229,7 +257,7 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
         close(sv[1]);
         sv[1] = moved;
     }
-    if (sv[1] < 0 || !(env = child_environ(env_name, &entry))) {
+    if (sv[1] < 0 || !(env = child_environ(env_name, attrs, &entry))) {
         err = sv[1] < 0 ? errno : ENOMEM;
         close(sv[0]);
         if (sv[1] >= 0)
@@ -239,7 +267,16 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
+    /* The std streams first: a file opened for them may sit at
+     * BOOTSTRAP_FD, which the channel then takes. */
+    for (int i = 0; attrs && i < 3; i++)
+        if (attrs->std[i] != MPROC__NO_HANDLE)
+            posix_spawn_file_actions_adddup2(&fa, (int)attrs->std[i], i);
     posix_spawn_file_actions_adddup2(&fa, sv[1], BOOTSTRAP_FD);
+#if MPROC_HAVE_SPAWN_ADDCHDIR
+    if (attrs && attrs->cwd)
+        posix_spawn_file_actions_addchdir_np(&fa, attrs->cwd);
+#endif
 #if MPROC_HAVE_ADDCLOSEFROM
     posix_spawn_file_actions_addclosefrom_np(&fa, BOOTSTRAP_FD + 1);
 #elif MPROC_HAVE_SPAWN_CLOEXEC_DEFAULT
@@ -272,6 +309,12 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
     if (err != 0) {
         close(sv[0]);
         mproc__plat_child_free(c);
+#if MPROC_HAVE_SPAWN_ADDCHDIR
+        /* posix_spawn reports a failed chdir as its own failure. */
+        if (attrs && attrs->cwd && mproc__plat_check_dir(attrs->cwd) != 0 && mproc__sys_error(err))
+            return mproc__errorf(MPROC_ESYS, "cannot start the child in working directory '%s' (%s)", attrs->cwd,
+                                 strerror(err));
+#endif
         return mproc__sys_error(err);
     }
     c->pid = pid;
@@ -285,7 +328,8 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
     return 0;
 }
 
-int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program)
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program,
+                      const mproc__child_attrs *attrs)
 {
     char **argv;
     int rc;
@@ -293,11 +337,11 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
     if (!program || !program->path) {
         if (!initialized)
             return mproc__error(MPROC_ENOINIT); /* core/bootstrap.c says why */
-        return spawn_program(out, env_name, exe_path, saved_argv);
+        return spawn_program(out, env_name, exe_path, saved_argv, attrs);
     }
     if (!(argv = program_argv(program)))
         return mproc__error(MPROC_ENOMEM);
-    rc = spawn_program(out, env_name, program->path, argv);
+    rc = spawn_program(out, env_name, program->path, argv, attrs);
     free(argv);
     return rc;
 }

@@ -11,6 +11,7 @@
  * The child learns the handle's value from the environment variable the
  * core names, in the environment block it is created with.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -18,7 +19,6 @@
 #include "win.h"
 
 #define CREATE_ATTEMPTS 3
-#define VAR_MAX 64 /* the bootstrap variable's name */
 
 /* Set once by mproc__plat_init, under state_lock.  A private lock, not the
  * global one: the core may ask whether we are initialized while it holds
@@ -103,68 +103,114 @@ int mproc__plat_initialized(void)
     return r;
 }
 
-/* Compares an environment entry's name with name, as Windows orders
- * environment blocks: ordinal, case-insensitive.  The name ends at the
- * first '=' after its first character: the per-drive directories Windows
- * keeps in the block have names that begin with one ("=C:=C:\dir"). */
-static int env_name_compare(const wchar_t *entry, const wchar_t *name)
+/* The length of an environment entry's name.  The name ends at the first
+ * '=' after its first character: the per-drive directories Windows keeps
+ * in the block have names that begin with one ("=C:=C:\\dir"). */
+static int env_name_len(const wchar_t *entry)
 {
     const wchar_t *eq = wcschr(entry + 1, L'=');
-    int len = eq != NULL ? (int)(eq - entry) : (int)wcslen(entry);
-    return CompareStringOrdinal(entry, len, name, -1, TRUE) - CSTR_EQUAL;
+    return eq != NULL ? (int)(eq - entry) : (int)wcslen(entry);
 }
 
-/* A copy of this process's environment block with <env_name>=<client>
- * added at its sorted place (CreateProcess documents the block as sorted).
- * The variable is never set in our own environment: other threads could
- * spawn (or read it) at the same time. */
-static int environment_with_bootstrap(const char *env_name, HANDLE client, wchar_t **out)
+/* Orders entries by name as Windows orders environment blocks: ordinal,
+ * case-insensitive (CreateProcess documents the block as sorted). */
+static int env_entry_order(const void *a, const void *b)
 {
-    wchar_t name[VAR_MAX], var[VAR_MAX + 32];
-    int var_len;
-    wchar_t *parent, *block, *dst;
-    size_t k;
-    for (k = 0; env_name[k] != '\0' && k + 1 < VAR_MAX; k++)
-        name[k] = (wchar_t)(unsigned char)env_name[k]; /* an ASCII name */
-    name[k] = L'\0';
-    var_len = swprintf(var, sizeof var / sizeof var[0], L"%ls=%llu", name, (unsigned long long)(uintptr_t)client);
-    parent = GetEnvironmentStringsW();
+    const wchar_t *x = *(const wchar_t *const *)a, *y = *(const wchar_t *const *)b;
+    return CompareStringOrdinal(x, env_name_len(x), y, env_name_len(y), TRUE) - CSTR_EQUAL;
+}
+
+/* Whether entry's name is name (NUL-terminated), without case. */
+static int env_entry_is(const wchar_t *entry, const wchar_t *name)
+{
+    return CompareStringOrdinal(entry, env_name_len(entry), name, -1, TRUE) == CSTR_EQUAL;
+}
+
+/* "name=value" (value NULL: "name"), wide, in a new string. */
+static wchar_t *env_entry_new(const char *name, const char *value)
+{
+    wchar_t *n = mproc__win_wide(name), *v = value ? mproc__win_wide(value) : NULL, *entry = NULL;
+    if (n != NULL && (value == NULL || v != NULL)) {
+        size_t len = wcslen(n) + (v ? wcslen(v) + 1 : 0) + 1;
+        if ((entry = malloc(len * sizeof *entry)) == NULL)
+            mproc__error(MPROC_ENOMEM);
+        else
+            swprintf(entry, len, v ? L"%ls=%ls" : L"%ls", n, v ? v : L"");
+    }
+    free(n);
+    free(v);
+    return entry;
+}
+
+/* This process's environment block with attrs' edits and
+ * <env_name>=<client>, sorted.  The variable is never set in our own
+ * environment: other threads could spawn (or read it) at the same time. */
+static int environment_for_child(const char *env_name, HANDLE client, const mproc__child_attrs *attrs, wchar_t **out)
+{
+    size_t n_attrs = attrs ? attrs->n_env : 0, n_parent = 0, k = 0, total = 1;
+    wchar_t **edits = NULL, **entries = NULL, *parent = NULL, *block, *dst;
     const wchar_t *entry;
-    size_t parent_len = 0;
-    int inserted = 0;
-    if (parent == NULL)
-        return mproc__sys_error((long)GetLastError());
-    for (entry = parent; *entry != L'\0'; entry += wcslen(entry) + 1)
-        ;
-    parent_len = (size_t)(entry - parent);
-    /* entries, our variable and its NUL, and the block's closing NUL */
-    block = malloc((parent_len + (size_t)var_len + 2) * sizeof *block);
-    if (block == NULL) {
-        FreeEnvironmentStringsW(parent);
+    char value[32];
+    int rc = 0;
+
+    snprintf(value, sizeof value, "%llu", (unsigned long long)(uintptr_t)client);
+    /* edits[0] the bootstrap variable, then attrs' as names or entries. */
+    if ((edits = calloc(n_attrs + 1, sizeof *edits)) == NULL)
         return mproc__error(MPROC_ENOMEM);
-    }
-    dst = block;
-    for (entry = parent; *entry != L'\0'; entry += wcslen(entry) + 1) {
-        size_t len = wcslen(entry) + 1;
-        int order = env_name_compare(entry, name);
-        if (order == 0)
-            continue; /* a stale value must not shadow ours */
-        if (order > 0 && !inserted) {
-            memcpy(dst, var, ((size_t)var_len + 1) * sizeof *dst);
-            dst += var_len + 1;
-            inserted = 1;
+    if ((edits[0] = env_entry_new(env_name, value)) == NULL)
+        rc = mproc_last_error();
+    for (size_t i = 0; rc == 0 && i < n_attrs; i++)
+        if ((edits[i + 1] = env_entry_new(attrs->env_names[i], attrs->env_values[i])) == NULL)
+            rc = mproc_last_error();
+    if (rc == 0 && (parent = GetEnvironmentStringsW()) == NULL)
+        rc = mproc__sys_error((long)GetLastError());
+    for (entry = parent; rc == 0 && *entry != L'\0'; entry += wcslen(entry) + 1)
+        n_parent++;
+    if (rc == 0 && (entries = malloc((n_parent + n_attrs + 1) * sizeof *entries)) == NULL)
+        rc = mproc__error(MPROC_ENOMEM);
+    for (entry = parent; rc == 0 && *entry != L'\0'; entry += wcslen(entry) + 1) {
+        int replaced = 0;
+        for (size_t i = 0; i <= n_attrs && !replaced; i++) {
+            /* An edit's name: the entry up to its '=' (or all of it). */
+            wchar_t *eq = wcschr(edits[i] + 1, L'='), saved = 0;
+            if (eq != NULL) {
+                saved = *eq;
+                *eq = L'\0';
+            }
+            replaced = env_entry_is(entry, edits[i]);
+            if (eq != NULL)
+                *eq = saved;
         }
-        memcpy(dst, entry, len * sizeof *dst);
-        dst += len;
+        if (!replaced) /* a stale bootstrap value must not shadow ours */
+            entries[k++] = (wchar_t *)entry;
     }
-    if (!inserted) {
-        memcpy(dst, var, ((size_t)var_len + 1) * sizeof *dst);
-        dst += var_len + 1;
+    for (size_t i = 0; rc == 0 && i <= n_attrs; i++)
+        if (i == 0 || attrs->env_values[i - 1] != NULL)
+            entries[k++] = edits[i];
+    if (rc == 0) {
+        qsort(entries, k, sizeof *entries, env_entry_order);
+        for (size_t i = 0; i < k; i++)
+            total += wcslen(entries[i]) + 1;
+        if ((*out = block = malloc(total * sizeof *block)) == NULL)
+            rc = mproc__error(MPROC_ENOMEM);
     }
-    *dst = L'\0';
-    FreeEnvironmentStringsW(parent);
-    *out = block;
-    return 0;
+    if (rc == 0) {
+        /* Each entry NUL-terminated, and the block ended by one more. */
+        dst = block;
+        for (size_t i = 0; i < k; i++) {
+            size_t len = wcslen(entries[i]) + 1;
+            memcpy(dst, entries[i], len * sizeof *dst);
+            dst += len;
+        }
+        *dst = L'\0';
+    }
+    if (parent != NULL)
+        FreeEnvironmentStringsW(parent);
+    for (size_t i = 0; i <= n_attrs; i++)
+        free(edits[i]);
+    free(edits);
+    free(entries);
+    return rc;
 }
 
 /* What the child inherits: the bootstrap client end and the std streams. */
@@ -187,13 +233,14 @@ static void inherit_add(inherit_set *s, HANDLE h)
  * fails with ERROR_INVALID_PARAMETER; a std stream that is not (e.g. a
  * console or file the program opened itself) is given as an inheritable
  * duplicate, as CPython's subprocess does. */
-static int inherit_set_build(inherit_set *s, HANDLE client)
+static int inherit_set_build(inherit_set *s, HANDLE client, const mproc__child_attrs *attrs)
 {
     static const DWORD which[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
     memset(s, 0, sizeof *s);
     inherit_add(s, client);
     for (int i = 0; i < 3; i++) {
-        HANDLE h = GetStdHandle(which[i]);
+        /* A file or pipe the caller gave for the stream, else ours. */
+        HANDLE h = attrs && attrs->std[i] != MPROC__NO_HANDLE ? (HANDLE)attrs->std[i] : GetStdHandle(which[i]);
         DWORD flags;
         s->std[i] = NULL;
         if (h == NULL || h == INVALID_HANDLE_VALUE)
@@ -225,7 +272,7 @@ static void inherit_set_release(inherit_set *s)
             CloseHandle(s->owned[i]);
 }
 
-static int create_process(const wchar_t *image, wchar_t *cmd, wchar_t *env, inherit_set *inherit,
+static int create_process(const wchar_t *image, wchar_t *cmd, wchar_t *env, const wchar_t *cwd, inherit_set *inherit,
                           PROCESS_INFORMATION *pi)
 {
     STARTUPINFOEXW si;
@@ -258,7 +305,7 @@ static int create_process(const wchar_t *image, wchar_t *cmd, wchar_t *env, inhe
      * none of our code ran there, so starting it again is safe. */
     for (int attempt = 1; rc == 0; attempt++) {
         if (CreateProcessW(image, cmd, NULL, NULL, TRUE, CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT,
-                           env, NULL, &si.StartupInfo, pi))
+                           env, cwd, &si.StartupInfo, pi))
             break;
         if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == CREATE_ATTEMPTS)
             rc = mproc__sys_error((long)GetLastError());
@@ -405,10 +452,13 @@ int mproc__plat_is_program(const char *path)
     return attributes != INVALID_FILE_ATTRIBUTES && !(attributes & FILE_ATTRIBUTE_DIRECTORY);
 }
 
-int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program)
+int mproc__plat_spawn_sets_cwd(void) { return 1; }
+
+int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__program *program,
+                      const mproc__child_attrs *attrs)
 {
     HANDLE server = NULL, client = NULL;
-    wchar_t *env = NULL, *cmd = NULL, *image = NULL;
+    wchar_t *env = NULL, *cmd = NULL, *image = NULL, *cwd = NULL;
     inherit_set inherit;
     PROCESS_INFORMATION pi;
     mproc__child *c;
@@ -430,12 +480,15 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
     c = mproc__win_child_new(NULL, 0, NULL, 0);
     if (c == NULL || cmd == NULL || image == NULL)
         rc = mproc__error(MPROC_ENOMEM);
+    else if (attrs != NULL && attrs->cwd != NULL && (cwd = mproc__win_wide(attrs->cwd)) == NULL)
+        rc = mproc_last_error();
     /* A synchronous pipe: the child reads its record with plain blocking
      * calls before anything else, and only the child end is inheritable. */
     else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 1, &server, &client)) ==
                  0 &&
-             (rc = environment_with_bootstrap(env_name, client, &env)) == 0 && (rc = inherit_set_build(&inherit, client)) == 0 &&
-             (rc = create_process(image, cmd, env, &inherit, &pi)) == 0) {
+             (rc = environment_for_child(env_name, client, attrs, &env)) == 0 &&
+             (rc = inherit_set_build(&inherit, client, attrs)) == 0 &&
+             (rc = create_process(image, cmd, env, cwd, &inherit, &pi)) == 0) {
         CloseHandle(pi.hThread);
         c->handle = pi.hProcess;
         c->pid = pi.dwProcessId;
@@ -456,5 +509,11 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
     free(cmd);
     free(image);
     free(c);
+    /* CreateProcess reports a directory it cannot enter as its own failure. */
+    if (rc == MPROC_ESYS && cwd != NULL && mproc__plat_check_dir(attrs->cwd) != 0) {
+        (void)mproc__sys_error(ERROR_DIRECTORY);
+        rc = mproc__errorf(MPROC_ESYS, "cannot start the child in working directory '%s'", attrs->cwd);
+    }
+    free(cwd);
     return rc;
 }

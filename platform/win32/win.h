@@ -55,4 +55,10 @@ DWORD mproc__win_ms(double seconds);
  * count is only as precise as the system timer tick. */
 DWORD mproc__win_wait(const HANDLE *hs, DWORD n, double timeout);
 
+/* ---- attrs.c ----------------------------------------------------------- */
+
+/* A UTF-8 string as a new wide one (free it); NULL with the last error set
+ * (MPROC_ENOMEM, MPROC_ESYS for invalid UTF-8). */
+wchar_t *mproc__win_wide(const char *utf8);
+
 #endif /* MPROC_WIN_H */

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "seeds";
     mproc_args *a = mproc_args_new();
-    mproc__record rec = {MPROC__BOOT_RUN, "worker", "Process-1", 0, 1234, NULL, 0, MPROC__NO_HANDLE};
+    mproc__record rec = {MPROC__BOOT_RUN, "worker", "Process-1", 0, 1234, NULL, 0, MPROC__NO_HANDLE, NULL};
     mproc__encoded enc;
     mproc__buf b = {0};
     mproc__handle hs[MPROC__MAX_HANDLES];
@@ -53,6 +53,17 @@ int main(int argc, char **argv)
     if (mproc__record_encode(&enc, &rec) == 0) {
         save(dir, "record", "run", enc.buf.data, enc.buf.len);
         mproc__buf_free(&enc.buf);
+    }
+    {
+        /* the same with a child's attributes (no std handles: a seed has none) */
+        char *names[2] = {"ADDED", "GONE"}, *values[2] = {"value", NULL};
+        mproc__child_attrs attrs = {2, names, values, "/tmp", {MPROC__NO_HANDLE, MPROC__NO_HANDLE, MPROC__NO_HANDLE}};
+        rec.attrs = &attrs;
+        if (mproc__record_encode(&enc, &rec) == 0) {
+            save(dir, "record", "run_with_attrs", enc.buf.data, enc.buf.len);
+            mproc__buf_free(&enc.buf);
+        }
+        rec.attrs = NULL;
     }
     rec.kind = MPROC__BOOT_FORKSERVER;
     rec.target = "";
