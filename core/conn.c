@@ -180,7 +180,7 @@ static int read_part(mproc_conn *c, unsigned char *p, size_t want, size_t *got, 
         if (n == 0) {
             if (!blocking || left > 0 || mproc__plat_now() >= deadline)
                 return MPROC_ETIMEDOUT;
-            continue; /* another process took the bytes: wait again */
+            continue; /* Windows: another process took the bytes; wait again */
         }
         *got += (size_t)n;
     }

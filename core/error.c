@@ -13,6 +13,10 @@ static MPROC_TLS long last_os_error;
 static MPROC_TLS char last_detail[MPROC__DETAIL_MAX];
 /* mproc_last_error_message's answer when there is no detail. */
 static MPROC_TLS char last_sentence[96];
+/* core/object.h: the checks made by this thread, and their count when
+ * the detail was set. */
+MPROC_TLS unsigned mproc__check_count;
+static MPROC_TLS unsigned detail_checks;
 
 int mproc_last_error(void) { return last_error; }
 
@@ -38,7 +42,9 @@ int mproc__error(int code)
 
 int mproc__raise(int code)
 {
-    if (code != last_error)
+    /* The detail is kept when it came with this code in this call: no
+     * public call began (no object was checked) since it was set. */
+    if (code != last_error || detail_checks != mproc__check_count)
         return mproc__error(code);
     return code;
 }
@@ -51,6 +57,7 @@ int mproc__error_detail(int code, const char *detail)
     last_error = code;
     memcpy(last_detail, detail, n);
     last_detail[n] = '\0';
+    detail_checks = mproc__check_count;
     return code;
 }
 

@@ -21,7 +21,8 @@ int mproc__error(int code);
 /* Same, keeping detail (truncated) for mproc_last_error_message. */
 int mproc__error_detail(int code, const char *detail);
 /* Passes on code from an inner call: as mproc__error, but a detail that
- * call gave the same code is kept. */
+ * call gave the same code is kept (one given in an earlier public call,
+ * before the latest object check, is not: core/object.h). */
 int mproc__raise(int code);
 /* Sets code with the formatted detail, prefixed by the code's sentence,
  * and sends that line to the log hook at ERROR level. */

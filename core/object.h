@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform.h" /* MPROC_TLS */
+
 typedef struct {
     uint32_t tag;
 } mproc__obj;
@@ -51,11 +53,17 @@ typedef struct {
  * the object, so the tag must come first. */
 #define MPROC__TAG_FIRST(type) _Static_assert(offsetof(type, obj) == 0, #type " must begin with its mproc__obj")
 
+/* Counts this thread's checks (core/error.c): a check starts a public
+ * call, so an error detail set before the latest check belongs to an
+ * earlier call, and a code passed on now (mproc__raise) must not keep it. */
+extern MPROC_TLS unsigned mproc__check_count;
+
 /* 1 when obj (NULL allowed) is a live object tagged tag: one compare on
  * the path of every public call.  obj must point to a struct whose first
  * member is an mproc__obj, or to memory at least that large. */
 static inline int mproc__is(const void *obj, uint32_t tag)
 {
+    mproc__check_count++;
     return obj != NULL && ((const mproc__obj *)obj)->tag == tag;
 }
 

@@ -114,6 +114,9 @@ static void reap_detached(void)
     tracked *done = NULL;
     int code;
 
+    /* A wait may log (a forkserver found dead): the hook runs after the
+     * global lock is let go, never under it. */
+    mproc__log_hold();
     mproc__plat_global_lock();
     for (tracked *t = children, *next; t; t = next) {
         next = t->next;
@@ -124,6 +127,7 @@ static void reap_detached(void)
         }
     }
     mproc__plat_global_unlock();
+    mproc__log_release();
     while (done) {
         tracked *t = done;
         done = t->next;
@@ -800,7 +804,9 @@ int mproc_active_children(mproc_process **out, size_t cap)
     reap_detached();
     /* The global lock keeps every listed object alive (mproc_process_free
      * takes it to unlink its entry); ended children are reaped here, as
-     * CPython's _cleanup() does, so their exit codes are recorded. */
+     * CPython's _cleanup() does, so their exit codes are recorded.  A
+     * wait may log: the hook runs once the lock is let go. */
+    mproc__log_hold();
     mproc__plat_global_lock();
     for (tracked *t = children; t; t = t->next) {
         mproc_process *p = t->owner;
@@ -824,6 +830,7 @@ int mproc_active_children(mproc_process **out, size_t cap)
         n++;
     }
     mproc__plat_global_unlock();
+    mproc__log_release();
     return n > (size_t)INT_MAX ? INT_MAX : (int)n;
 }
 
@@ -838,6 +845,7 @@ void mproc_process_free(mproc_process *p)
     /* In a forked child the tracking entry is the parent's: leave it. */
     ours = p->owner_pid == mproc__plat_getpid();
     if (t && ours) {
+        mproc__log_hold(); /* a wait may log: not under the global lock */
         mproc__plat_global_lock();
         t->owner = NULL;
         if (exiting || t->ops->wait(t->child, 0, &code) != 0) {
@@ -847,6 +855,7 @@ void mproc_process_free(mproc_process *p)
             list_remove(t);
         }
         mproc__plat_global_unlock();
+        mproc__log_release();
         if (t)
             tracked_free(t);
     }

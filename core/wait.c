@@ -67,7 +67,8 @@ int mproc_wait(void *const objects[], size_t n, double timeout, int ready[])
         mproc__handle h = MPROC__NO_HANDLE;
         kind[i] = BY_HANDLE;
         if (mproc__is(objects[i], MPROC__T_CONN)) {
-            h = mproc__conn_sentinel(objects[i]);
+            if ((h = mproc__conn_sentinel(objects[i])) == MPROC__NO_HANDLE)
+                return mproc__errorf(MPROC_ESTATE, "a send-only connection (item %zu) is never ready to receive", i);
         } else if (mproc__is(objects[i], MPROC__T_PROCESS)) {
             intptr_t s;
             if ((rc = mproc_process_sentinel(objects[i], &s)) != 0)

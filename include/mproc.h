@@ -922,7 +922,11 @@ MPROC_API int mproc_conn_send(mproc_conn *conn, const void *data, size_t len);
  * MPROC_ETIMEDOUT (a message half received is kept for the next call),
  * MPROC_ECLOSED when the peer closed, MPROC_EBROKEN for a malformed frame
  * (the connection stays broken), MPROC_ETOOBIG for a header announcing more
- * than the maximum (also breaking it), MPROC_ESTATE on a send-only end. */
+ * than the maximum (also breaking it), MPROC_ESTATE on a send-only end.
+ * One receiving process per end, as in CPython: a timed receive waits for
+ * the end to be readable, then reads, so if another process reading the
+ * same end takes the message in between, the read waits for the next one
+ * past the timeout. */
 MPROC_API int mproc_conn_recv(mproc_conn *conn, void **data, size_t *len, double timeout);
 /** Reads plain bytes, not a message: what a child wrote to a standard
  * stream given with mproc_process_set_stdio_conn.  Waits up to timeout for

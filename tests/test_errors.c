@@ -137,6 +137,32 @@ static void test_name_taken_twice_names_it(void)
     CU_ASSERT(contains(mproc_last_error_message(), "\"errors_taken_twice\""));
 }
 
+static int wait_for_gate(mproc_args *a)
+{
+    return tu_gate_wait(mproc_args_str(a, 0), 60) == 0 ? 0 : 1;
+}
+MPROC_TARGET(wait_for_gate);
+
+static void test_a_later_failure_with_the_same_code_does_not_repeat_an_old_detail(void)
+{
+    char gate[64];
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    tu_gate_name(gate);
+    CU_ASSERT_EQUAL_FATAL(tu_gate_create(gate), 0);
+    CU_ASSERT_EQUAL(mproc_args_add_str(a, gate), 0);
+    p = tu_start(wait_for_gate, a);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(mproc_process_start(p), MPROC_ESTATE);
+    CU_ASSERT(contains(mproc_last_error_message(), "started only once"));
+    /* Another ESTATE, from a call that has no detail of its own. */
+    CU_ASSERT_EQUAL(mproc_process_set_daemon(p, 1), MPROC_ESTATE);
+    CU_ASSERT_STRING_EQUAL(mproc_last_error_message(), mproc_strerror(MPROC_ESTATE));
+    tu_gate_release(gate);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    tu_gate_destroy(gate);
+}
+
 static void test_os_error_names_its_number(void)
 {
 #if TEST_POSIX
@@ -293,6 +319,7 @@ static void register_tests(void)
         TU_TEST(test_peer_gone_gives_eclosed_and_its_sentence),
         TU_TEST(test_lock_timeout_gives_etimedout_and_its_sentence),
         TU_TEST(test_name_taken_twice_names_it),
+        TU_TEST(test_a_later_failure_with_the_same_code_does_not_repeat_an_old_detail),
         TU_TEST(test_os_error_names_its_number),
         TU_TEST(test_log_to_stderr_writes_level_name_and_pid),
         TU_TEST(test_unregistered_target_is_named_in_the_message),

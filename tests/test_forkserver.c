@@ -131,6 +131,25 @@ static void test_kill_ends_a_child_of_a_killed_forkserver(void)
     mproc_process_free(p);
 }
 
+static void test_active_children_returns_after_the_forkserver_was_killed(void)
+{
+    char gate[64];
+    mproc_process *p, *listed[4];
+    int n;
+
+    TU_SKIP_IF(tu_method() != MPROC_FORKSERVER, NOT_FORKSERVER);
+    p = start_blocked(gate);
+    kill_server();
+    /* Finding the child's server gone logs a warning: the hook must not be
+     * called under the lock the listing holds (it once waited on itself). */
+    n = mproc_active_children(listed, 4);
+    CU_ASSERT(n == 0 || n == 1);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    tu_gate_release(gate);
+    tu_gate_destroy(gate);
+    mproc_process_free(p);
+}
+
 /* Collects what the log hook receives. */
 static char logged[2048];
 static void keep_log(int level, const char *msg, void *ud)
@@ -274,6 +293,7 @@ static void test_server_that_cannot_fork_is_replaced_once_the_limit_is_lifted(vo
 static CU_TestInfo tests[] = {
     TU_TEST(test_child_of_a_killed_forkserver_is_reported_ended_only_once_it_no_longer_runs),
     TU_TEST(test_kill_ends_a_child_of_a_killed_forkserver),
+    TU_TEST(test_active_children_returns_after_the_forkserver_was_killed),
     TU_TEST(test_death_of_the_forkserver_is_reported_through_the_log_hook),
     TU_TEST(test_start_right_after_the_forkserver_was_killed_starts_a_new_one),
     TU_TEST(test_start_after_a_refused_server_spawn_retries_once_the_limit_is_lifted),

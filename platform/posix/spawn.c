@@ -240,7 +240,7 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
     short flags = POSIX_SPAWN_SETSIGMASK;
     mproc__child *c;
     char **env, *entry = NULL;
-    int sv[2], err;
+    int sv[2], err, moved[3] = {-1, -1, -1};
     pid_t pid;
 
     if (!(c = mproc__posix_child_new()))
@@ -267,11 +267,16 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    /* The std streams first: a file opened for them may sit at
+    /* The std streams first, each from a copy above BOOTSTRAP_FD: a file
+     * opened for them may sit at 0-2 (dup2 onto itself would keep its
+     * close-on-exec flag, and an earlier dup2 could overwrite it) or at
      * BOOTSTRAP_FD, which the channel then takes. */
-    for (int i = 0; attrs && i < 3; i++)
-        if (attrs->std[i] != MPROC__NO_HANDLE)
-            posix_spawn_file_actions_adddup2(&fa, (int)attrs->std[i], i);
+    for (int i = 0; attrs && i < 3; i++) {
+        if (attrs->std[i] == MPROC__NO_HANDLE)
+            continue;
+        moved[i] = fcntl((int)attrs->std[i], F_DUPFD_CLOEXEC, BOOTSTRAP_FD + 1);
+        posix_spawn_file_actions_adddup2(&fa, moved[i] >= 0 ? moved[i] : (int)attrs->std[i], i);
+    }
     posix_spawn_file_actions_adddup2(&fa, sv[1], BOOTSTRAP_FD);
 #if MPROC_HAVE_SPAWN_ADDCHDIR
     if (attrs && attrs->cwd)
@@ -303,6 +308,9 @@ static int spawn_program(mproc__child **out, const char *env_name, const char *p
 #endif
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < 3; i++)
+        if (moved[i] >= 0)
+            close(moved[i]);
     free(env);
     free(entry);
     close(sv[1]);

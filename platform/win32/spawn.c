@@ -484,7 +484,7 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
         rc = mproc_last_error();
     /* A synchronous pipe: the child reads its record with plain blocking
      * calls before anything else, and only the child end is inheritable. */
-    else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 1, &server, &client)) ==
+    else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 0, 1, &server, &client)) ==
                  0 &&
              (rc = environment_for_child(env_name, client, attrs, &env)) == 0 &&
              (rc = inherit_set_build(&inherit, client, attrs)) == 0 &&

@@ -35,10 +35,11 @@ struct mproc__child {
 mproc__child *mproc__win_child_new(HANDLE handle, DWORD pid, HANDLE channel, int is_thread);
 
 /* pipe.c: a connected named pipe.  server_mode PIPE_ACCESS_DUPLEX or
- * _INBOUND, client_access what the client end may do, flags 0 or
- * FILE_FLAG_OVERLAPPED (both ends).  Only the client end may be inheritable. */
-int mproc__win_pipe_pair(DWORD server_mode, DWORD client_access, DWORD flags, int client_inheritable, HANDLE *server,
-                         HANDLE *client);
+ * _INBOUND, client_access what the client end may do, server_flags and
+ * client_flags 0 or FILE_FLAG_OVERLAPPED.  Only the client end may be
+ * inheritable. */
+int mproc__win_pipe_pair(DWORD server_mode, DWORD client_access, DWORD server_flags, DWORD client_flags,
+                         int client_inheritable, HANDLE *server, HANDLE *client);
 
 /* wait.c: whether a pipe error means the peer has gone: the other end was
  * closed (ERROR_BROKEN_PIPE; also what a dead child's end gives), is being
