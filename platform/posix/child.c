@@ -138,25 +138,31 @@ mproc__handle mproc__plat_child_sentinel(mproc__child *c) { return c->sentinel; 
 
 long mproc__plat_child_pid(mproc__child *c) { return c->reap_thread ? (long)getpid() : (long)c->pid; }
 
-/* Collects the end of c if it has ended; caller holds c->mu.  block: the
+/* Collects the end of c if it has ended; caller holds c->mu.  block 1: the
  * sentinel fired, so the end is certain and waitpid may block briefly (a
- * descriptor can read EOF a moment before the exiting process is reapable). */
+ * descriptor can read EOF a moment before the exiting process is
+ * reapable); 0: only if reapable now; SENTINEL_SAYS: 1 if the sentinel
+ * has fired, else 0. */
+#define SENTINEL_SAYS 2
 static void try_reap(mproc__child *c, int block)
 {
     if (c->reap_thread) {
-        if (!block && mproc__posix_wait_readable(c->sentinel, 0) != 1)
+        if (block != 1 && mproc__posix_wait_readable(c->sentinel, 0) != 1)
             return;
         c->code = c->reap_thread(c);
         c->done = 1;
     } else {
         int status;
         pid_t r;
-        /* A sentinel that fired means the child ends now: an EOF pipe
-         * closes a moment before its process is reapable, and a caller
-         * told by the sentinel (mproc_process_sentinel, mproc_wait) then
-         * joins with a timeout of 0, which must find it ended. */
-        if (!block && c->sentinel >= 0 && mproc__posix_wait_readable(c->sentinel, 0) == 1)
-            block = 1;
+        /* SENTINEL_SAYS: a sentinel that fired means the child ends now:
+         * an EOF pipe closes a moment before its process is reapable, and a
+         * caller told by the sentinel (mproc_process_sentinel, mproc_wait)
+         * then joins with a timeout of 0, which must find it ended.  A
+         * signal asks without it: a spawned child that dropped its
+         * bootstrap channel (the sentinel without pidfd) before its
+         * mproc_init may run on, and is killed rather than waited for. */
+        if (block == SENTINEL_SAYS)
+            block = c->sentinel >= 0 && mproc__posix_wait_readable(c->sentinel, 0) == 1;
         do
             r = waitpid(c->pid, &status, block ? 0 : WNOHANG);
         while (r < 0 && errno == EINTR);
@@ -178,7 +184,7 @@ int mproc__plat_child_wait(mproc__child *c, double timeout, int *code)
 
     pthread_mutex_lock(&c->mu);
     if (!c->done && timeout == 0)
-        try_reap(c, 0);
+        try_reap(c, SENTINEL_SAYS);
     if (c->done) {
         *code = c->code;
         pthread_mutex_unlock(&c->mu);
