@@ -298,7 +298,10 @@ static void test_plugin_target_is_reported_by_the_child(void)
         CU_FAIL(dlerror());
         return;
     }
-    *(void **)&get = dlsym(lib, "plugin_target_fn");
+    {
+        void *found = dlsym(lib, "plugin_target_fn");
+        memcpy(&get, &found, sizeof get); /* a function pointer, without type punning */
+    }
     CU_ASSERT_FATAL(get != NULL);
     check_unknown_in_new_process(get(), "plugin_target", 7);
     /* The plugin stays loaded: its target is registered with its address. */

@@ -36,14 +36,20 @@ static int load_module(void)
             *p = '\\'; /* LoadLibrary wants backslashes */
     if (!(lib = LoadLibraryA(path)))
         return -1;
-    *(FARPROC *)&get = GetProcAddress(lib, "module_echo_fn");
+    {
+        FARPROC found = GetProcAddress(lib, "module_echo_fn");
+        memcpy(&get, &found, sizeof get); /* a function pointer, without type punning */
+    }
 #else
     void *lib = dlopen(MPROC_TEST_SPAWN_MODULE, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         fprintf(stderr, "%s\n", dlerror());
         return -1;
     }
-    *(void **)&get = dlsym(lib, "module_echo_fn");
+    {
+        void *found = dlsym(lib, "module_echo_fn");
+        memcpy(&get, &found, sizeof get); /* a function pointer, without type punning */
+    }
 #endif
     if (!get)
         return -1;

@@ -6,6 +6,7 @@
  *   plugin_host PATH-TO-PLUGIN
  */
 #include <stdio.h>
+#include <string.h>
 
 #if defined(_WIN32)
 #include <windows.h>
@@ -29,7 +30,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot load %s: Windows error %lu\n", argv[1], (unsigned long)GetLastError());
             return 2;
         }
-        *(FARPROC *)&run = GetProcAddress(plugin, "plugin_run");
+        FARPROC found = GetProcAddress(plugin, "plugin_run");
+        memcpy(&run, &found, sizeof run); /* a function pointer, without type punning */
     }
 #else
     {
@@ -38,7 +40,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot load %s: %s\n", argv[1], dlerror());
             return 2;
         }
-        *(void **)&run = dlsym(plugin, "plugin_run");
+        void *found = dlsym(plugin, "plugin_run");
+        memcpy(&run, &found, sizeof run); /* a function pointer, without type punning */
     }
 #endif
     if (!run) {
