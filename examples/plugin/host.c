@@ -24,8 +24,13 @@ int main(int argc, char **argv)
     }
 #if defined(_WIN32)
     {
-        /* The plugin's own directory is searched for the DLLs it needs. */
-        HMODULE plugin = LoadLibraryExA(argv[1], NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+        /* The plugin's own directory is searched for the DLLs it needs,
+         * which LOAD_WITH_ALTERED_SEARCH_PATH does only for a full path with
+         * backslashes: GetFullPathName makes one of what the user typed
+         * (a relative path, or forward slashes as a POSIX shell passes them). */
+        char path[MAX_PATH];
+        DWORD n = GetFullPathNameA(argv[1], (DWORD)sizeof path, path, NULL);
+        HMODULE plugin = n > 0 && n < sizeof path ? LoadLibraryExA(path, NULL, LOAD_WITH_ALTERED_SEARCH_PATH) : NULL;
         if (!plugin) {
             fprintf(stderr, "cannot load %s: Windows error %lu\n", argv[1], (unsigned long)GetLastError());
             return 2;
