@@ -231,6 +231,8 @@ int mproc__write_fully(mproc__handle h, const void *buf, size_t len);
  * context's queue (readiness is then mproc__queue_ready alone). */
 mproc__handle mproc__queue_wait_handle(mproc_queue *q);
 int mproc__queue_ready(mproc_queue *q);
+/* A process queue: no read-ahead from now on, in any process (mproc_object_fd). */
+int mproc__queue_read_one_at_a_time(mproc_queue *q);
 int mproc__event_ready(mproc_event *e);
 
 /* Tests only (core/queue.c). */

@@ -25,8 +25,12 @@
 
 #include "platform.h" /* MPROC_TLS */
 
+/* on_free: mproc_object_on_free's hook (core/object.c), called once by
+ * mproc__obj_clear when the object is freed; NULL when none is set. */
 typedef struct {
     uint32_t tag;
+    void (*on_free)(void *object, void *arg);
+    void *on_free_arg;
 } mproc__obj;
 
 /* Four characters, "mp" then two naming the type (a memory dump shows
@@ -73,12 +77,26 @@ static inline int mproc__is_queue(const void *obj)
     return mproc__is(obj, MPROC__T_QUEUE) || mproc__is(obj, MPROC__T_QUEUE_LOCAL);
 }
 
-static inline void mproc__obj_init(mproc__obj *o, uint32_t tag) { o->tag = tag; }
+static inline void mproc__obj_init(mproc__obj *o, uint32_t tag)
+{
+    o->tag = tag;
+    o->on_free = NULL;
+    o->on_free_arg = NULL;
+}
 
 /* Before the memory is released: a later call on the object (a double
  * free) then finds no tag while the memory is still there.  A volatile
  * store, or the compiler may drop it as a store to memory about to be
- * freed. */
-static inline void mproc__obj_clear(mproc__obj *o) { *(volatile uint32_t *)&o->tag = 0; }
+ * freed.  Then the free hook, if any, once (o is the object: its header
+ * comes first). */
+static inline void mproc__obj_clear(mproc__obj *o)
+{
+    void (*hook)(void *, void *) = o->on_free;
+    *(volatile uint32_t *)&o->tag = 0;
+    if (hook) {
+        o->on_free = NULL;
+        hook(o, o->on_free_arg);
+    }
+}
 
 #endif /* MPROC_OBJECT_H */

@@ -98,6 +98,10 @@ void mproc__plat_close(mproc__handle h);
  * the platform's limit (64).  Readiness may be stale by the time the
  * caller reads: another reader can take the data first. */
 int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready);
+/* 1 when sentinels and pipes are file descriptors the caller's own poll()
+ * waits on (POSIX); 0 when only mproc__plat_wait_handles can wait on them
+ * (Windows: an anonymous pipe signals nothing). */
+int mproc__plat_handles_are_fds(void);
 /* Sleeps for about seconds (>= 0; a wait for what has no handle, in
  * slices: mproc_wait's events and queues when there is no handle to wait
  * on meanwhile).  Any thread; may end early on a signal. */

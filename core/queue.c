@@ -46,6 +46,7 @@ typedef struct {
     atomic_long items;      /* put and not yet got */
     atomic_long unfinished; /* joinable: put and not yet task_done */
     atomic_int broken;
+    atomic_int one_at_a_time; /* no read-ahead: mproc_object_fd was asked for the pipe */
 } queue_state;
 
 /* The read-ahead: the pipe's next bytes, data[start, end), read by one
@@ -487,11 +488,14 @@ static long read_first(mproc_queue *q, unsigned char *p, size_t n, double timeou
 }
 
 /* With the reader lock held: one read of whatever the pipe has into the
- * read-ahead's free space, mid-message (waiting as read_more does).  Never
- * called when it is full: the frame being read fits before its end. */
-static int readahead_fill(mproc_queue *q, readahead *ra)
+ * read-ahead's free space, mid-message (waiting as read_more does), or,
+ * when the queue reads one item at a time, of no more than the need bytes
+ * the frame being read lacks.  Never called when it is full: the frame
+ * being read fits before its end. */
+static int readahead_fill(mproc_queue *q, readahead *ra, size_t need, int one)
 {
-    long got = read_more(q, ra->data + ra->end, READAHEAD_SIZE - ra->end);
+    size_t room = READAHEAD_SIZE - ra->end;
+    long got = read_more(q, ra->data + ra->end, one && need < room ? need : room);
     if (got < 0)
         return (int)got;
     ra->end += (uint32_t)got;
@@ -517,12 +521,12 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
     readahead *ra = q->b.area;
     unsigned char *body;
     size_t have;
-    int rc = 0;
+    int rc = 0, one = atomic_load(&state_of(q)->one_at_a_time);
 
     if (ra->start > ra->end || ra->end > READAHEAD_SIZE)
         return mark_broken(q); /* not what any reader leaves behind */
     if (ra->start == ra->end) {
-        long got = read_first(q, ra->data, ra->after_large ? MPROC__MSG_HDR : READAHEAD_SIZE, timeout);
+        long got = read_first(q, ra->data, ra->after_large || one ? MPROC__MSG_HDR : READAHEAD_SIZE, timeout);
         if (got <= 0)
             return got == 0 ? MPROC_EEMPTY : (int)got;
         ra->start = 0;
@@ -531,7 +535,7 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
     if (ra->start + MPROC__MSG_HDR > READAHEAD_SIZE)
         readahead_compact(ra);
     while (rc == 0 && ra->end - ra->start < MPROC__MSG_HDR)
-        rc = readahead_fill(q, ra);
+        rc = readahead_fill(q, ra, MPROC__MSG_HDR - (ra->end - ra->start), one);
     if (rc != 0)
         return rc;
     if (mproc__msg_parse(ra->data + ra->start, q->max_msg, len) != 0)
@@ -542,7 +546,7 @@ static int read_message(mproc_queue *q, void **data, size_t *len, double timeout
         if (ra->start + MPROC__MSG_HDR + *len > READAHEAD_SIZE)
             readahead_compact(ra);
         while (rc == 0 && ra->end - ra->start - MPROC__MSG_HDR < *len)
-            rc = readahead_fill(q, ra);
+            rc = readahead_fill(q, ra, MPROC__MSG_HDR + *len - (ra->end - ra->start), one);
     }
     have = ra->end - ra->start - MPROC__MSG_HDR; /* of the body */
     if (rc == 0 && have >= *len) {
@@ -808,6 +812,16 @@ int mproc__queue_ready(mproc_queue *q)
 }
 
 mproc__handle mproc__queue_write_handle(mproc_queue *q) { return q->wr; }
+
+/* mproc_object_fd: from now on no consumer keeps items in the read-ahead,
+ * so that the pipe is readable whenever one is left. */
+int mproc__queue_read_one_at_a_time(mproc_queue *q)
+{
+    if (is_broken(q))
+        return MPROC_EBROKEN;
+    atomic_store(&state_of(q)->one_at_a_time, 1);
+    return 0;
+}
 
 int mproc__queue_hold_reader_mid_message(mproc_queue *q)
 {

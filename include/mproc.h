@@ -768,6 +768,95 @@ MPROC_API int mproc_wait(void *const objects[], size_t n, double timeout, int re
 /** @} */
 
 /* ------------------------------------------------------------------ */
+/* Objects of any type                                                 */
+/* ------------------------------------------------------------------ */
+/**
+ * @defgroup mproc_objects Objects of any type
+ * For code that holds mproc objects without knowing their type: a layer
+ * that ties them to another library's lifetimes (an APR pool, a GLib main
+ * context, a C++ owner) or waits on them in another event loop.
+ * include/mproc_apr.h is built on these calls alone.
+ * @{
+ */
+
+/** The type of an object, as mproc_object_type tells it. */
+typedef enum {
+    MPROC_TYPE_NONE = 0, /**< not a live mproc object: NULL, freed, or other memory */
+    MPROC_TYPE_PROCESS,  /**< mproc_process */
+    MPROC_TYPE_QUEUE,    /**< mproc_queue, of any kind and context */
+    MPROC_TYPE_CONN,     /**< mproc_conn */
+    MPROC_TYPE_SHM,      /**< mproc_shm */
+    MPROC_TYPE_LOCK,     /**< mproc_lock (Lock or RLock, any context) */
+    MPROC_TYPE_SEM,      /**< mproc_sem */
+    MPROC_TYPE_EVENT,    /**< mproc_event */
+    MPROC_TYPE_COND,     /**< mproc_cond */
+    MPROC_TYPE_BARRIER,  /**< mproc_barrier */
+    MPROC_TYPE_POOL,     /**< mproc_pool */
+    MPROC_TYPE_RESULT,   /**< mproc_result */
+    MPROC_TYPE_ARGS      /**< mproc_args */
+} mproc_type;
+
+/** The type of object, MPROC_TYPE_NONE when it is not a live mproc object
+ * (NULL, or an object already freed while its memory still holds the
+ * cleared header: best effort, as every call's check).  Never fails. */
+MPROC_API mproc_type mproc_object_type(const void *object);
+
+/** Frees object with its type's own call (mproc_process_free,
+ * mproc_queue_free, mproc_conn_close, mproc_shm_free, mproc_lock_free,
+ * mproc_sem_free, mproc_event_free, mproc_cond_free, mproc_barrier_free,
+ * mproc_pool_free, mproc_result_free, mproc_args_free), with that call's
+ * semantics: a running process is not stopped, a pool is terminated and
+ * joined.  In a fork child, each of them releases only this process's
+ * handles and memory and leaves what the parent uses as it is.  NULL or
+ * an object that is not live does nothing. */
+MPROC_API void mproc_object_free(void *object);
+
+/** The hook mproc_object_on_free sets: called with the object being freed
+ * and the arg given with it. */
+typedef void (*mproc_free_hook)(void *object, void *arg);
+
+/** Has hook(object, arg) called once when object is freed, by whichever
+ * call frees it (its own free call or mproc_object_free), so that an owner that keeps the object in a list of
+ * its own (an APR pool's cleanups) forgets it and does not free it twice.
+ * The hook runs in the freeing thread while the object is being torn
+ * down: it may use object only as a key (compare it, remove it from a
+ * list), never call mproc on it.  In a fork child the hook is the one the
+ * parent set, and runs when the child frees its copy.  A hook NULL
+ * removes the one set.  Returns 0, MPROC_EINVAL (not a live object),
+ * MPROC_EEXIST (a hook is already set: remove it first). */
+MPROC_API int mproc_object_on_free(void *object, mproc_free_hook hook, void *arg);
+
+/** Stores in *fd a file descriptor that becomes readable when object is
+ * ready as mproc_wait tells it, for a poll()/select()/epoll/kqueue loop of
+ * the caller's own (APR's apr_pollset, libuv's uv_poll, GLib's GSource):
+ * - a process: its sentinel, as mproc_process_sentinel (readable once it
+ *   ended; then mproc_process_join(p, 0));
+ * - a connection: its receiving pipe, readable when a message or end of
+ *   file is there (a send-only end: MPROC_ESTATE);
+ * - a process queue: its pipe, readable when an item may be got.  Other
+ *   consumers may take it first: get with a timeout of 0 and expect
+ *   MPROC_EEMPTY.  A queue's consumers normally read many small items
+ *   with one read and keep those they did not take in the queue's shared
+ *   memory, where no descriptor announces them; from this call on, every
+ *   consumer of this queue, in every process, reads one item at a time,
+ *   so that the pipe stays readable while an item is left (small items
+ *   then cost about one read each).  Call it before the queue's first get
+ *   in any process: items already read ahead by then are announced only
+ *   when a get takes them.
+ * The descriptor stays the object's: valid until the object is freed,
+ * never to be closed, read or written; only wait on it for reading, and
+ * remove it from the loop before freeing the object.  Returns 0,
+ * MPROC_EINVAL (not a live object, fd NULL), MPROC_ENOTSUP for objects
+ * that have no descriptor (events, locks and the other synchronization
+ * objects, shared memory, pools, the thread context's queues: use
+ * mproc_wait) and on systems whose pipes are not descriptors a poll
+ * waits on (Windows: mproc_process_sentinel's HANDLE and mproc_wait
+ * instead), MPROC_ESTATE (a process not started, or not this process's). */
+MPROC_API int mproc_object_fd(void *object, intptr_t *fd);
+
+/** @} */
+
+/* ------------------------------------------------------------------ */
 /* Queues (multiprocessing.Queue, SimpleQueue, JoinableQueue)          */
 /* ------------------------------------------------------------------ */
 /**

@@ -35,6 +35,8 @@ static int poll_until(struct pollfd *fds, size_t n, double timeout)
     }
 }
 
+int mproc__plat_handles_are_fds(void) { return 1; }
+
 int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready)
 {
     struct pollfd fds[MAX_WAIT];

@@ -158,6 +158,8 @@ int mproc__plat_readable(mproc__handle h, double timeout)
     return rc < 0 ? rc : ready;
 }
 
+int mproc__plat_handles_are_fds(void) { return 0; }
+
 int mproc__plat_wait_handles(const mproc__handle *hs, size_t n, double timeout, int *ready)
 {
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
