@@ -5,7 +5,8 @@
 # a queue, the parent checks it; exit 0):
 #   find_package      find_package(mproc REQUIRED) + mproc::mproc against an
 #                     installed mproc; with both flavours installed,
-#                     mproc::mproc follows the consumer's BUILD_SHARED_LIBS
+#                     mproc::mproc follows the consumer's BUILD_SHARED_LIBS;
+#                     and mproc::apr (tests/consumers/apr) over each
 #   pkg_config        cc app.c $(pkg-config --cflags --libs [--static] mproc)
 #   add_subdirectory  mproc's source tree inside a parent project that cannot
 #                     find CUnit: it configures (mproc's tests are off), its
@@ -26,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . ci/lib.sh
 
-ci/deps.sh build-essential cmake pkg-config
+ci/deps.sh build-essential cmake pkg-config libapr1-dev
 build="$(abs_dir "${1:-build/consumers}")"
 rm -rf "${build:?}"/*
 src="$PWD"
@@ -92,6 +93,17 @@ for row in "static static - static" "shared shared - shared" "shared-off shared 
   cmake --build "$b" >/dev/null
   links "$b/app" "$want"
   run "find_package, $flavour install${flags[*]:+ ${flags[*]}}: $want library" "$b/app"
+done
+
+# ---- find_package: mproc::apr -------------------------------------------------
+# The APR component, installed beside either flavour when APR was found.
+for flavour in static shared; do
+  b="$build/find_package-apr-$flavour"
+  [ -f "$build/prefix-$flavour/include/mproc_apr.h" ] || die "the $flavour install has no mproc_apr.h (APR not found?)"
+  cmake "${quiet[@]}" -S "$consumers/apr" -B "$b" -DCMAKE_PREFIX_PATH="$build/prefix-$flavour" >/dev/null
+  cmake --build "$b" >/dev/null
+  links "$b/app_apr" "$flavour"
+  run "find_package, mproc::apr over the $flavour library" "$b/app_apr"
 done
 
 # ---- pkg-config --------------------------------------------------------------
