@@ -3,12 +3,15 @@
 
     ci/check-layout.py BUILD_DIR [NM]
 
-From the library's object files (CMakeFiles/mproc_static.dir, and the MPI
-component's mpi/CMakeFiles/mproc_mpi.dir when built), with nm:
+From the library's object files (CMakeFiles/mproc_static.dir, and the
+optional components' mpi/CMakeFiles/mproc_mpi.dir and
+apr/CMakeFiles/mproc_apr.dir when built), with nm:
   1. no source file depends on a file that depends back on it: the graph
      "a.c calls or uses a symbol defined in b.c" has no cycle;
   2. platform/ calls nothing in core/ but the error and log helpers;
-  2b. nothing in core/ or platform/ uses the optional components (mpi/);
+  2b. nothing in core/ or platform/ uses the optional components (mpi/, apr/);
+  2c. apr/ uses only public calls (no mproc__ symbol), so that it works over
+      the shared library as over the static one;
 and from the sources:
   3. no OS name (__linux__, __APPLE__, __FreeBSD__, ...) in core/ or
      platform/: features are MPROC_HAVE_* and OS identity comes from CMake.
@@ -26,7 +29,8 @@ OS_NAMES = re.compile(r"\b(__linux__|__linux|__APPLE__|__MACH__|__FreeBSD__|__Ne
 
 def objects(build):
     for root, prefix in ((os.path.join(build, "CMakeFiles", "mproc_static.dir"), ""),
-                         (os.path.join(build, "mpi", "CMakeFiles", "mproc_mpi.dir"), "mpi/")):
+                         (os.path.join(build, "mpi", "CMakeFiles", "mproc_mpi.dir"), "mpi/"),
+                         (os.path.join(build, "apr", "CMakeFiles", "mproc_apr.dir"), "apr/")):
         for dirpath, _, files in os.walk(root):
             for f in files:
                 if f.endswith((".o", ".obj")):
@@ -110,9 +114,13 @@ def main():
             problems.append(f"{f} calls into core/: {', '.join(called)}")
     for f in sorted(files):
         if f.startswith(("core/", "platform/")):
-            optional = sorted(n for n in uses[f] if n in owner and owner[n].startswith("mpi/"))
+            optional = sorted(n for n in uses[f] if n in owner and owner[n].startswith(("mpi/", "apr/")))
             if optional:
-                problems.append(f"{f} uses the optional MPI component: {', '.join(optional)}")
+                problems.append(f"{f} uses an optional component: {', '.join(optional)}")
+        if f.startswith("apr/"):
+            internal = sorted(n for n in uses[f] if n.startswith("mproc__"))
+            if internal:
+                problems.append(f"{f} uses internal calls (mproc::apr takes public ones only): {', '.join(internal)}")
     for top in ("core", "platform"):
         for dirpath, _, names in os.walk(os.path.join(src, top)):
             for name in sorted(names):
@@ -130,7 +138,7 @@ def main():
             print("  " + p)
         sys.exit(1)
     print(f"check-layout: {len(files)} files, {edges} dependencies, no cycle; platform/ calls only "
-          f"{', '.join(sorted(ALLOWED_FROM_PLATFORM))} in core/; core/ and platform/ use nothing of mpi/; "
+          f"{', '.join(sorted(ALLOWED_FROM_PLATFORM))} in core/; core/ and platform/ use nothing of mpi/ or apr/; apr/ only public calls; "
           f"no OS name in core/ or platform/")
 
 
