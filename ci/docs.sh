@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The documentation stage:
 #  - the API reference (docs/CMakeLists.txt, target mproc_docs): Doxygen
-#    over include/mproc.h and include/mproc_mpi.h with EXTRACT_ALL=NO,
-#    WARN_IF_UNDOCUMENTED=YES and WARN_AS_ERROR=FAIL_ON_WARNINGS, so it
-#    fails when a public function, macro, type, enum value or struct member
-#    has no documentation, or a comment is malformed (every warning is
-#    listed first); then ci/check-docs.py on its XML for what Doxygen does
-#    not check (the values of a documented enum);
+#    over include/mproc.h, include/mproc_mpi.h and include/mproc_apr.h with
+#    EXTRACT_ALL=NO, WARN_IF_UNDOCUMENTED=YES and
+#    WARN_AS_ERROR=FAIL_ON_WARNINGS, so it fails when a public function,
+#    macro, type, enum value or struct member has no documentation, or a
+#    comment is malformed (every warning is listed first); then
+#    ci/check-docs.py on its XML for what Doxygen does not check (the
+#    values of a documented enum);
 #  - the man pages it made: one per group, and a link per function;
 #  - docs/guide.md shows every program of docs/examples as it is
 #    (docs/examples/guide_sync.cmake; the programs themselves run in the
@@ -30,11 +31,11 @@ cmake -S . -B "$build" -DMPROC_BUILD_DOCS=ON -DMPROC_DOCS_WARN_AS_ERROR=ON \
 # every warning shows in every run.
 rm -f "$build/docs/mproc_docs.stamp"
 cmake --build "$build" --target mproc_docs ||
-  die "Doxygen warned (above): document every public name of include/mproc.h and include/mproc_mpi.h"
+  die "Doxygen warned (above): document every public name of include/mproc.h, include/mproc_mpi.h and include/mproc_apr.h"
 /usr/bin/env python3 ci/check-docs.py "$build/docs/xml"
 
 man3="$build/docs/man/man3"
-for page in mproc.h mproc_mpi.h mproc_queues mproc_init mproc_queue_put mproc_pool_opts MPROC_EBROKEN MPROC_TARGET; do
+for page in mproc.h mproc_mpi.h mproc_apr.h mproc_queues mproc_init mproc_queue_put mproc_pool_opts MPROC_EBROKEN MPROC_TARGET; do
   [ -s "$man3/$page.3" ] || die "no man page $man3/$page.3"
 done
 [ -s "$build/docs/html/index.html" ] || die "no $build/docs/html/index.html"

@@ -25,6 +25,15 @@ if [ -x build/examples/examples/plugin_host ]; then
   build/examples/examples/plugin_host "$(ls build/examples/examples/libmproc_example_plugin.*)"
 fi
 
+# mproc inside an APR program (built when pkg-config finds apr-1, which
+# ci/deps.sh installed above): a prefork-style parent whose apr_pool_t owns
+# a job queue, a result pipe and three spawn workers, one apr_pollset for
+# them and a socket of its own.
+if [ -x build/examples/examples/apr_workers ]; then
+  echo "=== examples/apr_workers"
+  build/examples/examples/apr_workers
+fi
+
 # The same squares on MPI ranks: 1 master and 2 workers on this machine.
 # Open MPI runs as root and puts 3 ranks on fewer cores only when told.
 if [ -x build/examples/examples/pool_mpi ]; then

@@ -1,6 +1,10 @@
-/*
- * mproc inside APR programs (CMake target mproc::apr, library mproc_apr;
- * built when pkg-config finds apr-1).
+/**
+ * @file mproc_apr.h
+ * @brief mproc inside APR programs: pools own mproc objects, apr_status_t
+ * for mproc's codes, apr_pollfd_t for processes, connections and queues.
+ *
+ * mproc inside APR programs (optional component, CMake target mproc::apr,
+ * library mproc_apr; built when pkg-config finds apr-1).
  *
  * APR starts executables (apr_proc_create) and forks (apr_proc_fork); mproc
  * runs a function in another process and moves data between processes.
@@ -97,8 +101,9 @@ apr_status_t mproc_apr_status(int code);
 int mproc_apr_code(apr_status_t status);
 
 /**
- * apr_strerror that knows mproc's codes: for a status in mproc's range the
- * mproc_strerror sentence ("mproc: ..."), for any other apr_strerror's.
+ * apr_strerror that knows mproc's codes: for a status in mproc's range
+ * mproc_strerror's sentence for its code (mproc_apr_code), for any other
+ * apr_strerror's.
  * APR has no hook to teach apr_strerror new codes: call this one where a
  * status may come from mproc_apr_status.  Writes at most bufsize bytes
  * (always terminated when bufsize > 0) and returns buf.
