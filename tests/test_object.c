@@ -1,17 +1,59 @@
 /*
  * Objects of any type (include/mproc.h): mproc_object_type names each,
  * mproc_object_free frees each with its own call, mproc_object_on_free's
- * hook runs once whichever call frees the object.  Under the start method
- * in MPROC_START_METHOD.
+ * hook runs once whichever call frees the object, and mproc_object_fd's
+ * descriptor works in a plain poll() loop of the caller's own, a queue's
+ * staying readable while an item is left.  Under the start method in
+ * MPROC_START_METHOD; under the thread method the children are threads and
+ * the queues and connections they share are still process objects.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef _WIN32
+#include <poll.h>
+#endif
+
 #include "testutil.h"
 
+/* A bound on what must happen promptly (a child that was told to go). */
+#define READY_WITHIN_MS 5000
 /* A bound on what only hangs when something is broken. */
 #define LONG_WAIT 60
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)((i * 31u + seed) >> 3);
+}
+
+#ifndef _WIN32
+static int filled(const void *data, size_t n, unsigned seed)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)((i * 31u + seed) >> 3))
+            return 0;
+    return 1;
+}
+
+/* 1 when fd polls ready for reading within timeout_ms, 0 if not, -1 on
+ * error.  Ready as an event loop takes it: data, or the end (a pipe whose
+ * writers are all gone reports POLLHUP, on Linux without POLLIN). */
+static int readable(intptr_t fd, int timeout_ms)
+{
+    struct pollfd p;
+    int r;
+    p.fd = (int)fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    r = poll(&p, 1, timeout_ms);
+    if (r < 0 || (p.revents & (POLLERR | POLLNVAL)))
+        return -1;
+    return r > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+#endif
 
 /* ---- targets ------------------------------------------------------------------ */
 
@@ -21,6 +63,82 @@ static int exit_zero(mproc_args *a)
     return 0;
 }
 MPROC_TARGET(exit_zero);
+
+/* Sets event arg 1 (it is waiting), waits for event arg 0, returns i64
+ * arg 2; 99 when not told to go within a minute. */
+static int wait_for_go(mproc_args *a)
+{
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 98;
+    if (mproc_event_wait(mproc_args_event(a, 0), LONG_WAIT) != 0)
+        return 99;
+    return (int)mproc_args_i64(a, 2);
+}
+MPROC_TARGET(wait_for_go);
+
+/* As wait_for_go, then sends "hello" on connection arg 2. */
+static int send_on_go(mproc_args *a)
+{
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 98;
+    if (mproc_event_wait(mproc_args_event(a, 0), LONG_WAIT) != 0)
+        return 99;
+    return mproc_conn_send(mproc_args_conn(a, 2), "hello", 5) == 0 ? 0 : 97;
+}
+MPROC_TARGET(send_on_go);
+
+/* As wait_for_go, then puts "item" into queue arg 2. */
+static int put_on_go(mproc_args *a)
+{
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 98;
+    if (mproc_event_wait(mproc_args_event(a, 0), LONG_WAIT) != 0)
+        return 99;
+    return mproc_queue_put(mproc_args_queue(a, 2), "item", 4, LONG_WAIT) == 0 ? 0 : 97;
+}
+MPROC_TARGET(put_on_go);
+
+/* Puts i64 arg 1 items of 16 bytes, "item %011d" of its index, into queue
+ * arg 0. */
+#define SMALL_ITEM 16
+static void small_item(char out[SMALL_ITEM + 1], int i) { snprintf(out, SMALL_ITEM + 1, "item %011d", i); }
+
+static int put_small_items(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    int n = (int)mproc_args_i64(a, 1);
+    for (int i = 0; i < n; i++) {
+        char item[SMALL_ITEM + 1];
+        small_item(item, i);
+        if (mproc_queue_put(q, item, SMALL_ITEM, LONG_WAIT) != 0)
+            return 1;
+    }
+    return 0;
+}
+MPROC_TARGET(put_small_items);
+
+/* Large items among small ones: item i has mixed_sizes[i] bytes, fill()ed
+ * with seed i.  Over a pipe's 64 KiB, over the read-ahead's frame limit
+ * (16 KiB), and empty. */
+static const size_t mixed_sizes[] = {16, (size_t)1 << 20, 16, 16, 20000, 16, (size_t)1 << 20, 0, 100, (size_t)1 << 20, 16};
+#define MIXED_COUNT (sizeof mixed_sizes / sizeof mixed_sizes[0])
+
+static int put_mixed_items(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    unsigned char *buf = malloc((size_t)1 << 20);
+    int rc = 0;
+    if (!buf)
+        return 2;
+    for (size_t i = 0; rc == 0 && i < MIXED_COUNT; i++) {
+        fill(buf, mixed_sizes[i], (unsigned)i);
+        if (mproc_queue_put(q, buf, mixed_sizes[i], LONG_WAIT) != 0)
+            rc = 1;
+    }
+    free(buf);
+    return rc;
+}
+MPROC_TARGET(put_mixed_items);
 
 static int echo(const void *in, size_t len, mproc_out *out) { return mproc_out_write(out, in, len); }
 MPROC_TASK(echo);
@@ -373,6 +491,346 @@ static void test_on_free_refuses_what_is_not_an_object(void)
     CU_ASSERT_EQUAL(mproc_object_on_free(process_ctx(), remember_free, NULL), MPROC_EINVAL);
 }
 
+/* ---- mproc_object_fd ---------------------------------------------------------------- */
+
+#ifdef _WIN32
+#define NO_POLL_REASON "Windows pipes and processes are HANDLEs no poll() waits on: mproc_object_fd is MPROC_ENOTSUP there"
+#endif
+
+/* Starts fn(go, waiting, ...) and returns once it waits for go. */
+static mproc_process *start_waiting(mproc_target_fn fn, mproc_args *a, mproc_event *waiting)
+{
+    mproc_process *p = tu_start(fn, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_event_wait(waiting, LONG_WAIT), 0);
+    return p;
+}
+
+static mproc_args *go_args(mproc_event *go, mproc_event *waiting)
+{
+    mproc_args *a = mproc_args_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    mproc_args_add_event(a, go);
+    mproc_args_add_event(a, waiting);
+    return a;
+}
+
+static void test_fd_of_a_process_is_readable_once_it_ended(void)
+{
+    mproc_event *go = mproc_event_new(NULL), *waiting = mproc_event_new(NULL);
+    mproc_args *a = go_args(go, waiting);
+    mproc_process *p;
+    intptr_t fd = -1;
+    int code = -1;
+
+    mproc_args_add_i64(a, 7);
+    p = start_waiting(wait_for_go, a, waiting);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(p, &fd), MPROC_ENOTSUP);
+    tu_skip_part("poll on a process's fd", NO_POLL_REASON);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, LONG_WAIT), 0);
+#else
+    CU_ASSERT_EQUAL_FATAL(mproc_object_fd(p, &fd), 0);
+    CU_ASSERT_EQUAL(readable(fd, 0), 0);
+    CU_ASSERT_EQUAL(readable(fd, 50), 0); /* still waiting: only we set go */
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(readable(fd, READY_WITHIN_MS), 1);
+    /* Readable once it ended: a join that does not wait reaps it. */
+    CU_ASSERT_EQUAL(mproc_process_join(p, 0), 0);
+    CU_ASSERT_EQUAL(readable(fd, 0), 1);
+#endif
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
+    CU_ASSERT_EQUAL(code, 7);
+    mproc_process_free(p);
+    mproc_event_free(waiting);
+    mproc_event_free(go);
+}
+
+static void test_fd_of_a_process_not_started_is_estate(void)
+{
+    mproc_process *p = mproc_process_new(NULL, exit_zero, NULL);
+    intptr_t fd = -1;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(p, &fd), MPROC_ENOTSUP);
+#else
+    CU_ASSERT_EQUAL(mproc_object_fd(p, &fd), MPROC_ESTATE);
+#endif
+    mproc_process_free(p);
+}
+
+static void test_fd_of_a_receiving_end_is_readable_for_a_message_and_at_eof(void)
+{
+    mproc_event *go = mproc_event_new(NULL), *waiting = mproc_event_new(NULL);
+    mproc_args *a = go_args(go, waiting);
+    mproc_conn *rd = NULL, *wr = NULL;
+    mproc_process *p;
+    intptr_t fd = -1;
+
+    CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &rd, &wr), 0);
+    mproc_args_add_conn(a, wr);
+    p = start_waiting(send_on_go, a, waiting);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(rd, &fd), MPROC_ENOTSUP);
+    tu_skip_part("poll on a connection's fd", NO_POLL_REASON);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+    mproc_conn_close(wr);
+#else
+    {
+        void *d = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(mproc_object_fd(rd, &fd), 0);
+        CU_ASSERT_EQUAL(readable(fd, 0), 0);
+        CU_ASSERT_EQUAL(readable(fd, 50), 0); /* nothing sent before go */
+        CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+        CU_ASSERT_EQUAL(readable(fd, READY_WITHIN_MS), 1);
+        CU_ASSERT_EQUAL(mproc_conn_recv(rd, &d, &n, 0), 0);
+        CU_ASSERT(n == 5 && d && memcmp(d, "hello", 5) == 0);
+        mproc_free(d);
+        CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+        /* The child's copy of the sending end went with it (a thread's is
+         * ours): with ours closed, the end of file is there to read. */
+        CU_ASSERT_EQUAL(readable(fd, 0), 0);
+        mproc_conn_close(wr);
+        CU_ASSERT_EQUAL(readable(fd, READY_WITHIN_MS), 1);
+        CU_ASSERT_EQUAL(mproc_conn_recv(rd, &d, &n, 0), MPROC_ECLOSED);
+    }
+#endif
+    mproc_conn_close(rd);
+    mproc_event_free(waiting);
+    mproc_event_free(go);
+}
+
+static void test_fd_of_a_send_only_end_is_estate(void)
+{
+    mproc_conn *rd = NULL, *wr = NULL, *x = NULL, *y = NULL;
+    intptr_t fd = -1;
+    CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &rd, &wr), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 1, &x, &y), 0);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(wr, &fd), MPROC_ENOTSUP);
+    CU_ASSERT_EQUAL(mproc_object_fd(x, &fd), MPROC_ENOTSUP);
+#else
+    CU_ASSERT_EQUAL(mproc_object_fd(wr, &fd), MPROC_ESTATE);
+    /* Both ends of a duplex pipe receive. */
+    CU_ASSERT_EQUAL(mproc_object_fd(x, &fd), 0);
+    CU_ASSERT_EQUAL(mproc_object_fd(y, &fd), 0);
+    CU_ASSERT_EQUAL(readable(fd, 0), 0);
+    CU_ASSERT_EQUAL(mproc_conn_send(x, "m", 1), 0);
+    CU_ASSERT_EQUAL(readable(fd, READY_WITHIN_MS), 1);
+#endif
+    mproc_conn_close(y);
+    mproc_conn_close(x);
+    mproc_conn_close(wr);
+    mproc_conn_close(rd);
+}
+
+static void test_fd_of_a_queue_is_readable_while_an_item_is_left(void)
+{
+    mproc_event *go = mproc_event_new(NULL), *waiting = mproc_event_new(NULL);
+    mproc_args *a = go_args(go, waiting);
+    mproc_queue *q = mproc_queue_new(process_ctx(), 0);
+    mproc_process *p;
+    intptr_t fd = -1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    mproc_args_add_queue(a, q);
+#ifdef _WIN32
+    p = start_waiting(put_on_go, a, waiting);
+    CU_ASSERT_EQUAL(mproc_object_fd(q, &fd), MPROC_ENOTSUP);
+    tu_skip_part("poll on a queue's fd", NO_POLL_REASON);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    {
+        void *d = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, LONG_WAIT), 0);
+        mproc_free(d);
+    }
+    CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+#else
+    {
+        void *d = NULL;
+        size_t n = 0;
+        /* Before the child and before any get, as the call asks. */
+        CU_ASSERT_EQUAL_FATAL(mproc_object_fd(q, &fd), 0);
+        p = start_waiting(put_on_go, a, waiting);
+        CU_ASSERT_EQUAL(readable(fd, 0), 0);
+        CU_ASSERT_EQUAL(readable(fd, 50), 0); /* nothing put before go */
+        CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+        CU_ASSERT_EQUAL(readable(fd, READY_WITHIN_MS), 1);
+        CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 0), 0);
+        CU_ASSERT(n == 4 && d && memcmp(d, "item", 4) == 0);
+        mproc_free(d);
+        CU_ASSERT_EQUAL(readable(fd, 0), 0); /* empty again */
+        CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+        /* The same descriptor when asked again. */
+        {
+            intptr_t again = -1;
+            CU_ASSERT_EQUAL(mproc_object_fd(q, &again), 0);
+            CU_ASSERT_EQUAL(again, fd);
+        }
+    }
+#endif
+    mproc_queue_free(q);
+    mproc_event_free(waiting);
+    mproc_event_free(go);
+}
+
+static void test_fd_is_enotsup_for_objects_without_a_descriptor(void)
+{
+    static const char *const none[] = {"thread context's queue", "shm", "lock", "rlock", "thread context's lock",
+                                       "sem", "bounded sem", "event", "cond", "barrier", "pool", "result", "args"};
+    for (size_t i = 0; i < NKINDS; i++) {
+        void *o;
+        intptr_t fd = -1;
+        int rc, has_none = 0;
+        for (size_t j = 0; j < sizeof none / sizeof none[0]; j++)
+            has_none |= strcmp(kinds[i].name, none[j]) == 0;
+        if (!has_none)
+            continue;
+        o = make(&kinds[i]);
+        rc = mproc_object_fd(o, &fd);
+        if (rc != MPROC_ENOTSUP)
+            printf("\n  a %s: %d\n", kinds[i].name, rc);
+        CU_ASSERT_EQUAL(rc, MPROC_ENOTSUP);
+        CU_ASSERT_EQUAL(fd, -1); /* untouched */
+        kinds[i].free(o);
+    }
+    release_helpers();
+}
+
+static void test_fd_is_einval_for_a_null_fd_or_what_is_not_an_object(void)
+{
+    int not_an_object = 0;
+    intptr_t fd = -1;
+    for (size_t i = 0; i < NKINDS; i++) {
+        void *o = make(&kinds[i]);
+        CU_ASSERT_EQUAL(mproc_object_fd(o, NULL), MPROC_EINVAL);
+        kinds[i].free(o);
+    }
+    release_helpers();
+    CU_ASSERT_EQUAL(mproc_object_fd(NULL, &fd), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_object_fd(NULL, NULL), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_object_fd(&not_an_object, &fd), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_object_fd(process_ctx(), &fd), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(fd, -1);
+}
+
+/* ---- a queue's fd in a level-triggered loop ------------------------------------------ */
+
+#define SMALL_COUNT 200
+
+#ifndef _WIN32
+/* Whether item i of a test's stream is right. */
+typedef int (*item_check)(size_t i, const void *data, size_t len);
+
+static int is_small_item(size_t i, const void *data, size_t len)
+{
+    char expect[SMALL_ITEM + 1];
+    small_item(expect, (int)i);
+    return len == SMALL_ITEM && memcmp(data, expect, SMALL_ITEM) == 0;
+}
+
+static int is_mixed_item(size_t i, const void *data, size_t len)
+{
+    return len == mixed_sizes[i] && filled(data, len, (unsigned)i);
+}
+
+/* What a caller's event loop does, count times: wait on the fd, then take
+ * exactly one item without waiting.  Asserts that every poll saw the fd
+ * readable and every item came, whole and in order. */
+static void take_one_per_poll(mproc_queue *q, intptr_t fd, size_t count, item_check check)
+{
+    size_t got = 0, wrong = 0;
+    int timed_out = 0, rc = 0;
+    while (got < count) {
+        void *d = NULL;
+        size_t n = 0;
+        if (readable(fd, READY_WITHIN_MS) != 1) {
+            timed_out = 1;
+            break;
+        }
+        if ((rc = mproc_queue_get(q, &d, &n, 0)) != 0)
+            break;
+        if (!check(got, d, n)) {
+            printf("\n  item %zu is not what was put (%zu bytes)\n", got, n);
+            wrong++;
+        }
+        mproc_free(d);
+        got++;
+    }
+    if (got != count)
+        printf("\n  got %zu of %zu items, then %s%s\n", got, count, timed_out ? "poll timed out" : "get gave ",
+               timed_out ? "" : mproc_strerror(rc));
+    CU_ASSERT_EQUAL(got, count);
+    CU_ASSERT_EQUAL(timed_out, 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+}
+#endif
+
+/* The queue reads one item at a time since its fd was asked for, so every
+ * item left is still in the pipe and the fd stays readable; with a
+ * read-ahead, the first get would take every item the pipe held and the
+ * next poll would time out. */
+static void test_queue_fd_stays_readable_until_the_last_of_200_small_items(void)
+{
+    mproc_queue *q = mproc_queue_new(process_ctx(), 0);
+    intptr_t fd = -1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(q, &fd), MPROC_ENOTSUP);
+    tu_skip_part("poll on a queue's fd", NO_POLL_REASON);
+#else
+    {
+        mproc_args *a = mproc_args_new();
+        mproc_process *p;
+        CU_ASSERT_EQUAL_FATAL(mproc_object_fd(q, &fd), 0);
+        mproc_args_add_queue(a, q);
+        mproc_args_add_i64(a, SMALL_COUNT);
+        p = tu_start(put_small_items, a);
+        /* A child process writes all its items into the pipe before it
+         * ends (200 x 24 bytes fit in it): the first get finds all 200
+         * there, the case a read-ahead would swallow. */
+        CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+        take_one_per_poll(q, fd, SMALL_COUNT, is_small_item);
+        /* All taken: the fd says so. */
+        CU_ASSERT_EQUAL(readable(fd, 0), 0);
+        CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    }
+#endif
+    mproc_queue_free(q);
+}
+
+/* Large items go straight into the item, small ones through the shared
+ * read-ahead: one at a time, both arrive whole and in order. */
+static void test_queue_fd_large_and_small_items_interleave_intact(void)
+{
+    mproc_queue *q = mproc_queue_new(process_ctx(), 0);
+    intptr_t fd = -1;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+#ifdef _WIN32
+    CU_ASSERT_EQUAL(mproc_object_fd(q, &fd), MPROC_ENOTSUP);
+    tu_skip_part("poll on a queue's fd", NO_POLL_REASON);
+#else
+    {
+        mproc_args *a = mproc_args_new();
+        mproc_process *p;
+        CU_ASSERT_EQUAL_FATAL(mproc_object_fd(q, &fd), 0);
+        mproc_args_add_queue(a, q);
+        /* Running while we read: 1 MiB items do not fit in the pipe. */
+        p = tu_start(put_mixed_items, a);
+        take_one_per_poll(q, fd, MIXED_COUNT, is_mixed_item);
+        CU_ASSERT_EQUAL(tu_finish(p, LONG_WAIT), 0);
+        CU_ASSERT_EQUAL(readable(fd, 0), 0);
+        CU_ASSERT_EQUAL(mproc_queue_empty(q), 1);
+    }
+#endif
+    mproc_queue_free(q);
+}
+
 static CU_TestInfo tests[] = {
     TU_TEST(test_object_type_names_every_type),
     TU_TEST(test_object_type_is_none_for_null_other_memory_and_a_context),
@@ -385,6 +843,15 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_a_null_hook_removes_the_one_set),
     TU_TEST(test_free_hook_set_in_the_parent_runs_when_a_fork_child_frees_its_copy),
     TU_TEST(test_on_free_refuses_what_is_not_an_object),
+    TU_TEST(test_fd_of_a_process_is_readable_once_it_ended),
+    TU_TEST(test_fd_of_a_process_not_started_is_estate),
+    TU_TEST(test_fd_of_a_receiving_end_is_readable_for_a_message_and_at_eof),
+    TU_TEST(test_fd_of_a_send_only_end_is_estate),
+    TU_TEST(test_fd_of_a_queue_is_readable_while_an_item_is_left),
+    TU_TEST(test_fd_is_enotsup_for_objects_without_a_descriptor),
+    TU_TEST(test_fd_is_einval_for_a_null_fd_or_what_is_not_an_object),
+    TU_TEST(test_queue_fd_stays_readable_until_the_last_of_200_small_items),
+    TU_TEST(test_queue_fd_large_and_small_items_interleave_intact),
     CU_TEST_INFO_NULL,
 };
 
