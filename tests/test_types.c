@@ -42,6 +42,8 @@ static const char *const kind_names[K_COUNT] = {"context", "args",  "process", "
 #define QUEUES (B(K_QUEUE) | B(K_LQUEUE))
 #define LOCKS (B(K_LOCK) | B(K_LLOCK))
 #define OUT B(K_COUNT) /* a task's mproc_out: exists only inside the task */
+/* Every object a caller frees (mproc_object_*): not a context, not an out. */
+#define OBJECTS ((B(K_COUNT) - 1) & ~B(K_CTX))
 
 #define SHM_SIZE 64
 
@@ -277,6 +279,26 @@ static int c_wait(void *o)
     return mproc_wait(list, 1, 0, NULL);
 }
 
+/* mproc_object_type never fails: MPROC_TYPE_NONE is how it refuses. */
+static int c_object_type(void *o) { return mproc_object_type(o) == MPROC_TYPE_NONE ? MPROC_EINVAL : 1; }
+
+static void hook_never_run(void *object, void *arg)
+{
+    (void)object;
+    (void)arg;
+}
+
+/* A hook set is removed at once: the object must free as it was. */
+static int c_object_on_free(void *o)
+{
+    int rc = mproc_object_on_free(o, hook_never_run, NULL);
+    if (rc == 0)
+        (void)mproc_object_on_free(o, NULL, NULL);
+    return rc;
+}
+
+C(c_object_fd, mproc_object_fd(o, &(intptr_t){0}))
+
 C(c_queue_put, mproc_queue_put(o, "x", 1, 0))
 C(c_queue_get, mproc_queue_get(o, &taken_ptr, &taken_len, 0))
 C(c_queue_put_nowait, mproc_queue_put_nowait(o, "x", 1))
@@ -405,6 +427,9 @@ static const call calls[] = {
     E(process_pid, B(K_PROCESS), 0),
     E(wait, B(K_PROCESS) | B(K_CONN) | QUEUES | B(K_EVENT), 0),
     E(process_sentinel, B(K_PROCESS), 0),
+    E(object_type, OBJECTS, 0),
+    E(object_on_free, OBJECTS, 0),
+    E(object_fd, OBJECTS, 0),
     E(queue_put, QUEUES, 0),
     E(queue_get, QUEUES, 0),
     E(queue_put_nowait, QUEUES, 0),
@@ -474,6 +499,7 @@ static void v_cond_free(void *o) { mproc_cond_free(o); }
 static void v_barrier_free(void *o) { mproc_barrier_free(o); }
 static void v_pool_free(void *o) { mproc_pool_free(o); }
 static void v_result_free(void *o) { mproc_result_free(o); }
+static void v_object_free(void *o) { mproc_object_free(o); }
 
 #define V(name, accepts) {#name, v_##name, accepts}
 static const void_call void_calls[] = {
@@ -484,6 +510,7 @@ static const void_call void_calls[] = {
     V(sem_free, B(K_SEM)),          V(event_free, B(K_EVENT)),
     V(cond_free, B(K_COND)),        V(barrier_free, B(K_BARRIER)),
     V(pool_free, B(K_POOL)),        V(result_free, B(K_RESULT)),
+    V(object_free, OBJECTS),
 };
 #define NVOID (sizeof void_calls / sizeof void_calls[0])
 
@@ -624,6 +651,19 @@ static void test_a_tasks_out_is_refused_by_other_calls_and_refuses_other_objects
 
 /* Double frees, where the memory is deterministically still there. */
 
+/* The calls on an object of any type take a freed one for what it is:
+ * nothing (mproc_object_free a third time frees nothing). */
+static void object_calls_refuse_freed(void *o)
+{
+    intptr_t fd = -1;
+    CU_ASSERT_EQUAL(mproc_object_type(o), MPROC_TYPE_NONE);
+    CU_ASSERT_EQUAL(mproc_object_on_free(o, hook_never_run, NULL), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_object_on_free(o, NULL, NULL), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(mproc_object_fd(o, &fd), MPROC_EINVAL);
+    CU_ASSERT_EQUAL(fd, -1);
+    mproc_object_free(o);
+}
+
 static int blocked_on_gate(const void *in, size_t len, mproc_out *out)
 {
     (void)in;
@@ -646,6 +686,7 @@ static void test_a_result_freed_twice_before_its_task_ends_is_freed_once(void)
     mproc_result_free(r);
     CU_ASSERT_EQUAL(mproc_result_ready(r), MPROC_EINVAL);
     CU_ASSERT_EQUAL(mproc_result_wait(r, 0), MPROC_EINVAL);
+    object_calls_refuse_freed(r);
     CU_ASSERT_EQUAL(mproc_sem_release(obj[K_SEM]), 0);
     CU_ASSERT_EQUAL(mproc_pool_close(obj[K_POOL]), 0);
     CU_ASSERT_EQUAL(mproc_pool_join(obj[K_POOL], -1), 0);
@@ -665,6 +706,7 @@ static void test_a_pool_freed_twice_while_a_result_keeps_it_is_freed_once(void)
     CU_ASSERT_EQUAL(mproc_pool_close(p), MPROC_EINVAL);
     CU_ASSERT_PTR_NULL(mproc_pool_apply_async(p, echo, "z", 1));
     CU_ASSERT_EQUAL(mproc_last_error(), MPROC_EINVAL);
+    object_calls_refuse_freed(p);
     CU_ASSERT_EQUAL(mproc_result_ready(r), 1);
     mproc_result_free(r);
 }
