@@ -12,6 +12,7 @@
  * main calls apr_initialize and registers apr_terminate, as an APR
  * program does; tu_main then runs mproc_init.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +22,14 @@
 #include <apr_network_io.h>
 #include <apr_poll.h>
 #include <apr_pools.h>
-#include <apr_strings.h>
 #include <apr_thread_proc.h>
 
 #include "mproc_apr.h"
 #include "testutil.h"
 
 #ifndef _WIN32
-#include <errno.h>
 #include <sys/resource.h>
+#include <unistd.h> /* _exit */
 #endif
 #ifdef __GLIBC__
 #include <malloc.h> /* mallopt */
@@ -40,6 +40,13 @@
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
 #endif
 #endif
 
@@ -120,21 +127,35 @@ static footprint measure(void)
     return f;
 }
 
+/* Every mapping counts in the plain builds.  A sanitizer's allocator maps
+ * memory of its own at will (ASan keeps freed blocks in quarantine and maps
+ * new ones meanwhile): there only the library's shared memory segments,
+ * as tests/test_leaks.c counts them. */
+#ifdef MPROC_TEST_SANITIZED
+static const int count_every_mapping = 0;
+#else
+static const int count_every_mapping = 1;
+#endif
+
 static void assert_same_footprint(const char *what, int cycles, footprint before)
 {
     footprint now = measure();
+    int mappings_same = !count_every_mapping || now.mappings == before.mappings;
     CU_ASSERT_EQUAL(now.descriptors, before.descriptors);
-    CU_ASSERT_EQUAL(now.mappings, before.mappings);
+    CU_ASSERT_TRUE(mappings_same);
     CU_ASSERT_EQUAL(now.segments, before.segments);
     CU_ASSERT_EQUAL(now.zombies, before.zombies);
-    if (now.descriptors != before.descriptors || now.mappings != before.mappings ||
-        now.segments != before.segments || now.zombies != before.zombies)
+    if (now.descriptors != before.descriptors || !mappings_same || now.segments != before.segments ||
+        now.zombies != before.zombies)
         printf("\n    after %d cycles of %s: descriptors %d -> %d, mappings %d -> %d, "
                "shared memory segments %d -> %d, zombies %d -> %d\n",
                cycles, what, before.descriptors, now.descriptors, before.mappings, now.mappings, before.segments,
                now.segments, before.zombies, now.zombies);
     if (before.mappings < 0)
         tu_skip_part("mappings", "this OS does not list a process's mappings to the test helper");
+    else if (!count_every_mapping)
+        tu_skip_part("every mapping", "a sanitizer's allocator maps memory of its own at will: "
+                                      "only the library's shared memory segments are counted");
 }
 
 /* object made (not NULL) and owned by pool. */
@@ -495,8 +516,22 @@ static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_workin
         /* Its copy of the pool frees its copy of the queue; exit, not
          * _exit: the atexit handlers (mproc's, apr_terminate) run too. */
         apr_pool_destroy(pool);
+#ifdef UNDER_ASAN
+        /* LeakSanitizer would check at exit, and report the copies of the
+         * parent's queue state that a fork child's mproc sets aside
+         * (core/queue.c, reset_locals_after_fork: the feeder's mutex,
+         * condition, buffered chunks and record): _exit, as mproc's own
+         * fork children leave. */
+        _exit(0);
+#else
         exit(0);
+#endif
     }
+#ifdef UNDER_ASAN
+    tu_skip_part("the child leaving through exit()",
+                 "LeakSanitizer reports the copies of the parent's queue state a fork child sets aside "
+                 "(core/queue.c reset_locals_after_fork); the plain builds run it");
+#endif
     CU_ASSERT_EQUAL_FATAL(st, APR_INPARENT);
     CU_ASSERT_EQUAL(apr_proc_wait(&proc, &code, &why, APR_WAIT), APR_CHILD_DONE);
     CU_ASSERT_EQUAL(why, APR_PROC_EXIT);
