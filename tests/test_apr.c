@@ -158,6 +158,11 @@ static void assert_same_footprint(const char *what, int cycles, footprint before
                                       "only the library's shared memory segments are counted");
 }
 
+/* The context of the method under test: the thread method's objects are
+ * the thread context's (a queue, a lock of this process's threads only),
+ * NULL's are every other method's. */
+static mproc_ctx *ctx_under_test(void) { return mproc_get_context(tu_method()); }
+
 /* object made (not NULL) and owned by pool. */
 static int owned(apr_pool_t *pool, void *object) { return object && mproc_apr_own(pool, object) == APR_SUCCESS; }
 
@@ -166,6 +171,7 @@ static int owned(apr_pool_t *pool, void *object) { return object && mproc_apr_ow
  * then the pool is destroyed.  1 when every step succeeded. */
 static int own_every_kind_then_destroy(void)
 {
+    mproc_ctx *ctx = ctx_under_test();
     apr_pool_t *pool;
     mproc_queue *q;
     mproc_conn *rd = NULL, *wr = NULL;
@@ -182,14 +188,14 @@ static int own_every_kind_then_destroy(void)
 
     if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
         return 0;
-    ok = owned(pool, q = mproc_queue_new(NULL, 0));
+    ok = owned(pool, q = mproc_queue_new(ctx, 0));
     ok &= mproc_pipe(NULL, 0, &rd, &wr) == 0 && owned(pool, rd) && owned(pool, wr);
-    ok &= owned(pool, lock = mproc_lock_new(NULL));
-    ok &= owned(pool, sem = mproc_sem_new(NULL, 1));
-    ok &= owned(pool, event = mproc_event_new(NULL));
-    ok &= owned(pool, cond = mproc_cond_new(NULL, NULL));
-    ok &= owned(pool, barrier = mproc_barrier_new(NULL, 2));
-    ok &= owned(pool, shm = mproc_shm_new(NULL, 4096));
+    ok &= owned(pool, lock = mproc_lock_new(ctx));
+    ok &= owned(pool, sem = mproc_sem_new(ctx, 1));
+    ok &= owned(pool, event = mproc_event_new(ctx));
+    ok &= owned(pool, cond = mproc_cond_new(ctx, NULL));
+    ok &= owned(pool, barrier = mproc_barrier_new(ctx, 2));
+    ok &= owned(pool, shm = mproc_shm_new(ctx, 4096));
     ok &= owned(pool, args = mproc_args_new());
 
     ok &= mproc_queue_put(q, "item", 4, -1) == 0 && mproc_queue_get(q, &d, &n, 60) == 0 && n == 4;
@@ -292,7 +298,7 @@ static apr_status_t count_run(void *counter)
 static void test_a_queue_freed_by_hand_is_not_freed_again_by_its_pool(void)
 {
     apr_pool_t *pool;
-    mproc_queue *q = mproc_queue_new(NULL, 0);
+    mproc_queue *q = mproc_queue_new(ctx_under_test(), 0);
     mproc_conn *rd = NULL, *wr = NULL;
     void *d = NULL;
     size_t n;
@@ -316,21 +322,22 @@ static void test_a_queue_freed_by_hand_is_not_freed_again_by_its_pool(void)
 
 static void test_objects_freed_by_mproc_object_free_are_not_freed_again_by_their_pool(void)
 {
+    mproc_ctx *ctx = ctx_under_test();
     apr_pool_t *pool;
     mproc_conn *rd = NULL, *wr = NULL;
     void *objects[11];
     int n = 0, runs = 0;
 
     CU_ASSERT_EQUAL_FATAL(mproc_pipe(NULL, 0, &rd, &wr), 0);
-    objects[n++] = mproc_queue_new(NULL, 0);
+    objects[n++] = mproc_queue_new(ctx, 0);
     objects[n++] = rd;
     objects[n++] = wr;
-    objects[n++] = mproc_lock_new(NULL);
-    objects[n++] = mproc_sem_new(NULL, 1);
-    objects[n++] = mproc_event_new(NULL);
-    objects[n++] = mproc_cond_new(NULL, NULL);
-    objects[n++] = mproc_barrier_new(NULL, 2);
-    objects[n++] = mproc_shm_new(NULL, 4096);
+    objects[n++] = mproc_lock_new(ctx);
+    objects[n++] = mproc_sem_new(ctx, 1);
+    objects[n++] = mproc_event_new(ctx);
+    objects[n++] = mproc_cond_new(ctx, NULL);
+    objects[n++] = mproc_barrier_new(ctx, 2);
+    objects[n++] = mproc_shm_new(ctx, 4096);
     objects[n++] = mproc_args_new();
     objects[n++] = mproc_pool_new(NULL, 1, NULL);
     CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
@@ -364,7 +371,7 @@ static apr_status_t free_holders_queue(void *arg)
 static void test_an_object_freed_by_another_cleanup_of_its_pool_is_not_freed_again(void)
 {
     apr_pool_t *pool;
-    holder h = {mproc_queue_new(NULL, 0), 0};
+    holder h = {mproc_queue_new(ctx_under_test(), 0), 0};
     int runs = 0;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(h.q);
@@ -489,39 +496,40 @@ static void test_a_pool_frees_its_objects_in_reverse_order_of_registration(void)
 
 /* ---- an apr_proc_fork child --------------------------------------------------- */
 
-static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working(void)
+/* Why apr_proc_fork is not tried here, or NULL. */
+static const char *no_apr_fork(void)
 {
 #if !APR_HAS_FORK
-    tu_skip("APR has no apr_proc_fork on this system");
+    return "APR has no apr_proc_fork on this system";
 #elif defined(UNDER_TSAN)
-    tu_skip("ThreadSanitizer cannot follow fork() of a process with threads (the queue's feeder is one): "
-            "the plain and ASan builds run it");
+    return "ThreadSanitizer cannot follow fork() of a process with threads (a queue's feeder, a pool's "
+           "handlers): the plain and ASan builds run it";
 #else
-    apr_pool_t *pool;
+    return NULL;
+#endif
+}
+
+#if APR_HAS_FORK
+/* apr_proc_fork; the child destroys its copy of pool, which frees its
+ * copies of the objects pool owns, and leaves through exit, not _exit, so
+ * that the atexit handlers (mproc's, apr_terminate) run too.  The parent
+ * waits for it: 1 when it exited with 0. */
+static int apr_fork_child_destroys(apr_pool_t *pool)
+{
     apr_proc_t proc;
     apr_exit_why_e why = APR_PROC_SIGNAL;
-    apr_status_t st;
-    mproc_queue *q = mproc_queue_new(NULL, 0);
-    mproc_args *a = mproc_args_new();
-    void *d = NULL;
-    size_t n = 0;
+    apr_status_t st = apr_proc_fork(&proc, pool);
     int code = -1;
 
-    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
-    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, q), APR_SUCCESS);
-    CU_ASSERT_EQUAL(mproc_queue_put(q, "before", 6, -1), 0);
-    st = apr_proc_fork(&proc, pool);
     if (st == APR_INCHILD) {
-        /* Its copy of the pool frees its copy of the queue; exit, not
-         * _exit: the atexit handlers (mproc's, apr_terminate) run too. */
         apr_pool_destroy(pool);
 #ifdef UNDER_ASAN
         /* LeakSanitizer would check at exit, and report the copies of the
-         * parent's queue state that a fork child's mproc sets aside
-         * (core/queue.c, reset_locals_after_fork: the feeder's mutex,
-         * condition, buffered chunks and record): _exit, as mproc's own
-         * fork children leave. */
+         * parent's state that mproc sets aside in a fork child and never
+         * frees there (core/queue.c reset_locals_after_fork: a queue
+         * feeder's mutex, condition, buffered chunks and record; an
+         * mproc_pool's dispatcher and connection locks): _exit, as mproc's
+         * own fork children leave. */
         _exit(0);
 #else
         exit(0);
@@ -529,13 +537,35 @@ static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_workin
     }
 #ifdef UNDER_ASAN
     tu_skip_part("the child leaving through exit()",
-                 "LeakSanitizer reports the copies of the parent's queue state a fork child sets aside "
-                 "(core/queue.c reset_locals_after_fork); the plain builds run it");
+                 "LeakSanitizer reports the copies of the parent's queue and pool state mproc sets aside "
+                 "in a fork child (core/queue.c reset_locals_after_fork): it leaves by _exit; the plain "
+                 "builds run exit()");
 #endif
     CU_ASSERT_EQUAL_FATAL(st, APR_INPARENT);
     CU_ASSERT_EQUAL(apr_proc_wait(&proc, &code, &why, APR_WAIT), APR_CHILD_DONE);
     CU_ASSERT_EQUAL(why, APR_PROC_EXIT);
     CU_ASSERT_EQUAL(code, 0);
+    return why == APR_PROC_EXIT && code == 0;
+}
+#endif
+
+static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working(void)
+{
+#if APR_HAS_FORK
+    apr_pool_t *pool;
+    mproc_queue *q;
+    mproc_args *a;
+    mproc_process *p;
+    void *d = NULL;
+    size_t n = 0;
+
+    TU_SKIP_IF(no_apr_fork(), no_apr_fork());
+    q = mproc_queue_new(ctx_under_test(), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, q), APR_SUCCESS);
+    CU_ASSERT_EQUAL(mproc_queue_put(q, "before", 6, -1), 0);
+    apr_fork_child_destroys(pool);
 
     /* The item from before the fork, once: the child neither took nor wrote it. */
     CU_ASSERT_EQUAL_FATAL(mproc_queue_get(q, &d, &n, HANG_BOUND), 0);
@@ -547,16 +577,61 @@ static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_workin
     mproc_free(d);
 
     /* A child mproc starts afterwards puts into it. */
+    a = mproc_args_new();
     CU_ASSERT_EQUAL_FATAL(mproc_args_add_queue(a, q), 0);
-    {
-        mproc_process *p = tu_start(put_one, a);
-        CU_ASSERT_EQUAL_FATAL(mproc_queue_get(q, &d, &n, 60), 0);
-        CU_ASSERT(n == 12 && memcmp(d, "from a child", 12) == 0);
-        mproc_free(d);
-        CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
-    }
+    p = tu_start(put_one, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_queue_get(q, &d, &n, 60), 0);
+    CU_ASSERT(n == 12 && memcmp(d, "from a child", 12) == 0);
+    mproc_free(d);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
     CU_ASSERT_EQUAL(mproc_queue_get(q, &d, &n, 0), MPROC_EEMPTY);
     apr_pool_destroy(pool);
+#else
+    tu_skip(no_apr_fork());
+#endif
+}
+
+/* Waits for event arg 0, returns 7. */
+static int wait_then_seven(mproc_args *a) { return mproc_event_wait(mproc_args_event(a, 0), 60) == 0 ? 7 : 1; }
+MPROC_TARGET(wait_then_seven);
+
+/* mproc_apr.h: "a pool's workers and a process's child are the parent's". */
+static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_child_running(void)
+{
+#if APR_HAS_FORK
+    apr_pool_t *pool;
+    mproc_pool *workers;
+    mproc_event *go;
+    mproc_args *a;
+    mproc_process *p;
+    int in[4] = {1, 2, 3, 4}, out[4] = {0}, code = -1;
+
+    TU_SKIP_IF(no_apr_fork(), no_apr_fork());
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    workers = mproc_pool_new(NULL, 2, NULL);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, workers), APR_SUCCESS);
+    go = mproc_event_new(NULL);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, go), APR_SUCCESS);
+    a = mproc_args_new();
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_event(a, go), 0);
+    p = mproc_process_new(NULL, wait_then_seven, a);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, p), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(mproc_pool_map(workers, twice, in, 4, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+
+    apr_fork_child_destroys(pool);
+
+    CU_ASSERT_EQUAL(mproc_process_is_alive(p), 1);
+    memset(out, 0, sizeof out);
+    CU_ASSERT_EQUAL(mproc_pool_map(workers, twice, in, 4, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+    CU_ASSERT(out[0] == 2 && out[3] == 8);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(mproc_process_join(p, 60), 0);
+    CU_ASSERT_EQUAL(mproc_process_exitcode(p, &code), 0);
+    CU_ASSERT_EQUAL(code, 7);
+    apr_pool_destroy(pool);
+#else
+    tu_skip(no_apr_fork());
 #endif
 }
 
@@ -1055,6 +1130,7 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_owning_null_or_a_non_object_is_einval),
     TU_TEST(test_a_pool_frees_its_objects_in_reverse_order_of_registration),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working),
+    TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_child_running),
     TU_TEST(test_success_and_counts_are_apr_success),
     TU_TEST(test_codes_with_an_apr_meaning_map_to_apr_statuses),
     TU_TEST(test_esys_is_the_os_error_of_the_failed_call),
