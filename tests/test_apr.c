@@ -226,28 +226,35 @@ static void test_destroying_a_pool_frees_every_object_it_owns(void)
     assert_same_footprint("pool + every kind of object", cycles, before);
 }
 
-/* One cycle: a new pool owns a started and joined process and a pool of
- * two workers that ran a map, then is destroyed (which terminates and
- * joins the workers).  1 when every step succeeded. */
+/* One cycle: a new pool owns a started and joined process and two results
+ * of a pool of two workers that ran a map; a subpool owns the workers, so
+ * that destroying the pool frees them first (terminated and joined: a
+ * result may outlive its pool), then the results, then the process.
+ * 1 when every step succeeded. */
 static int own_processes_then_destroy(void)
 {
-    apr_pool_t *pool;
+    apr_pool_t *pool, *sub;
     mproc_process *p;
     mproc_pool *workers;
+    mproc_result *done, *pending;
     int in[4] = {1, 2, 3, 4}, out[4] = {0}, code = -1, ok;
 
     if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
         return 0;
-    ok = owned(pool, p = mproc_process_new(NULL, return_zero, NULL));
+    ok = apr_pool_create(&sub, pool) == APR_SUCCESS;
+    ok &= owned(pool, p = mproc_process_new(NULL, return_zero, NULL));
     ok &= mproc_process_start(p) == 0 && mproc_process_join(p, 60) == 0;
     ok &= mproc_process_exitcode(p, &code) == 0 && code == 0;
-    ok &= owned(pool, workers = mproc_pool_new(NULL, 2, NULL));
+    ok &= owned(sub, workers = mproc_pool_new(NULL, 2, NULL));
     ok &= mproc_pool_map(workers, twice, in, 4, sizeof in[0], out, sizeof out[0], 1, NULL) == 0 && out[3] == 8;
+    ok &= owned(pool, done = mproc_pool_apply_async(workers, twice, &in[0], sizeof in[0]));
+    ok &= mproc_result_wait(done, 60) == 0;
+    ok &= owned(pool, pending = mproc_pool_apply_async(workers, twice, &in[1], sizeof in[1]));
     apr_pool_destroy(pool);
     return ok;
 }
 
-static void test_destroying_a_pool_frees_a_process_and_an_mproc_pool_it_owns(void)
+static void test_destroying_a_pool_frees_a_process_an_mproc_pool_and_results_it_owns(void)
 {
     int cycles = tu_cycles(20), failed = 0;
     footprint before;
@@ -256,7 +263,7 @@ static void test_destroying_a_pool_frees_a_process_and_an_mproc_pool_it_owns(voi
     for (int i = 0; i < cycles; i++)
         failed += !own_processes_then_destroy();
     CU_ASSERT_EQUAL(failed, 0);
-    assert_same_footprint("pool + process + mproc_pool", cycles, before);
+    assert_same_footprint("pool + process + mproc_pool + results", cycles, before);
 }
 
 /* The send end's close is what a pool's cleanup does that another
@@ -1121,7 +1128,7 @@ static void test_pollfd_of_a_send_end_or_an_unstarted_process_is_estate(void)
 
 static CU_TestInfo tests[] = {
     TU_TEST(test_destroying_a_pool_frees_every_object_it_owns),
-    TU_TEST(test_destroying_a_pool_frees_a_process_and_an_mproc_pool_it_owns),
+    TU_TEST(test_destroying_a_pool_frees_a_process_an_mproc_pool_and_results_it_owns),
     TU_TEST(test_clearing_a_pool_frees_its_objects_and_it_owns_new_ones),
     TU_TEST(test_a_queue_freed_by_hand_is_not_freed_again_by_its_pool),
     TU_TEST(test_objects_freed_by_mproc_object_free_are_not_freed_again_by_their_pool),
