@@ -60,14 +60,19 @@ extern "C" {
  * which terminates its workers), a pool is terminated and joined.
  *
  * Freeing object by hand before the pool goes (mproc_queue_free(q), any
- * free call) also removes it from the pool: it is never freed twice.
+ * free call) also removes it from the pool: it is never freed twice.  That
+ * removal is an apr_pool_cleanup_kill on pool, and APR pools are not
+ * thread-safe: free an owned object in a thread that may use pool.
  *
  * Processes started from the pool's program:
  * - apr_proc_fork: the child has a copy of the pool; its clear or destroy
- *   frees the child's copy of object only, which releases the child's own
- *   descriptors and memory and leaves what the parent uses working (a
- *   queue, a lock, a pool's workers and a process's child are the
- *   parent's);
+ *   frees the child's copy of object only, which closes the child's own
+ *   descriptors and leaves what the parent uses working (a queue, a lock,
+ *   a pool's workers and a process's child are the parent's).  State the
+ *   parent's threads were using at the fork (a queue's unsent items, a
+ *   pool's dispatcher) may have been mid-update and is left allocated in
+ *   the child, as the rest of the parent's memory: a child that leaves
+ *   by exit() rather than _exit() shows it to a leak checker once;
  * - apr_proc_create (a fork then an exec): APR's child cleanup for object
  *   does nothing, since mproc's descriptors are close-on-exec.
  *
