@@ -188,6 +188,22 @@ void mproc__mpi_drop_from(int src)
     }
 }
 
+void mproc__mpi_drop_until(mproc__mpi_msg *stop, int and_stop)
+{
+    mproc__mpi_state *s = &mproc__mpi;
+    mproc__mpi_msg *m;
+    while ((m = s->head) != stop) {
+        s->head = m->next;
+        mproc__mpi_msg_free(m);
+    }
+    if (and_stop) {
+        s->head = stop->next;
+        mproc__mpi_msg_free(stop);
+    }
+    if (!s->head)
+        s->tail = &s->head;
+}
+
 int mproc__mpi_send(int dest, int tag, const void *data, size_t len)
 {
     mproc__mpi_state *s = &mproc__mpi;

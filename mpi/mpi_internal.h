@@ -91,6 +91,9 @@ int mproc__mpi_poll(void);
 mproc__mpi_msg *mproc__mpi_take(void);
 /* Drops from the mailbox every message from rank src (a worker given up on). */
 void mproc__mpi_drop_from(int src);
+/* Drops the mailbox's messages before stop, a message in it, and stop too
+ * when and_stop (a worker rank's life ended at a CANCEL or SHUTDOWN). */
+void mproc__mpi_drop_until(mproc__mpi_msg *stop, int and_stop);
 void mproc__mpi_msg_free(mproc__mpi_msg *m);
 /* Received bodies: allocated here and given back here (also by the pool,
  * through its transport's release).  One large body (64 KiB and over) is

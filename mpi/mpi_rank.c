@@ -34,17 +34,10 @@ static int ep_recv(mproc__pool_endpoint *ep, void **data, size_t *len)
         if ((stop = first_control()) != NULL) {
             /* What came before it belongs to this life: dropped unrun.  A
              * SHUTDOWN stays for the serving loop. */
-            while ((m = mproc__mpi.head) != stop) {
-                mproc__mpi.head = m->next;
-                mproc__mpi_msg_free(m);
-            }
-            if (stop->tag == MPROC__MPI_CANCEL) {
-                mproc__mpi.head = stop->next;
-                mproc__mpi_msg_free(stop);
+            int cancel = stop->tag == MPROC__MPI_CANCEL;
+            mproc__mpi_drop_until(stop, cancel);
+            if (cancel)
                 re->cancelled = 1;
-            }
-            if (!mproc__mpi.head)
-                mproc__mpi.tail = &mproc__mpi.head;
             return MPROC_ECLOSED;
         }
         if ((m = mproc__mpi.head) != NULL && m->tag == MPROC__MPI_FRAME) {

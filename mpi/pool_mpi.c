@@ -18,7 +18,7 @@ typedef struct {
     mproc__pool_transport tp;
     int *rank_of;          /* worker slot -> rank of the private communicator */
     int *worker_of;        /* rank -> worker slot, -1 when not in this pool */
-    mproc__pool_slot *slots; /* never written: task_timeout is refused */
+    mproc__pool_slot *slots; /* the dispatcher's, on the master only: ranks never see them (no task_timeout) */
     mproc__buf start;      /* the START message, the same for every life */
     char *gave_up;         /* per worker: stopped, its ENDED not yet reported */
 } ranks;
