@@ -347,6 +347,7 @@ static int decode_object(mproc__reader *r, mproc_args *a, const mproc__handle *h
     x->u.obj.kind = kind;
     x->u.obj.ptr = obj;
     x->u.obj.owned = 1;
+    mproc__obj_make_inner(obj); /* the args free it */
     return 0;
 }
 
@@ -370,6 +371,7 @@ mproc_args *mproc__args_decode(mproc__reader *r, const mproc__handle *hs, size_t
             r->bad = 1;
         goto failed;
     }
+    mproc__obj_make_inner((mproc__obj *)a); /* the child's runtime frees them after the target */
     for (uint32_t i = 0; i < n && rc == 0 && !r->bad; i++) {
         uint8_t type = mproc__rd_u8(r);
         if (type == ARG_I64) {

@@ -74,6 +74,8 @@ mproc_cond *mproc_cond_new(mproc_ctx *ctx, mproc_lock *lock)
         return NULL;
     c->lock = lock ? lock : mproc_rlock_new(NULL);
     c->owns_lock = !lock;
+    if (c->owns_lock && c->lock)
+        mproc__obj_make_inner((mproc__obj *)c->lock); /* mproc_cond_lock shows it; c frees it */
     if (!c->lock || (rc = mproc__block_new(&c->b, sizeof(cond_state), kinds, zero, max, 3)) != 0) {
         rc = mproc_last_error();
         if (c->owns_lock)
@@ -334,6 +336,7 @@ mproc_event *mproc_event_new(mproc_ctx *ctx)
         goto done;
     }
     e->s.cond->owns_lock = 1;
+    mproc__obj_make_inner((mproc__obj *)lock);
     lock = NULL;
     rc = mproc__block_new(&e->s.b, sizeof(event_state), NULL, NULL, NULL, 0);
 done:

@@ -13,10 +13,10 @@ struct mproc_ctx {
 };
 MPROC__TAG_FIRST(struct mproc_ctx);
 
-static mproc_ctx contexts[] = {{{MPROC__T_CTX, NULL, NULL}, MPROC_FORK},
-                               {{MPROC__T_CTX, NULL, NULL}, MPROC_SPAWN},
-                               {{MPROC__T_CTX, NULL, NULL}, MPROC_FORKSERVER},
-                               {{MPROC__T_CTX, NULL, NULL}, MPROC_THREAD}};
+static mproc_ctx contexts[] = {{{MPROC__T_CTX, 0, NULL, NULL}, MPROC_FORK},
+                               {{MPROC__T_CTX, 0, NULL, NULL}, MPROC_SPAWN},
+                               {{MPROC__T_CTX, 0, NULL, NULL}, MPROC_FORKSERVER},
+                               {{MPROC__T_CTX, 0, NULL, NULL}, MPROC_THREAD}};
 static const char *const names[] = {"fork", "spawn", "forkserver", "thread"};
 
 static mproc_method fixed_method; /* 0 until set or first used; global lock */

@@ -29,7 +29,10 @@ mproc_type mproc_object_type(const void *object)
 
 void mproc_object_free(void *object)
 {
-    switch (mproc_object_type(object)) {
+    mproc_type type = mproc_object_type(object);
+    if (type != MPROC_TYPE_NONE && ((mproc__obj *)object)->inner)
+        return; /* its container frees it */
+    switch (type) {
     case MPROC_TYPE_PROCESS: mproc_process_free(object); break;
     case MPROC_TYPE_QUEUE: mproc_queue_free(object); break;
     case MPROC_TYPE_CONN: mproc_conn_close(object); break;
@@ -51,6 +54,9 @@ int mproc_object_on_free(void *object, mproc_free_hook hook, void *arg)
     mproc__obj *o = object;
     if (mproc_object_type(object) == MPROC_TYPE_NONE)
         return mproc__error(MPROC_EINVAL);
+    if (hook && o->inner)
+        return mproc__errorf(MPROC_ESTATE, "the object belongs to another one, which frees it (a condition's own "
+                                           "lock, args given to a process, what a child got in its args)");
     if (hook && o->on_free)
         return mproc__errorf(MPROC_EEXIST, "the object already has a free hook");
     o->on_free = hook;

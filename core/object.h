@@ -26,9 +26,12 @@
 #include "platform.h" /* MPROC_TLS */
 
 /* on_free: mproc_object_on_free's hook (core/object.c), called once by
- * mproc__obj_clear when the object is freed; NULL when none is set. */
+ * mproc__obj_clear when the object is freed; NULL when none is set.
+ * inner: the object belongs to another one (mproc__obj_make_inner), which
+ * frees it: no owner may take it, mproc_object_free leaves it. */
 typedef struct {
     uint32_t tag;
+    uint32_t inner;
     void (*on_free)(void *object, void *arg);
     void *on_free_arg;
 } mproc__obj;
@@ -80,6 +83,7 @@ static inline int mproc__is_queue(const void *obj)
 static inline void mproc__obj_init(mproc__obj *o, uint32_t tag)
 {
     o->tag = tag;
+    o->inner = 0;
     o->on_free = NULL;
     o->on_free_arg = NULL;
 }
@@ -93,6 +97,19 @@ static inline void mproc__obj_clear(mproc__obj *o)
 {
     void (*hook)(void *, void *) = o->on_free;
     *(volatile uint32_t *)&o->tag = 0;
+    if (hook) {
+        o->on_free = NULL;
+        hook(o, o->on_free_arg);
+    }
+}
+
+/* o now belongs to another object (a condition's own lock, args a process
+ * took, what a child decoded from its record): an owner it had lets go of
+ * it now (its hook runs, as at a free), and no other may take it. */
+static inline void mproc__obj_make_inner(mproc__obj *o)
+{
+    void (*hook)(void *, void *) = o->on_free;
+    o->inner = 1;
     if (hook) {
         o->on_free = NULL;
         hook(o, o->on_free_arg);

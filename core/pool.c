@@ -1034,6 +1034,13 @@ int mproc__pool_stop(mproc_pool *p, double timeout)
 
 void mproc_pool_free(mproc_pool *p)
 {
+    if (mproc__is(p, MPROC__T_POOL) && p->owner != mproc__plat_getpid()) {
+        /* A fork child's copy: the workers, the dispatcher and the channels
+         * are the parent's.  The handle is gone (a free hook runs); the
+         * memory and descriptors stay, as the rest of the parent's. */
+        mproc__obj_clear(&p->obj);
+        return;
+    }
     if (mproc__pool_usable(p) != 0)
         return;
     mproc__link_remove(&pools, &p->link);

@@ -561,6 +561,8 @@ void mproc_result_free(mproc_result *r)
     /* The handle is gone now, whenever the dispatcher lets the memory go. */
     mproc__obj_clear(&r->obj);
     p = r->pool;
+    if (p->owner != mproc__plat_getpid())
+        return; /* a fork child's copy: the pool's mutex may have been held by a thread it lacks */
     mproc__plat_mutex_lock(p->mu);
     done = r->done;
     if (!done)

@@ -209,6 +209,8 @@ mproc_process *mproc_process_new_named(mproc_ctx *ctx, mproc_target_fn fn, const
     p->fn = fn;
     p->fn_text = fn_text;
     p->args = args;
+    if (args)
+        mproc__obj_make_inner((mproc__obj *)args); /* the process frees them now */
     p->state = CREATED;
     p->give = MPROC__NO_HANDLE;
     p->owner_pid = mproc__plat_getpid();
