@@ -16,7 +16,7 @@ apr_status_t mproc_apr_status(int code)
     case MPROC_EINVAL: return APR_EINVAL;
     case MPROC_ENOMEM: return APR_ENOMEM;
     case MPROC_ESYS: {
-        int os = mproc_last_os_error();
+        int os = (int)mproc_last_os_error(); /* an errno or a Windows error code */
         if (os != 0)
             return APR_FROM_OS_ERROR(os);
         break;

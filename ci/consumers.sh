@@ -106,6 +106,14 @@ for flavour in static shared; do
   run "find_package, mproc::apr over the $flavour library" "$b/app_apr"
 done
 
+# A consumer that does not use APR, on a machine where pkg-config has no
+# apr-1: find_package(mproc) must not fail for mproc::apr's sake.
+b="$build/find_package-no-apr"
+PKG_CONFIG_LIBDIR=/nonexistent cmake "${quiet[@]}" -S "$consumers/find_package" -B "$b" \
+  -DCMAKE_PREFIX_PATH="$build/prefix-static" >/dev/null || die "find_package(mproc) failed where pkg-config has no apr-1"
+cmake --build "$b" >/dev/null
+run "find_package where pkg-config has no apr-1 (mproc::mproc only)" "$b/app"
+
 # ---- pkg-config --------------------------------------------------------------
 # Where both flavours are installed, -lmproc is the shared library.
 for flavour in static shared; do

@@ -841,7 +841,7 @@ MPROC_API int mproc_object_on_free(void *object, mproc_free_hook hook, void *arg
  *   memory, where no descriptor announces them; from this call on, every
  *   consumer of this queue, in every process, reads one item at a time,
  *   so that the pipe stays readable while an item is left (small items
- *   then cost about one read each).  Call it before the queue's first get
+ *   then cost two reads each).  Call it before the queue's first get
  *   in any process: items already read ahead by then are announced only
  *   when a get takes them.
  * The descriptor stays the object's: valid until the object is freed,
@@ -852,7 +852,8 @@ MPROC_API int mproc_object_on_free(void *object, mproc_free_hook hook, void *arg
  * objects, shared memory, pools, the thread context's queues: use
  * mproc_wait) and on systems whose pipes are not descriptors a poll
  * waits on (Windows: mproc_process_sentinel's HANDLE and mproc_wait
- * instead), MPROC_ESTATE (a process not started, or not this process's). */
+ * instead), MPROC_ESTATE (a process not started, or not this process's),
+ * MPROC_EBROKEN (a queue already broken). */
 MPROC_API int mproc_object_fd(void *object, intptr_t *fd);
 
 /** @} */

@@ -19,9 +19,11 @@
  *   objects and the program's own sockets together.
  *
  * It uses only mproc's public calls ("Objects of any type" in mproc.h): it
- * works with the static and the shared library alike.  mproc_init runs in
- * main as in any mproc program, apr_initialize as in any APR program, in
- * either order.
+ * works with the static and the shared library alike.  mproc_init comes
+ * first in main, as in any mproc program; apr_initialize may come before
+ * or after it, and after it saves spawned children the work: a spawned
+ * child runs its target inside mproc_init and exits without getting there
+ * (a target that uses APR then initialises APR itself).
  */
 #ifndef MPROC_APR_H
 #define MPROC_APR_H
@@ -96,8 +98,9 @@ apr_status_t mproc_apr_own(apr_pool_t *pool, void *object);
  *   when there is none, as the codes below;
  * - every other code (MPROC_ENOTREG, MPROC_ENOINIT, MPROC_ESTATE,
  *   MPROC_EEXIST, MPROC_EBROKEN, MPROC_ETOOBIG, MPROC_ETASK, and codes of
- *   later versions): MPROC_APR_START_ERROR - code, which
- *   MPROC_APR_IS_ERROR recognises and mproc_apr_strerror describes.
+ *   later versions down to -99): MPROC_APR_START_ERROR - code, which
+ *   MPROC_APR_IS_ERROR recognises and mproc_apr_strerror describes;
+ *   a code below -99 (none exists): APR_EGENERAL.
  */
 apr_status_t mproc_apr_status(int code);
 

@@ -30,7 +30,11 @@ int main(int argc, char **argv)
          * (a relative path, or forward slashes as a POSIX shell passes them). */
         char path[MAX_PATH];
         DWORD n = GetFullPathNameA(argv[1], (DWORD)sizeof path, path, NULL);
-        HMODULE plugin = n > 0 && n < sizeof path ? LoadLibraryExA(path, NULL, LOAD_WITH_ALTERED_SEARCH_PATH) : NULL;
+        HMODULE plugin = NULL;
+        if (n >= sizeof path)
+            SetLastError(ERROR_FILENAME_EXCED_RANGE);
+        else if (n > 0)
+            plugin = LoadLibraryExA(path, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
         if (!plugin) {
             fprintf(stderr, "cannot load %s: Windows error %lu\n", argv[1], (unsigned long)GetLastError());
             return 2;
