@@ -806,9 +806,13 @@ MPROC_API mproc_type mproc_object_type(const void *object);
  * mproc_sem_free, mproc_event_free, mproc_cond_free, mproc_barrier_free,
  * mproc_pool_free, mproc_result_free, mproc_args_free), with that call's
  * semantics: a running process is not stopped, a pool is terminated and
- * joined.  In a fork child, each of them closes only this process's
- * handles and leaves what the parent uses as it is (memory the parent's
- * threads were using at the fork stays allocated, as in CPython).  NULL or
+ * joined.  In a fork child, each of them leaves what the parent uses as
+ * it is: a queue, connection, shared memory or synchronization object
+ * closes this process's copies of its handles; a process or a pool, which
+ * belong to the parent, is only let go of (its descriptors stay open in
+ * the child until it exits or execs: they are close-on-exec); memory the
+ * parent's threads were using at the fork stays allocated, as in CPython.
+ * NULL or
  * an object that is not live does nothing. */
 MPROC_API void mproc_object_free(void *object);
 

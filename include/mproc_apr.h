@@ -68,9 +68,12 @@ extern "C" {
  *
  * Processes started from the pool's program:
  * - apr_proc_fork: the child has a copy of the pool; its clear or destroy
- *   frees the child's copy of object only, which closes the child's own
- *   descriptors and leaves what the parent uses working (a queue, a lock,
- *   a pool's workers and a process's child are the parent's).  State the
+ *   frees the child's copy of object only and leaves what the parent uses
+ *   working (a queue, a lock, a pool's workers and a process's child are
+ *   the parent's): a queue, connection, shared memory or synchronization
+ *   object closes the child's copies of its descriptors; a process's or a
+ *   pool's stay open in the child until it exits or execs (so a long-lived
+ *   child holds a pool's worker channels open).  State the
  *   parent's threads were using at the fork (a queue's unsent items, a
  *   pool's dispatcher) may have been mid-update and is left allocated in
  *   the child, as the rest of the parent's memory: a child that leaves
