@@ -1045,7 +1045,14 @@ void mproc_pool_free(mproc_pool *p)
         return;
     mproc__link_remove(&pools, &p->link);
     set_state(p, MPROC__POOL_TERMINATING);
-    (void)join(p, -1);
+    if (join(p, -1) == 0 && p->tp) {
+        /* The dispatcher is gone and nothing wakes it any more (every
+         * call checks the state first): the workers' channels and the
+         * rest of the transport go now, not when the last result still
+         * held does. */
+        p->tp->ops->free(p->tp);
+        p->tp = NULL;
+    }
     /* The handle is gone, though an mproc_result may keep the pool alive
      * (mproc__pool_unref): a second free, or any call, now finds no tag. */
     mproc__obj_clear(&p->obj);
