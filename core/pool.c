@@ -926,6 +926,16 @@ mproc_pool *mproc__pool_create(int workers, const mproc_pool_opts *opts, mproc__
     }
     mproc__on_exit(MPROC__EXIT_CLOSE, terminate_pools_at_exit);
     mproc__on_fork_child(forget_pools_after_fork);
+    /* The first workers start here, in the caller's thread, as CPython's
+     * Pool.__init__ starts its own: a fork method's forks then happen while
+     * the caller is in this call, not while it allocates in a map that has
+     * begun.  glibc's malloc is fork-safe; a sanitizer's allocator is not
+     * (clang 14's ASan: a worker forked while the caller held its lock hung
+     * in its first malloc).  A start that fails is retried by the
+     * dispatcher, as a replacement is. */
+    mproc__plat_mutex_lock(p->mu);
+    (void)start_workers(p);
+    mproc__plat_mutex_unlock(p->mu);
     if ((rc = mproc__plat_thread_start(&p->thread, dispatcher, p)) != 0) {
         p->thread = NULL;
         goto done;
