@@ -5,6 +5,8 @@
  *   them, in reverse order of registration, and leaves no descriptor or
  *   mapping behind; an object freed first by hand is not freed twice; an
  *   apr_proc_fork child's cleanup leaves the parent's queue working;
+ * - what belongs to another object (args a process took, a condition's
+ *   own lock) no pool may own, nor free under it;
  * - apr_status_t for every mproc code, and its sentence;
  * - a queue, a connection and a process in an apr_pollset or apr_poll
  *   beside an APR socket: ready within 100 ms of another process's put,
@@ -499,6 +501,122 @@ static void test_a_pool_frees_its_objects_in_reverse_order_of_registration(void)
     CU_ASSERT(t.closed[2][0] && t.closed[2][1]);   /* marker 0: both */
     for (int i = 0; i < 2; i++)
         mproc_conn_close(t.rd[i]);
+}
+
+/* ---- what another object took, no pool frees ---------------------------------- */
+
+/* What the targets below read from their args: still there, the args are. */
+#define ARGS_TEXT "read by the target after its pool went"
+
+/* 0 when str arg 0 is ARGS_TEXT. */
+static int reads_its_args(mproc_args *a)
+{
+    const char *s = mproc_args_str(a, 0);
+    return s && strcmp(s, ARGS_TEXT) == 0 ? 0 : 1;
+}
+MPROC_TARGET(reads_its_args);
+
+/* Sets event arg 1 (it runs), waits for event arg 0, then reads str arg 2
+ * as reads_its_args. */
+static int reads_its_args_on_go(mproc_args *a)
+{
+    const char *s;
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 98;
+    if (mproc_event_wait(mproc_args_event(a, 0), 60) != 0)
+        return 99;
+    s = mproc_args_str(a, 2);
+    return s && strcmp(s, ARGS_TEXT) == 0 ? 0 : 1;
+}
+MPROC_TARGET(reads_its_args_on_go);
+
+/* mproc_process_new takes the args: the pool that owned them lets go of
+ * them then, and its destruction before the start frees nothing the
+ * process uses (the ASan build reports a use after free or a second free
+ * of them otherwise). */
+static void test_args_a_process_took_outlive_their_pool_destroyed_before_the_start(void)
+{
+    apr_pool_t *pool;
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_str(a, ARGS_TEXT), 0);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(NULL, reads_its_args, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+}
+
+/* A thread's args are the very ones given to mproc_process_new: destroying
+ * the pool that owned them while the thread runs leaves them to it.  A
+ * thread of the thread context under every start method. */
+static void test_args_a_running_thread_took_outlive_their_pool_destroyed_meanwhile(void)
+{
+    mproc_ctx *threads = mproc_get_context(MPROC_THREAD);
+    apr_pool_t *pool;
+    mproc_event *go = mproc_event_new(threads), *running = mproc_event_new(threads);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(go);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(running);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_event(a, go), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_event(a, running), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_str(a, ARGS_TEXT), 0);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(threads, reads_its_args_on_go, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_event_wait(running, 60), 0);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    mproc_event_free(running);
+    mproc_event_free(go);
+}
+
+/* Once a process took them, the args are its own: neither another pool
+ * nor a hook of the program's may own them (a pool that owned them before
+ * let go of them then). */
+static void test_args_a_process_took_cannot_be_owned_again(void)
+{
+    apr_pool_t *pool, *other;
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int hooks = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&other, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(NULL, return_zero, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(mproc_apr_own(other, a), mproc_apr_status(MPROC_ESTATE));
+    CU_ASSERT_EQUAL(mproc_object_on_free(a, count_hook, &hooks), MPROC_ESTATE);
+    mproc_process_free(p); /* frees a, once */
+    apr_pool_destroy(other);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL(hooks, 0);
+}
+
+/* mproc_cond_new(ctx, NULL)'s lock is the condition's, which frees it: a
+ * pool owning it too would free it twice (the ASan build reports it). */
+static void test_a_conditions_own_lock_cannot_be_owned_by_a_pool(void)
+{
+    apr_pool_t *pool;
+    mproc_cond *c = mproc_cond_new(ctx_under_test(), NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL(mproc_apr_own(pool, mproc_cond_lock(c)), mproc_apr_status(MPROC_ESTATE));
+    apr_pool_destroy(pool);
+    mproc_cond_free(c); /* and its lock, once */
 }
 
 /* ---- an apr_proc_fork child --------------------------------------------------- */
@@ -1136,6 +1254,10 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_owning_an_owned_object_again_is_eexist),
     TU_TEST(test_owning_null_or_a_non_object_is_einval),
     TU_TEST(test_a_pool_frees_its_objects_in_reverse_order_of_registration),
+    TU_TEST(test_args_a_process_took_outlive_their_pool_destroyed_before_the_start),
+    TU_TEST(test_args_a_running_thread_took_outlive_their_pool_destroyed_meanwhile),
+    TU_TEST(test_args_a_process_took_cannot_be_owned_again),
+    TU_TEST(test_a_conditions_own_lock_cannot_be_owned_by_a_pool),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_child_running),
     TU_TEST(test_success_and_counts_are_apr_success),
