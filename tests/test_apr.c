@@ -6,7 +6,8 @@
  *   mapping behind; an object freed first by hand is not freed twice; an
  *   apr_proc_fork child's cleanup leaves the parent's queue working;
  * - what belongs to another object (args a process took, a condition's
- *   own lock) no pool may own, nor free under it;
+ *   own lock) no pool may own, nor free under it; a fork child frees what
+ *   it inherited from a busy mproc_pool without hanging;
  * - apr_status_t for every mproc code, and its sentence;
  * - a queue, a connection and a process in an apr_pollset or apr_poll
  *   beside an APR socket: ready within 100 ms of another process's put,
@@ -30,6 +31,7 @@
 #include "testutil.h"
 
 #ifndef _WIN32
+#include <signal.h> /* SIGKILL */
 #include <sys/resource.h>
 #include <unistd.h> /* _exit */
 #endif
@@ -760,6 +762,162 @@ static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_
 #endif
 }
 
+/* A fork child may come while a thread of the parent holds a pool's mutex:
+ * the child has no such thread, and a call that takes that mutex there
+ * never returns.  A thread context's pool (its dispatcher and workers are
+ * threads), kept busy by two threads of the parent, and FORKS children,
+ * each of which frees what it inherited and leaves. */
+#define FORKS 100
+/* How long a child that only frees one object may take; longer is a hang. */
+#define CHILD_BOUND 10.0
+
+#if APR_HAS_FORK && APR_HAS_THREADS
+/* The stream of tasks: until stop, each thread applies one and waits for it. */
+typedef struct {
+    mproc_pool *workers;
+    atomic_int stop, failed;
+} stream;
+
+static void *APR_THREAD_FUNC apply_until_stopped(apr_thread_t *thread, void *arg)
+{
+    stream *s = arg;
+    int v = 21;
+    while (!atomic_load(&s->stop) && !atomic_load(&s->failed)) {
+        mproc_result *r = mproc_pool_apply_async(s->workers, twice, &v, sizeof v);
+        if (!r || mproc_result_wait(r, 60) != 0)
+            atomic_store(&s->failed, 1);
+        mproc_result_free(r);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* The exit code of the apr_proc_fork child proc, waited for CHILD_BOUND
+ * seconds at most (polled every millisecond): still there then, it is
+ * killed and reaped, and the result is CHILD_HUNG; CHILD_SIGNALLED when a
+ * signal ended it (or the wait failed). */
+#define CHILD_HUNG (-1)
+#define CHILD_SIGNALLED (-2)
+static int wait_bounded(apr_proc_t *proc)
+{
+    double deadline = tu_now() + CHILD_BOUND;
+    apr_exit_why_e why = APR_PROC_EXIT;
+    apr_status_t st;
+    int code = -1;
+
+    while ((st = apr_proc_wait(proc, &code, &why, APR_NOWAIT)) != APR_CHILD_DONE) {
+        if (!APR_STATUS_IS_CHILD_NOTDONE(st) && !APR_STATUS_IS_EINTR(st))
+            return CHILD_SIGNALLED;
+        if (tu_now() > deadline) {
+            apr_proc_kill(proc, SIGKILL);
+            (void)apr_proc_wait(proc, &code, &why, APR_WAIT);
+            return CHILD_HUNG;
+        }
+        apr_sleep(1000);
+    }
+    return why == APR_PROC_EXIT ? code : CHILD_SIGNALLED;
+}
+
+typedef enum { FREE_A_DONE_RESULT, FREE_THE_POOL } inherited;
+
+static int pool_hooks;
+
+/* Each child frees a result the parent waited for, or the pool itself
+ * (then exits 1 + how often the free hook the parent set ran, when not
+ * once), and _exits. */
+static void fork_children_of_a_busy_pool(inherited what)
+{
+    apr_pool_t *pool;
+    apr_thread_t *threads[2];
+    apr_status_t st;
+    stream s;
+    mproc_result *done;
+    int v = 1, hung = 0, wrong = 0, started = 0, i;
+
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    s.workers = mproc_pool_new(mproc_get_context(MPROC_THREAD), 2, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.workers);
+    atomic_init(&s.stop, 0);
+    atomic_init(&s.failed, 0);
+    pool_hooks = 0;
+    CU_ASSERT_EQUAL_FATAL(mproc_object_on_free(s.workers, count_hook, &pool_hooks), 0);
+    done = mproc_pool_apply_async(s.workers, twice, &v, sizeof v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(done);
+    CU_ASSERT_EQUAL_FATAL(mproc_result_wait(done, 60), 0);
+    for (; started < 2; started++)
+        if (apr_thread_create(&threads[started], NULL, apply_until_stopped, &s, pool) != APR_SUCCESS)
+            break;
+    CU_ASSERT_EQUAL(started, 2);
+
+    for (i = 0; i < FORKS && started == 2 && !hung; i++) {
+        apr_proc_t proc;
+        int code;
+        st = apr_proc_fork(&proc, pool);
+        if (st == APR_INCHILD) {
+            if (what == FREE_A_DONE_RESULT) {
+                mproc_result_free(done);
+                _exit(0);
+            }
+            mproc_pool_free(s.workers);
+            _exit(pool_hooks == 1 ? 0 : 1 + pool_hooks);
+        }
+        CU_ASSERT_EQUAL(st, APR_INPARENT);
+        if (st != APR_INPARENT)
+            break; /* the threads are stopped below all the same */
+        code = wait_bounded(&proc);
+        hung = code == CHILD_HUNG;
+        if (hung)
+            printf("\n    child %d of %d still there after %.0f s: killed\n", i + 1, FORKS, CHILD_BOUND);
+        else if (code != 0 && ++wrong == 1)
+            printf("\n    child %d of %d exited with %d\n", i + 1, FORKS, code);
+    }
+    CU_ASSERT_EQUAL(hung, 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+
+    atomic_store(&s.stop, 1);
+    for (i = 0; i < started; i++) {
+        apr_status_t ended;
+        CU_ASSERT_EQUAL(apr_thread_join(&ended, threads[i]), APR_SUCCESS);
+    }
+    CU_ASSERT_EQUAL(atomic_load(&s.failed), 0);
+    mproc_result_free(done);
+    mproc_pool_free(s.workers);
+    CU_ASSERT_EQUAL(pool_hooks, 1); /* ours, once: no child's ran here */
+    apr_pool_destroy(pool);
+}
+#endif
+
+/* Why the children of a busy pool are not tried here, or NULL. */
+static const char *no_busy_pool_fork(void)
+{
+#if !APR_HAS_THREADS
+    return "APR has no threads on this system: the parent's stream of tasks needs two";
+#else
+    return no_apr_fork();
+#endif
+}
+
+static void test_an_apr_fork_child_frees_a_done_result_of_a_busy_pool_without_hanging(void)
+{
+#if APR_HAS_FORK && APR_HAS_THREADS
+    TU_SKIP_IF(no_busy_pool_fork(), no_busy_pool_fork());
+    fork_children_of_a_busy_pool(FREE_A_DONE_RESULT);
+#else
+    tu_skip(no_busy_pool_fork());
+#endif
+}
+
+/* The child's free is its own: the hook the parent set runs there, once. */
+static void test_an_apr_fork_child_frees_a_busy_pool_without_hanging_and_its_hook_runs_once(void)
+{
+#if APR_HAS_FORK && APR_HAS_THREADS
+    TU_SKIP_IF(no_busy_pool_fork(), no_busy_pool_fork());
+    fork_children_of_a_busy_pool(FREE_THE_POOL);
+#else
+    tu_skip(no_busy_pool_fork());
+#endif
+}
+
 /* ---- statuses ------------------------------------------------------------------- */
 
 static void test_success_and_counts_are_apr_success(void)
@@ -1260,6 +1418,8 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_a_conditions_own_lock_cannot_be_owned_by_a_pool),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_child_running),
+    TU_TEST(test_an_apr_fork_child_frees_a_done_result_of_a_busy_pool_without_hanging),
+    TU_TEST(test_an_apr_fork_child_frees_a_busy_pool_without_hanging_and_its_hook_runs_once),
     TU_TEST(test_success_and_counts_are_apr_success),
     TU_TEST(test_codes_with_an_apr_meaning_map_to_apr_statuses),
     TU_TEST(test_esys_is_the_os_error_of_the_failed_call),
