@@ -5,6 +5,9 @@
  *   them, in reverse order of registration, and leaves no descriptor or
  *   mapping behind; an object freed first by hand is not freed twice; an
  *   apr_proc_fork child's cleanup leaves the parent's queue working;
+ * - what belongs to another object (args a process took, a condition's
+ *   own lock) no pool may own, nor free under it; a fork child frees what
+ *   it inherited from a busy mproc_pool without hanging;
  * - apr_status_t for every mproc code, and its sentence;
  * - a queue, a connection and a process in an apr_pollset or apr_poll
  *   beside an APR socket: ready within 100 ms of another process's put,
@@ -28,6 +31,7 @@
 #include "testutil.h"
 
 #ifndef _WIN32
+#include <signal.h> /* SIGKILL */
 #include <sys/resource.h>
 #include <unistd.h> /* _exit */
 #endif
@@ -507,6 +511,122 @@ static void test_a_pool_frees_its_objects_in_reverse_order_of_registration(void)
         mproc_conn_close(t.rd[i]);
 }
 
+/* ---- what another object took, no pool frees ---------------------------------- */
+
+/* What the targets below read from their args: still there, the args are. */
+#define ARGS_TEXT "read by the target after its pool went"
+
+/* 0 when str arg 0 is ARGS_TEXT. */
+static int reads_its_args(mproc_args *a)
+{
+    const char *s = mproc_args_str(a, 0);
+    return s && strcmp(s, ARGS_TEXT) == 0 ? 0 : 1;
+}
+MPROC_TARGET(reads_its_args);
+
+/* Sets event arg 1 (it runs), waits for event arg 0, then reads str arg 2
+ * as reads_its_args. */
+static int reads_its_args_on_go(mproc_args *a)
+{
+    const char *s;
+    if (mproc_event_set(mproc_args_event(a, 1)) != 0)
+        return 98;
+    if (mproc_event_wait(mproc_args_event(a, 0), 60) != 0)
+        return 99;
+    s = mproc_args_str(a, 2);
+    return s && strcmp(s, ARGS_TEXT) == 0 ? 0 : 1;
+}
+MPROC_TARGET(reads_its_args_on_go);
+
+/* mproc_process_new takes the args: the pool that owned them lets go of
+ * them then, and its destruction before the start frees nothing the
+ * process uses (the ASan build reports a use after free or a second free
+ * of them otherwise). */
+static void test_args_a_process_took_outlive_their_pool_destroyed_before_the_start(void)
+{
+    apr_pool_t *pool;
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_str(a, ARGS_TEXT), 0);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(NULL, reads_its_args, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+}
+
+/* A thread's args are the very ones given to mproc_process_new: destroying
+ * the pool that owned them while the thread runs leaves them to it.  A
+ * thread of the thread context under every start method. */
+static void test_args_a_running_thread_took_outlive_their_pool_destroyed_meanwhile(void)
+{
+    mproc_ctx *threads = mproc_get_context(MPROC_THREAD);
+    apr_pool_t *pool;
+    mproc_event *go = mproc_event_new(threads), *running = mproc_event_new(threads);
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(go);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(running);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_event(a, go), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_event(a, running), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_str(a, ARGS_TEXT), 0);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(threads, reads_its_args_on_go, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_event_wait(running, 60), 0);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL(mproc_event_set(go), 0);
+    CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
+    mproc_event_free(running);
+    mproc_event_free(go);
+}
+
+/* Once a process took them, the args are its own: neither another pool
+ * nor a hook of the program's may own them (a pool that owned them before
+ * let go of them then). */
+static void test_args_a_process_took_cannot_be_owned_again(void)
+{
+    apr_pool_t *pool, *other;
+    mproc_args *a = mproc_args_new();
+    mproc_process *p;
+    int hooks = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&other, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(mproc_apr_own(pool, a), APR_SUCCESS);
+    p = mproc_process_new(NULL, return_zero, a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(mproc_apr_own(other, a), mproc_apr_status(MPROC_ESTATE));
+    CU_ASSERT_EQUAL(mproc_object_on_free(a, count_hook, &hooks), MPROC_ESTATE);
+    mproc_process_free(p); /* frees a, once */
+    apr_pool_destroy(other);
+    apr_pool_destroy(pool);
+    CU_ASSERT_EQUAL(hooks, 0);
+}
+
+/* mproc_cond_new(ctx, NULL)'s lock is the condition's, which frees it: a
+ * pool owning it too would free it twice (the ASan build reports it). */
+static void test_a_conditions_own_lock_cannot_be_owned_by_a_pool(void)
+{
+    apr_pool_t *pool;
+    mproc_cond *c = mproc_cond_new(ctx_under_test(), NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    CU_ASSERT_EQUAL(mproc_apr_own(pool, mproc_cond_lock(c)), mproc_apr_status(MPROC_ESTATE));
+    apr_pool_destroy(pool);
+    mproc_cond_free(c); /* and its lock, once */
+}
+
 /* ---- an apr_proc_fork child --------------------------------------------------- */
 
 /* Why apr_proc_fork is not tried here, or NULL. */
@@ -645,6 +765,162 @@ static void test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_
     apr_pool_destroy(pool);
 #else
     tu_skip(no_apr_fork());
+#endif
+}
+
+/* A fork child may come while a thread of the parent holds a pool's mutex:
+ * the child has no such thread, and a call that takes that mutex there
+ * never returns.  A thread context's pool (its dispatcher and workers are
+ * threads), kept busy by two threads of the parent, and FORKS children,
+ * each of which frees what it inherited and leaves. */
+#define FORKS 100
+/* How long a child that only frees one object may take; longer is a hang. */
+#define CHILD_BOUND 10.0
+
+#if APR_HAS_FORK && APR_HAS_THREADS
+/* The stream of tasks: until stop, each thread applies one and waits for it. */
+typedef struct {
+    mproc_pool *workers;
+    atomic_int stop, failed;
+} stream;
+
+static void *APR_THREAD_FUNC apply_until_stopped(apr_thread_t *thread, void *arg)
+{
+    stream *s = arg;
+    int v = 21;
+    while (!atomic_load(&s->stop) && !atomic_load(&s->failed)) {
+        mproc_result *r = mproc_pool_apply_async(s->workers, twice, &v, sizeof v);
+        if (!r || mproc_result_wait(r, 60) != 0)
+            atomic_store(&s->failed, 1);
+        mproc_result_free(r);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* The exit code of the apr_proc_fork child proc, waited for CHILD_BOUND
+ * seconds at most (polled every millisecond): still there then, it is
+ * killed and reaped, and the result is CHILD_HUNG; CHILD_SIGNALLED when a
+ * signal ended it (or the wait failed). */
+#define CHILD_HUNG (-1)
+#define CHILD_SIGNALLED (-2)
+static int wait_bounded(apr_proc_t *proc)
+{
+    double deadline = tu_now() + CHILD_BOUND;
+    apr_exit_why_e why = APR_PROC_EXIT;
+    apr_status_t st;
+    int code = -1;
+
+    while ((st = apr_proc_wait(proc, &code, &why, APR_NOWAIT)) != APR_CHILD_DONE) {
+        if (!APR_STATUS_IS_CHILD_NOTDONE(st) && !APR_STATUS_IS_EINTR(st))
+            return CHILD_SIGNALLED;
+        if (tu_now() > deadline) {
+            apr_proc_kill(proc, SIGKILL);
+            (void)apr_proc_wait(proc, &code, &why, APR_WAIT);
+            return CHILD_HUNG;
+        }
+        apr_sleep(1000);
+    }
+    return why == APR_PROC_EXIT ? code : CHILD_SIGNALLED;
+}
+
+typedef enum { FREE_A_DONE_RESULT, FREE_THE_POOL } inherited;
+
+static int pool_hooks;
+
+/* Each child frees a result the parent waited for, or the pool itself
+ * (then exits 1 + how often the free hook the parent set ran, when not
+ * once), and _exits. */
+static void fork_children_of_a_busy_pool(inherited what)
+{
+    apr_pool_t *pool;
+    apr_thread_t *threads[2];
+    apr_status_t st;
+    stream s;
+    mproc_result *done;
+    int v = 1, hung = 0, wrong = 0, started = 0, i;
+
+    CU_ASSERT_EQUAL_FATAL(apr_pool_create(&pool, NULL), APR_SUCCESS);
+    s.workers = mproc_pool_new(mproc_get_context(MPROC_THREAD), 2, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s.workers);
+    atomic_init(&s.stop, 0);
+    atomic_init(&s.failed, 0);
+    pool_hooks = 0;
+    CU_ASSERT_EQUAL_FATAL(mproc_object_on_free(s.workers, count_hook, &pool_hooks), 0);
+    done = mproc_pool_apply_async(s.workers, twice, &v, sizeof v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(done);
+    CU_ASSERT_EQUAL_FATAL(mproc_result_wait(done, 60), 0);
+    for (; started < 2; started++)
+        if (apr_thread_create(&threads[started], NULL, apply_until_stopped, &s, pool) != APR_SUCCESS)
+            break;
+    CU_ASSERT_EQUAL(started, 2);
+
+    for (i = 0; i < FORKS && started == 2 && !hung; i++) {
+        apr_proc_t proc;
+        int code;
+        st = apr_proc_fork(&proc, pool);
+        if (st == APR_INCHILD) {
+            if (what == FREE_A_DONE_RESULT) {
+                mproc_result_free(done);
+                _exit(0);
+            }
+            mproc_pool_free(s.workers);
+            _exit(pool_hooks == 1 ? 0 : 1 + pool_hooks);
+        }
+        CU_ASSERT_EQUAL(st, APR_INPARENT);
+        if (st != APR_INPARENT)
+            break; /* the threads are stopped below all the same */
+        code = wait_bounded(&proc);
+        hung = code == CHILD_HUNG;
+        if (hung)
+            printf("\n    child %d of %d still there after %.0f s: killed\n", i + 1, FORKS, CHILD_BOUND);
+        else if (code != 0 && ++wrong == 1)
+            printf("\n    child %d of %d exited with %d\n", i + 1, FORKS, code);
+    }
+    CU_ASSERT_EQUAL(hung, 0);
+    CU_ASSERT_EQUAL(wrong, 0);
+
+    atomic_store(&s.stop, 1);
+    for (i = 0; i < started; i++) {
+        apr_status_t ended;
+        CU_ASSERT_EQUAL(apr_thread_join(&ended, threads[i]), APR_SUCCESS);
+    }
+    CU_ASSERT_EQUAL(atomic_load(&s.failed), 0);
+    mproc_result_free(done);
+    mproc_pool_free(s.workers);
+    CU_ASSERT_EQUAL(pool_hooks, 1); /* ours, once: no child's ran here */
+    apr_pool_destroy(pool);
+}
+#endif
+
+/* Why the children of a busy pool are not tried here, or NULL. */
+static const char *no_busy_pool_fork(void)
+{
+#if !APR_HAS_THREADS
+    return "APR has no threads on this system: the parent's stream of tasks needs two";
+#else
+    return no_apr_fork();
+#endif
+}
+
+static void test_an_apr_fork_child_frees_a_done_result_of_a_busy_pool_without_hanging(void)
+{
+#if APR_HAS_FORK && APR_HAS_THREADS
+    TU_SKIP_IF(no_busy_pool_fork(), no_busy_pool_fork());
+    fork_children_of_a_busy_pool(FREE_A_DONE_RESULT);
+#else
+    tu_skip(no_busy_pool_fork());
+#endif
+}
+
+/* The child's free is its own: the hook the parent set runs there, once. */
+static void test_an_apr_fork_child_frees_a_busy_pool_without_hanging_and_its_hook_runs_once(void)
+{
+#if APR_HAS_FORK && APR_HAS_THREADS
+    TU_SKIP_IF(no_busy_pool_fork(), no_busy_pool_fork());
+    fork_children_of_a_busy_pool(FREE_THE_POOL);
+#else
+    tu_skip(no_busy_pool_fork());
 #endif
 }
 
@@ -1164,8 +1440,14 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_owning_an_owned_object_again_is_eexist),
     TU_TEST(test_owning_null_or_a_non_object_is_einval),
     TU_TEST(test_a_pool_frees_its_objects_in_reverse_order_of_registration),
+    TU_TEST(test_args_a_process_took_outlive_their_pool_destroyed_before_the_start),
+    TU_TEST(test_args_a_running_thread_took_outlive_their_pool_destroyed_meanwhile),
+    TU_TEST(test_args_a_process_took_cannot_be_owned_again),
+    TU_TEST(test_a_conditions_own_lock_cannot_be_owned_by_a_pool),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_queue_working),
     TU_TEST(test_an_apr_fork_childs_pool_cleanup_leaves_the_parents_workers_and_child_running),
+    TU_TEST(test_an_apr_fork_child_frees_a_done_result_of_a_busy_pool_without_hanging),
+    TU_TEST(test_an_apr_fork_child_frees_a_busy_pool_without_hanging_and_its_hook_runs_once),
     TU_TEST(test_success_and_counts_are_apr_success),
     TU_TEST(test_codes_with_an_apr_meaning_map_to_apr_statuses),
     TU_TEST(test_esys_is_the_os_error_of_the_failed_call),

@@ -1,7 +1,8 @@
 /*
  * Objects of any type (include/mproc.h): mproc_object_type names each,
  * mproc_object_free frees each with its own call, mproc_object_on_free's
- * hook runs once whichever call frees the object, and mproc_object_fd's
+ * hook runs once whichever call frees the object (and what belongs to
+ * another object, which frees it, takes no hook), and mproc_object_fd's
  * descriptor works in a plain poll() loop of the caller's own, a queue's
  * staying readable while an item is left.  Under the start method in
  * MPROC_START_METHOD; under the thread method the children are threads and
@@ -481,6 +482,47 @@ static void test_free_hook_set_in_the_parent_runs_when_a_fork_child_frees_its_co
     CU_ASSERT_PTR_EQUAL(hook_arg, &fork_marker);
 }
 
+/* The pool a fork child inherits (there is no mproc_args_add for pools). */
+static mproc_pool *inherited_pool;
+
+/* In a fork child: frees its copy of inherited_pool, on which the parent
+ * set remember_free with arg &fork_marker.  0 when the hook ran once
+ * there, with the pool and the arg; 1 + how often it ran otherwise. */
+static int free_inherited_pool(mproc_args *a)
+{
+    uintptr_t address = (uintptr_t)inherited_pool;
+    (void)a;
+    reset_hooks();
+    mproc_pool_free(inherited_pool);
+    if (hook_calls != 1)
+        return 1 + hook_calls;
+    return hook_object == address && hook_arg == &fork_marker ? 0 : 10;
+}
+MPROC_TARGET(free_inherited_pool);
+
+/* A pool's workers and dispatcher are the parent's: the child's free only
+ * lets go of its handle, and that runs the hook as any free does. */
+static void test_free_hook_set_in_the_parent_runs_when_a_fork_child_frees_its_copy_of_a_pool(void)
+{
+    mproc_result *r;
+    TU_SKIP_IF(tu_method() != MPROC_FORK, "only a fork child has a copy of the parent's pool and its hook");
+    inherited_pool = mproc_pool_new(NULL, 1, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(inherited_pool);
+    reset_hooks();
+    CU_ASSERT_EQUAL_FATAL(mproc_object_on_free(inherited_pool, remember_free, &fork_marker), 0);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(free_inherited_pool, NULL), LONG_WAIT), 0);
+    /* Ours still works, and still runs the hook. */
+    CU_ASSERT_EQUAL(hook_calls, 0);
+    r = mproc_pool_apply_async(inherited_pool, echo, "y", 1);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    CU_ASSERT_EQUAL(mproc_result_wait(r, LONG_WAIT), 0);
+    mproc_result_free(r);
+    mproc_pool_free(inherited_pool);
+    inherited_pool = NULL;
+    CU_ASSERT_EQUAL(hook_calls, 1);
+    CU_ASSERT_PTR_EQUAL(hook_arg, &fork_marker);
+}
+
 static void test_on_free_refuses_what_is_not_an_object(void)
 {
     int not_an_object = 0;
@@ -489,6 +531,99 @@ static void test_on_free_refuses_what_is_not_an_object(void)
     CU_ASSERT_EQUAL(mproc_object_on_free(&not_an_object, remember_free, NULL), MPROC_EINVAL);
     CU_ASSERT_EQUAL(not_an_object, 0);
     CU_ASSERT_EQUAL(mproc_object_on_free(process_ctx(), remember_free, NULL), MPROC_EINVAL);
+}
+
+/* ---- what belongs to another object ------------------------------------------------ */
+
+/* mproc_cond_new(ctx, NULL)'s lock is the condition's, which frees it: no
+ * hook may own it, mproc_object_free leaves it, and the condition goes on
+ * working (the ASan build reports a use after free or a second free of
+ * the lock otherwise). */
+static void test_a_conditions_own_lock_cannot_be_owned_nor_freed_through_object_free(void)
+{
+    mproc_cond *c = mproc_cond_new(process_ctx(), NULL);
+    mproc_lock *lock;
+    int arg;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    lock = mproc_cond_lock(c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lock);
+    reset_hooks();
+    CU_ASSERT_EQUAL(mproc_object_on_free(lock, remember_free, &arg), MPROC_ESTATE);
+    mproc_object_free(lock);
+    CU_ASSERT_EQUAL(mproc_object_type(lock), MPROC_TYPE_LOCK);
+    CU_ASSERT_EQUAL(mproc_lock_acquire(mproc_cond_lock(c), LONG_WAIT), 0);
+    CU_ASSERT_EQUAL(mproc_cond_notify(c, 1), 0);
+    CU_ASSERT_EQUAL(mproc_cond_wait(c, 0), MPROC_ETIMEDOUT); /* releases and takes it again */
+    CU_ASSERT_EQUAL(mproc_lock_release(mproc_cond_lock(c)), 0);
+    mproc_cond_free(c); /* and its lock, once */
+    CU_ASSERT_EQUAL(hook_calls, 0);
+}
+
+/* A lock given to mproc_cond_new stays the caller's: it may own it, and
+ * freeing the condition leaves it. */
+static void test_a_lock_given_to_a_condition_stays_the_callers(void)
+{
+    mproc_lock *lock = mproc_lock_new(process_ctx());
+    mproc_cond *c;
+    int arg;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lock);
+    c = mproc_cond_new(process_ctx(), lock);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(mproc_cond_lock(c), lock);
+    reset_hooks();
+    CU_ASSERT_EQUAL(mproc_object_on_free(lock, remember_free, &arg), 0);
+    mproc_cond_free(c);
+    CU_ASSERT_EQUAL(hook_calls, 0);
+    mproc_object_free(lock);
+    CU_ASSERT_EQUAL(hook_calls, 1);
+    CU_ASSERT_PTR_EQUAL(hook_arg, &arg);
+}
+
+/* Tries to own its args and queue arg 0 with a hook (removed at once when
+ * set), then puts the two codes into the queue. */
+static int try_owning_what_it_got(mproc_args *a)
+{
+    mproc_queue *q = mproc_args_queue(a, 0);
+    void *got[2];
+    int codes[2];
+
+    got[0] = a;
+    got[1] = q;
+    for (int i = 0; i < 2; i++)
+        if ((codes[i] = mproc_object_on_free(got[i], other_hook, NULL)) == 0)
+            (void)mproc_object_on_free(got[i], NULL, NULL);
+    return mproc_queue_put(q, codes, sizeof codes, LONG_WAIT) == 0 ? 0 : 1;
+}
+MPROC_TARGET(try_owning_what_it_got);
+
+/* The args a target receives are its process's under every method
+ * (mproc_process_new took them).  A spawn or forkserver child decodes
+ * objects of its own from them, which they free: those cannot be owned
+ * either.  A fork child's queue is its copy of ours and a thread's is
+ * ours, both with no owner. */
+static void test_what_a_target_got_in_its_args_cannot_be_owned_there(void)
+{
+    mproc_queue *q = mproc_queue_new(process_ctx(), 0);
+    mproc_args *a = mproc_args_new();
+    mproc_method m = tu_method();
+    int codes[2] = {1, 1};
+    void *d = NULL;
+    size_t n = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL_FATAL(mproc_args_add_queue(a, q), 0);
+    CU_ASSERT_EQUAL(tu_finish(tu_start(try_owning_what_it_got, a), LONG_WAIT), 0);
+    CU_ASSERT_EQUAL_FATAL(mproc_queue_get(q, &d, &n, LONG_WAIT), 0);
+    CU_ASSERT_EQUAL(n, sizeof codes);
+    if (n == sizeof codes)
+        memcpy(codes, d, sizeof codes);
+    mproc_free(d);
+    CU_ASSERT_EQUAL(codes[0], MPROC_ESTATE);
+    CU_ASSERT_EQUAL(codes[1], m == MPROC_SPAWN || m == MPROC_FORKSERVER ? MPROC_ESTATE : 0);
+    mproc_queue_free(q);
 }
 
 /* ---- mproc_object_fd ---------------------------------------------------------------- */
@@ -842,7 +977,11 @@ static CU_TestInfo tests[] = {
     TU_TEST(test_a_second_hook_is_eexist_and_the_first_stays),
     TU_TEST(test_a_null_hook_removes_the_one_set),
     TU_TEST(test_free_hook_set_in_the_parent_runs_when_a_fork_child_frees_its_copy),
+    TU_TEST(test_free_hook_set_in_the_parent_runs_when_a_fork_child_frees_its_copy_of_a_pool),
     TU_TEST(test_on_free_refuses_what_is_not_an_object),
+    TU_TEST(test_a_conditions_own_lock_cannot_be_owned_nor_freed_through_object_free),
+    TU_TEST(test_a_lock_given_to_a_condition_stays_the_callers),
+    TU_TEST(test_what_a_target_got_in_its_args_cannot_be_owned_there),
     TU_TEST(test_fd_of_a_process_is_readable_once_it_ended),
     TU_TEST(test_fd_of_a_process_not_started_is_estate),
     TU_TEST(test_fd_of_a_receiving_end_is_readable_for_a_message_and_at_eof),
