@@ -812,7 +812,8 @@ MPROC_API mproc_type mproc_object_type(const void *object);
  * belong to the parent, is only let go of (its descriptors stay open in
  * the child until it exits or execs: they are close-on-exec); memory the
  * parent's threads were using at the fork stays allocated, as in CPython.
- * NULL or
+ * An object that belongs to another one (see mproc_object_on_free) is
+ * left for that one to free.  NULL or
  * an object that is not live does nothing. */
 MPROC_API void mproc_object_free(void *object);
 
@@ -828,7 +829,13 @@ typedef void (*mproc_free_hook)(void *object, void *arg);
  * list), never call mproc on it.  In a fork child the hook is the one the
  * parent set, and runs when the child frees its copy.  A hook NULL
  * removes the one set.  Returns 0, MPROC_EINVAL (not a live object),
- * MPROC_EEXIST (a hook is already set: remove it first). */
+ * MPROC_EEXIST (a hook is already set: remove it first), MPROC_ESTATE
+ * (the object belongs to another one, which frees it: args given to
+ * mproc_process_new, a condition's own lock (mproc_cond_lock of a
+ * condition made without one), the args a target receives and the
+ * objects it gets from them in a spawn or forkserver child).  An object
+ * that comes to belong to another one later (args given to
+ * mproc_process_new) has its hook run then, as at a free. */
 MPROC_API int mproc_object_on_free(void *object, mproc_free_hook hook, void *arg);
 
 /** Stores in *fd a file descriptor that becomes readable when object is

@@ -83,7 +83,12 @@ extern "C" {
  *
  * Returns APR_SUCCESS; APR_EINVAL when pool is NULL or object is not a
  * live mproc object; mproc_apr_status(MPROC_EEXIST) when object already
- * has an owner (a pool, or a hook set with mproc_object_on_free).
+ * has an owner (a pool, or a hook set with mproc_object_on_free);
+ * mproc_apr_status(MPROC_ESTATE) when it belongs to another mproc object,
+ * which frees it (args given to mproc_process_new, a condition's own lock,
+ * what a spawned target got in its args).  Args owned by a pool and then
+ * given to mproc_process_new leave the pool at that moment: the process
+ * frees them.
  */
 apr_status_t mproc_apr_own(apr_pool_t *pool, void *object);
 
