@@ -229,7 +229,7 @@ static void test_stderr_to_the_null_device(void)
 
 static void test_missing_working_directory_fails_start_naming_it(void)
 {
-    char dir[256];
+    char dir[256], made[256], marker[300];
     mproc_process *p = mproc_process_new(NULL, report, NULL);
     tu_temp_path(dir, "attr-missing");
     THREAD_REFUSES(p, mproc_process_set_cwd(p, dir));
@@ -238,13 +238,19 @@ static void test_missing_working_directory_fails_start_naming_it(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(mproc_last_error_message(), dir));
     if (!strstr(mproc_last_error_message(), dir))
         printf("\n  message: %s\n", mproc_last_error_message());
-    /* Nothing ran, and the object may be started once the cause is gone. */
+    /* Nothing ran, and the object may be started once the cause is gone:
+     * in a directory of its own, never the tests' directory, where the
+     * other start methods' runs of this suite look for no marker. */
     CU_ASSERT_EQUAL(mproc_process_pid(p), 0);
-    CU_ASSERT_EQUAL(mproc_process_set_cwd(p, NULL), 0);
+    tu_temp_path(made, "attr-made");
+    CU_ASSERT_EQUAL_FATAL(make_dir(made), 0);
+    CU_ASSERT_EQUAL(mproc_process_set_cwd(p, made), 0);
     CU_ASSERT_EQUAL_FATAL(mproc_process_set_stdio_null(p, MPROC_STDOUT), 0);
     CU_ASSERT_EQUAL_FATAL(mproc_process_start(p), 0);
     CU_ASSERT_EQUAL(tu_finish(p, 60), 0);
-    remove(MARKER);
+    snprintf(marker, sizeof marker, "%s/%s", made, MARKER);
+    CU_ASSERT_EQUAL(remove(marker), 0);
+    remove_dir(made);
 }
 
 static void test_stdin_file_that_cannot_be_opened_fails_start_naming_it(void)
