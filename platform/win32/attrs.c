@@ -6,20 +6,16 @@
 
 #include "win.h"
 
-wchar_t *mproc__win_wide(const char *utf8)
+int mproc__win_wide(const char *utf8, wchar_t **out)
 {
     int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, NULL, 0);
-    wchar_t *w;
-    if (n <= 0) {
-        mproc__sys_error((long)GetLastError());
-        return NULL;
-    }
-    if ((w = malloc((size_t)n * sizeof *w)) == NULL) {
-        mproc__error(MPROC_ENOMEM);
-        return NULL;
-    }
-    (void)MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, w, n);
-    return w;
+    *out = NULL;
+    if (n <= 0)
+        return mproc__sys_error((long)GetLastError());
+    if ((*out = malloc((size_t)n * sizeof **out)) == NULL)
+        return mproc__error(MPROC_ENOMEM);
+    (void)MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, *out, n);
+    return 0;
 }
 
 int mproc__plat_open_std(const char *path, int mode, mproc__handle *h)
@@ -33,10 +29,11 @@ int mproc__plat_open_std(const char *path, int mode, mproc__handle *h)
     DWORD disposition = !path || mode == MPROC__STD_READ ? OPEN_EXISTING
                         : mode == MPROC__STD_APPEND      ? OPEN_ALWAYS
                                                          : CREATE_ALWAYS;
-    wchar_t *wide = path ? mproc__win_wide(path) : NULL;
+    wchar_t *wide = NULL;
     HANDLE f;
-    if (path && !wide)
-        return mproc_last_error();
+    int rc;
+    if (path && (rc = mproc__win_wide(path, &wide)) != 0)
+        return rc;
     /* Not inheritable: spawn duplicates it for the one child it is for. */
     f = CreateFileW(wide ? wide : L"NUL", access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                     disposition, FILE_ATTRIBUTE_NORMAL, NULL);
@@ -49,10 +46,11 @@ int mproc__plat_open_std(const char *path, int mode, mproc__handle *h)
 
 int mproc__plat_check_dir(const char *path)
 {
-    wchar_t *wide = mproc__win_wide(path);
+    wchar_t *wide;
     DWORD attrs;
-    if (!wide)
-        return mproc_last_error();
+    int rc = mproc__win_wide(path, &wide);
+    if (rc != 0)
+        return rc;
     attrs = GetFileAttributesW(wide);
     free(wide);
     if (attrs == INVALID_FILE_ATTRIBUTES)
@@ -73,10 +71,11 @@ int mproc__plat_setenv(const char *name, const char *value)
 
 int mproc__plat_chdir(const char *path)
 {
-    wchar_t *wide = mproc__win_wide(path);
+    wchar_t *wide;
     BOOL ok;
-    if (!wide)
-        return mproc_last_error();
+    int rc = mproc__win_wide(path, &wide);
+    if (rc != 0)
+        return rc;
     ok = SetCurrentDirectoryW(wide);
     free(wide);
     return ok ? 0 : mproc__sys_error((long)GetLastError());

@@ -127,19 +127,23 @@ static int env_entry_is(const wchar_t *entry, const wchar_t *name)
 }
 
 /* "name=value" (value NULL: "name"), wide, in a new string. */
-static wchar_t *env_entry_new(const char *name, const char *value)
+static int env_entry_new(const char *name, const char *value, wchar_t **entry)
 {
-    wchar_t *n = mproc__win_wide(name), *v = value ? mproc__win_wide(value) : NULL, *entry = NULL;
-    if (n != NULL && (value == NULL || v != NULL)) {
+    wchar_t *n = NULL, *v = NULL;
+    int rc = mproc__win_wide(name, &n);
+    *entry = NULL;
+    if (rc == 0 && value)
+        rc = mproc__win_wide(value, &v);
+    if (rc == 0) {
         size_t len = wcslen(n) + (v ? wcslen(v) + 1 : 0) + 1;
-        if ((entry = malloc(len * sizeof *entry)) == NULL)
-            mproc__error(MPROC_ENOMEM);
+        if ((*entry = malloc(len * sizeof **entry)) == NULL)
+            rc = mproc__error(MPROC_ENOMEM);
         else
-            swprintf(entry, len, v ? L"%ls=%ls" : L"%ls", n, v ? v : L"");
+            swprintf(*entry, len, v ? L"%ls=%ls" : L"%ls", n, v ? v : L"");
     }
     free(n);
     free(v);
-    return entry;
+    return rc;
 }
 
 /* This process's environment block with attrs' edits and
@@ -157,11 +161,9 @@ static int environment_for_child(const char *env_name, HANDLE client, const mpro
     /* edits[0] the bootstrap variable, then attrs' as names or entries. */
     if ((edits = calloc(n_attrs + 1, sizeof *edits)) == NULL)
         return mproc__error(MPROC_ENOMEM);
-    if ((edits[0] = env_entry_new(env_name, value)) == NULL)
-        rc = mproc_last_error();
+    rc = env_entry_new(env_name, value, &edits[0]);
     for (size_t i = 0; rc == 0 && i < n_attrs; i++)
-        if ((edits[i + 1] = env_entry_new(attrs->env_names[i], attrs->env_values[i])) == NULL)
-            rc = mproc_last_error();
+        rc = env_entry_new(attrs->env_names[i], attrs->env_values[i], &edits[i + 1]);
     if (rc == 0 && (parent = GetEnvironmentStringsW()) == NULL)
         rc = mproc__sys_error((long)GetLastError());
     for (entry = parent; rc == 0 && *entry != L'\0'; entry += wcslen(entry) + 1)
@@ -480,11 +482,11 @@ int mproc__plat_spawn(mproc__child **out, const char *env_name, const mproc__pro
     c = mproc__win_child_new(NULL, 0, NULL, 0);
     if (c == NULL || cmd == NULL || image == NULL)
         rc = mproc__error(MPROC_ENOMEM);
-    else if (attrs != NULL && attrs->cwd != NULL && (cwd = mproc__win_wide(attrs->cwd)) == NULL)
-        rc = mproc_last_error();
+    else
+        rc = attrs != NULL && attrs->cwd != NULL ? mproc__win_wide(attrs->cwd, &cwd) : 0;
     /* A synchronous pipe: the child reads its record with plain blocking
      * calls before anything else, and only the child end is inheritable. */
-    else if ((rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 0, 1, &server, &client)) ==
+    if (rc == 0 && (rc = mproc__win_pipe_pair(PIPE_ACCESS_DUPLEX, GENERIC_READ | GENERIC_WRITE, 0, 0, 1, &server, &client)) ==
                  0 &&
              (rc = environment_for_child(env_name, client, attrs, &env)) == 0 &&
              (rc = inherit_set_build(&inherit, client, attrs)) == 0 &&

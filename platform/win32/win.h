@@ -58,8 +58,8 @@ DWORD mproc__win_wait(const HANDLE *hs, DWORD n, double timeout);
 
 /* ---- attrs.c ----------------------------------------------------------- */
 
-/* A UTF-8 string as a new wide one (free it); NULL with the last error set
- * (MPROC_ENOMEM, MPROC_ESYS for invalid UTF-8). */
-wchar_t *mproc__win_wide(const char *utf8);
+/* A UTF-8 string as a new wide one in *out (free it); 0, or MPROC_ENOMEM,
+ * MPROC_ESYS for invalid UTF-8 (*out NULL). */
+int mproc__win_wide(const char *utf8, wchar_t **out);
 
 #endif /* MPROC_WIN_H */
