@@ -102,13 +102,6 @@ static void run_fork_child(void)
     mproc_process_free(p);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
 
 static void test_fork_with_threads_warns_through_the_log_hook(void)
 {

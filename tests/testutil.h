@@ -13,6 +13,23 @@
 extern int tu_argc;
 extern char **tu_argv;
 
+/* Which sanitizer this program was compiled with (gcc's and clang's
+ * spellings): UNDER_TSAN, UNDER_ASAN defined as 1, else undefined. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 typedef void (*tu_register_fn)(void);
 /* Saves argv, runs mproc_init, calls reg to add suites, runs them; returns
  * the process exit status (0 when every assertion passed). */
